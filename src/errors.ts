@@ -1,0 +1,47 @@
+/**
+ * The error codes clipql answers with. They are the public contract: every failure a client can
+ * see carries one of them in `extensions.code` (GraphQL) or in the CLI's message. Internal code
+ * throws `ClipqlError`; the schema layer turns it into a GraphQLError with the same code.
+ */
+export const ErrorCode = {
+  /** The request itself is malformed (wrong argument combination, empty lists, bad values). */
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** Bytes that are not a decodable image: corrupt, truncated, zero-length, not an image. */
+  BAD_IMAGE: 'BAD_IMAGE',
+  /** A real image in a format clipql does not accept (e.g. SVG, PDF). */
+  UNSUPPORTED_FORMAT: 'UNSUPPORTED_FORMAT',
+  /** Too many bytes, or too many decoded pixels (decompression bombs). */
+  IMAGE_TOO_LARGE: 'IMAGE_TOO_LARGE',
+  /** More images or captions in one request than allowed, or a caption too long. */
+  TOO_MANY_INPUTS: 'TOO_MANY_INPUTS',
+  /** A URL input could not be fetched (refused address, timeout, HTTP error, too large). */
+  FETCH_FAILED: 'FETCH_FAILED',
+  /** A model bundle on disk is incomplete or inconsistent. */
+  BAD_MODEL: 'BAD_MODEL',
+  /** The backend asked for is unknown, failed to start, or its worker died. */
+  BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  /** The batch queue is full; try again later (HTTP 429). */
+  OVERLOADED: 'OVERLOADED',
+  /** The request's deadline passed before its work was done. */
+  TIMEOUT: 'TIMEOUT',
+  /** Anything unexpected; the message is masked outside development mode. */
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The one error class of the library: a code from `ErrorCode`, a message a user can act on. */
+export class ClipqlError extends Error {
+  readonly code: ErrorCode;
+  /** Extra machine-readable facts (limit, received value, file name...). Never secrets. */
+  readonly details: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ClipqlError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isClipqlError(e: unknown): e is ClipqlError {
+  return e instanceof ClipqlError;
+}
