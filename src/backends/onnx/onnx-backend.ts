@@ -1,0 +1,184 @@
+/**
+ * The embedded default backend: onnxruntime-node on a worker thread, CPU execution provider by
+ * default. Settings (environment):
+ *   CLIP_ONNX_EP          cpu (default) | webgpu | cuda — a provider that cannot start is an error
+ *                         at start-up, never a silent fall back to CPU.
+ *   CLIP_ONNX_THREADS     intra-op threads (default: available cores)
+ *   CLIP_ONNX_MAX_BATCH   largest image batch (default 16); text batches may be 4x larger.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { checkTowers } from '../../bundle/bundle';
+import { ClipqlError, ErrorCode } from '../../errors';
+import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
+import type { RunRequest, Tower, WorkerConfig, WorkerMessage } from './protocol';
+
+const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'];
+
+interface Pending {
+  resolve(e: Embeddings): void;
+  reject(e: Error): void;
+}
+
+export function intSetting(env: BackendOptions['env'], name: string, fallback: number, min = 1): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export class OnnxBackend implements Backend {
+  readonly name = 'onnx';
+  private readonly config: WorkerConfig;
+  private readonly maxImageBatch: number;
+  private worker?: Worker;
+  private ready?: Promise<void>;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private dim?: number;
+  private disposed = false;
+
+  constructor(private readonly options: BackendOptions) {
+    const env = options.env;
+    const ep = (env.CLIP_ONNX_EP ?? 'cpu').toLowerCase();
+    if (!EXECUTION_PROVIDERS.includes(ep)) {
+      throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `CLIP_ONNX_EP must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(ep)}`);
+    }
+    this.config = {
+      visionPath: options.bundle.files.vision,
+      textPath: options.bundle.files.text,
+      executionProvider: ep,
+      intraOpThreads: intSetting(env, 'CLIP_ONNX_THREADS', os.availableParallelism()),
+      imageSize: options.bundle.imageSize,
+      contextLength: options.bundle.contextLength,
+    };
+    this.maxImageBatch = intSetting(env, 'CLIP_ONNX_MAX_BATCH', 16);
+  }
+
+  init(): Promise<void> {
+    this.ready ??= this.start();
+    return this.ready;
+  }
+
+  private start(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const worker = new Worker(path.join(__dirname, 'onnx-worker.js'), { workerData: this.config });
+      this.worker = worker;
+      let started = false;
+      worker.on('message', (m: WorkerMessage) => {
+        switch (m.type) {
+          case 'ready':
+            try {
+              this.dim = checkTowers(this.options.bundle, m.vision, m.text);
+            } catch (e) {
+              void worker.terminate();
+              reject(e);
+              return;
+            }
+            started = true;
+            resolve(this.warmUp());
+            return;
+          case 'init-error':
+            void worker.terminate();
+            reject(new ClipqlError(m.file ? ErrorCode.BAD_MODEL : ErrorCode.BACKEND_UNAVAILABLE, m.message, { details: { file: m.file } }));
+            return;
+          case 'result': {
+            const p = this.pending.get(m.id);
+            this.pending.delete(m.id);
+            p?.resolve({ data: new Float32Array(m.buffer), count: m.count, dim: m.dim });
+            return;
+          }
+          case 'run-error': {
+            const p = this.pending.get(m.id);
+            this.pending.delete(m.id);
+            p?.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `onnx inference failed: ${m.message}`));
+            return;
+          }
+        }
+      });
+      const fail = (why: string) => {
+        const err = new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `onnx worker ${why}`);
+        if (!started) reject(err);
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        this.worker = undefined;
+      };
+      worker.on('error', (e) => fail(`crashed: ${e.message}`));
+      worker.on('exit', (code) => fail(this.disposed ? 'was disposed' : `exited with code ${code}`));
+    });
+  }
+
+  /** One tiny run per tower: learns D when the graph leaves it dynamic, and pays first-run costs. */
+  private async warmUp(): Promise<void> {
+    const s = this.config.imageSize;
+    const img = await this.run('image', new Float32Array(3 * s * s).buffer, 1);
+    const ids = new BigInt64Array(this.config.contextLength);
+    ids[0] = 49406n;
+    ids[1] = 49407n;
+    const txt = await this.run('text', ids.buffer, 1);
+    if (img.dim !== txt.dim) {
+      throw new ClipqlError(ErrorCode.BAD_MODEL, `${this.config.textPath}: text_embeds has D=${txt.dim} but image_embeds has D=${img.dim}: the towers must agree`);
+    }
+    this.dim = img.dim;
+  }
+
+  private run(tower: Tower, buffer: ArrayBuffer, count: number): Promise<Embeddings> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'onnx backend is not running'));
+    const id = this.nextId++;
+    return new Promise<Embeddings>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const req: RunRequest = { id, tower, buffer, count };
+      worker.postMessage(req, [buffer]);
+    });
+  }
+
+  async encodeImages(batch: ImageBatch): Promise<Embeddings> {
+    await this.init();
+    if (batch.size !== this.config.imageSize) throw new TypeError(`image batch has size ${batch.size}, model takes ${this.config.imageSize}`);
+    if (batch.data.length !== batch.count * 3 * batch.size * batch.size) throw new TypeError('image batch data length does not match count');
+    return this.run('image', transferable(batch.data), batch.count);
+  }
+
+  async encodeTexts(batch: TokenBatch): Promise<Embeddings> {
+    await this.init();
+    if (batch.contextLength !== this.config.contextLength || batch.ids.length !== batch.count * batch.contextLength) {
+      throw new TypeError('token batch shape does not match the model');
+    }
+    return this.run('text', transferable(batch.ids), batch.count);
+  }
+
+  describe(): BackendInfo {
+    const ep = this.config.executionProvider;
+    return {
+      name: this.name,
+      device: ep === 'cpu' ? 'cpu' : `${ep} (onnxruntime)`,
+      model: this.options.bundle.name,
+      maxBatch: { image: this.maxImageBatch, text: this.maxImageBatch * 4 },
+      dtype: 'float32',
+      details: { executionProvider: ep, intraOpThreads: this.config.intraOpThreads, embedDim: this.dim ?? 0, thread: 'worker_threads' },
+    };
+  }
+
+  async health(): Promise<void> {
+    await this.init();
+    if (!this.worker) throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'onnx worker is not running');
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}
+
+/** The buffer to transfer: the view's own buffer when it covers it exactly, else a copy. */
+function transferable(view: Float32Array | BigInt64Array): ArrayBuffer {
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) return view.buffer;
+  return view.slice().buffer as ArrayBuffer;
+}
+
+export const createOnnxBackend = (options: BackendOptions): Backend => new OnnxBackend(options);

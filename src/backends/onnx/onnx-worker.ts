@@ -1,0 +1,91 @@
+/**
+ * Worker thread that owns the two onnxruntime sessions. onnxruntime-node runs `session.run` on the
+ * calling thread's event loop (after a setImmediate: onnxruntime issues #19611, #26968), so running
+ * it here keeps the server's event loop free during inference. One request at a time; the batcher
+ * above decides what goes in a batch.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { TowerSignature } from '../../bundle/bundle';
+import type { RunRequest, WorkerConfig, WorkerMessage } from './protocol';
+
+const config = workerData as WorkerConfig;
+const port = parentPort!;
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+function signature(session: ort.InferenceSession): TowerSignature {
+  const meta = (list: readonly ort.InferenceSession.ValueMetadata[]) =>
+    list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : null)) } : { name: m.name }));
+  return { inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) };
+}
+
+async function open(file: string): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(file, {
+      executionProviders: [config.executionProvider],
+      intraOpNumThreads: config.intraOpThreads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+  } catch (e) {
+    const err = new Error(`${file}: onnxruntime could not load it with the ${config.executionProvider} execution provider: ${(e as Error).message}`);
+    (err as Error & { file?: string }).file = file;
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let vision: ort.InferenceSession;
+  let text: ort.InferenceSession;
+  try {
+    vision = await open(config.visionPath);
+    text = await open(config.textPath);
+  } catch (e) {
+    post({ type: 'init-error', message: (e as Error).message, file: (e as { file?: string }).file });
+    return;
+  }
+  const textHasMask = text.inputNames.includes('attention_mask');
+  const idsType = text.inputMetadata.find((m) => m.name === 'input_ids');
+  const idsAreInt32 = idsType?.isTensor === true && idsType.type === 'int32';
+  post({ type: 'ready', vision: signature(vision), text: signature(text), textHasMask });
+
+  port.on('message', async (req: RunRequest) => {
+    try {
+      let out: ort.Tensor;
+      if (req.tower === 'image') {
+        const s = config.imageSize;
+        const pixels = new ort.Tensor('float32', new Float32Array(req.buffer), [req.count, 3, s, s]);
+        out = (await vision.run({ pixel_values: pixels })).image_embeds;
+      } else {
+        const n = config.contextLength;
+        const ids = new BigInt64Array(req.buffer);
+        const feeds: Record<string, ort.Tensor> = {
+          input_ids: idsAreInt32 ? new ort.Tensor('int32', Int32Array.from(ids, Number), [req.count, n]) : new ort.Tensor('int64', ids, [req.count, n]),
+        };
+        if (textHasMask) feeds.attention_mask = new ort.Tensor('int64', attentionMask(ids, req.count, n), [req.count, n]);
+        out = (await text.run(feeds)).text_embeds;
+      }
+      const data = out.data as Float32Array;
+      const dim = out.dims[1];
+      // Copy into a buffer we own exactly, so it can be transferred without dragging ORT's memory.
+      const copy = new Float32Array(data);
+      post({ type: 'result', id: req.id, buffer: copy.buffer as ArrayBuffer, count: req.count, dim }, [copy.buffer as ArrayBuffer]);
+    } catch (e) {
+      post({ type: 'run-error', id: req.id, message: (e as Error).message });
+    }
+  });
+}
+
+/** 1 up to and including the first end-of-text token (49407), 0 after: what HF exports expect. */
+function attentionMask(ids: BigInt64Array, count: number, n: number): BigInt64Array {
+  const mask = new BigInt64Array(count * n);
+  for (let r = 0; r < count; r++) {
+    for (let i = 0; i < n; i++) {
+      mask[r * n + i] = 1n;
+      if (ids[r * n + i] === 49407n) break;
+    }
+  }
+  return mask;
+}
+
+void main();

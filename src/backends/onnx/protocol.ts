@@ -1,0 +1,31 @@
+/**
+ * Messages between OnnxBackend (main thread) and onnx-worker (worker thread). Tensors travel as
+ * transferred ArrayBuffers: no copies, no JSON.
+ */
+import type { TowerSignature } from '../../bundle/bundle';
+
+export interface WorkerConfig {
+  readonly visionPath: string;
+  readonly textPath: string;
+  /** onnxruntime execution provider: "cpu", "webgpu", "cuda". */
+  readonly executionProvider: string;
+  readonly intraOpThreads: number;
+  readonly imageSize: number;
+  readonly contextLength: number;
+}
+
+export type Tower = 'image' | 'text';
+
+export interface RunRequest {
+  readonly id: number;
+  readonly tower: Tower;
+  /** Float32 pixels for 'image', BigInt64 ids for 'text'. */
+  readonly buffer: ArrayBuffer;
+  readonly count: number;
+}
+
+export type WorkerMessage =
+  | { readonly type: 'ready'; readonly vision: TowerSignature; readonly text: TowerSignature; readonly textHasMask: boolean }
+  | { readonly type: 'init-error'; readonly message: string; readonly file?: string }
+  | { readonly type: 'result'; readonly id: number; readonly buffer: ArrayBuffer; readonly count: number; readonly dim: number }
+  | { readonly type: 'run-error'; readonly id: number; readonly message: string };

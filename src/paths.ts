@@ -1,0 +1,18 @@
+/** Where things are, relative to the installed package (dist/src/paths.js → repo root). */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The committed tiny test model (seeded random weights: never silently used for real work). */
+export const TINY_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny-clip-336');
+
+/**
+ * OpenAI's BPE vocabulary file (bpe_simple_vocab_16e6.txt.gz): $CLIP_VOCAB, else the workplace's
+ * ../shared/clip copy beside the repository. Undefined when neither exists.
+ */
+export function defaultBpeVocab(env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+  if (env.CLIP_VOCAB) return path.resolve(env.CLIP_VOCAB);
+  const shared = path.join(env.CLIPQL_SHARED ?? path.join(REPO_ROOT, '..', 'shared'), 'clip', 'bpe_simple_vocab_16e6.txt.gz');
+  return existsSync(shared) ? shared : undefined;
+}

@@ -1,0 +1,127 @@
+/**
+ * The library's front door: a model bundle, its tokenizer, the backends that can run it, and one
+ * Embedder (batcher + cache) per backend. The CLI and the GraphQL schema both sit on top of it.
+ *
+ *   bytes ──decode/resize/crop/normalise──▶ tensor ─┐
+ *                                                   ├─▶ Embedder (batch, cache) ─▶ Backend ─▶ embeddings
+ *   text ───clean/BPE/77 ids────────────────▶ ids ──┘
+ *   embeddings ──L2 normalise, text @ image.T──▶ similarity (similarity/similarity.ts)
+ */
+import { createHash } from 'node:crypto';
+import type { Backend, BackendOptions } from './backends/backend';
+import { defaultRegistry, type BackendRegistry } from './backends/registry';
+import { Embedder, type EmbedderOptions } from './batch/embedder';
+import type { SubmitOptions } from './batch/batcher';
+import { loadBundle, type ModelBundle } from './bundle/bundle';
+import { ClipqlError, ErrorCode } from './errors';
+import { defaultBpeVocab } from './paths';
+import { preprocessImage } from './preprocess/image';
+import type { DecodeLimits } from './preprocess/image/decode';
+import { ClipTokenizer } from './preprocess/text';
+import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
+
+export interface PipelineOptions {
+  /** Model bundle folder. */
+  readonly modelDir: string;
+  /** Default backend name (default "onnx"). */
+  readonly backend?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly log?: BackendOptions['log'];
+  /** "exact" (PIL-identical, default) or "fast" (sharp's resize). */
+  readonly preprocessMode?: 'exact' | 'fast';
+  readonly decodeLimits?: Partial<DecodeLimits>;
+  readonly embedder?: Omit<EmbedderOptions, 'imageSize'>;
+  /** Build the backend registry (tests pass their own). */
+  readonly registry?: (options: BackendOptions) => BackendRegistry;
+}
+
+export interface EmbeddedSimilarity extends SimilarityResult {
+  /** Unnormalised embeddings as the backend returned them, in input order. */
+  readonly imageEmbeddings: Float32Array[];
+  readonly textEmbeddings: Float32Array[];
+  readonly tokens: Int32Array[];
+}
+
+export class ClipPipeline {
+  private readonly embedders = new Map<string, Promise<Embedder>>();
+  readonly defaultBackend: string;
+
+  private constructor(
+    readonly bundle: ModelBundle,
+    readonly tokenizer: ClipTokenizer,
+    readonly registry: BackendRegistry,
+    private readonly options: PipelineOptions,
+  ) {
+    this.defaultBackend = options.backend ?? 'onnx';
+  }
+
+  static async open(options: PipelineOptions): Promise<ClipPipeline> {
+    const env = options.env ?? process.env;
+    const bundle = await loadBundle(options.modelDir, { bpeVocab: defaultBpeVocab(env), requireOnnx: (options.backend ?? 'onnx') === 'onnx' });
+    const tokenizer = await ClipTokenizer.fromBundle(bundle.dir);
+    const backendOptions: BackendOptions = { bundle, env, log: options.log };
+    const registry = (options.registry ?? defaultRegistry)(backendOptions);
+    return new ClipPipeline(bundle, tokenizer, registry, options);
+  }
+
+  /** The Embedder for a backend (started on first use; a failed start is remembered). */
+  embedder(name = this.defaultBackend): Promise<Embedder> {
+    let e = this.embedders.get(name);
+    if (!e) {
+      e = this.registry.get(name).then((backend: Backend) => new Embedder(backend, { ...this.options.embedder, imageSize: this.bundle.imageSize }));
+      this.embedders.set(name, e);
+    }
+    return e;
+  }
+
+  /** Preprocessed CHW tensor of one image (throws BAD_IMAGE & co. for bad bytes). */
+  async imageTensor(bytes: Uint8Array): Promise<Float32Array> {
+    const { tensor } = await preprocessImage(bytes, this.bundle.image, { mode: this.options.preprocessMode ?? 'exact', limits: this.options.decodeLimits });
+    return tensor;
+  }
+
+  tokenize(text: string): Int32Array {
+    return this.tokenizer.tokenize(text, this.bundle.contextLength);
+  }
+
+  async embedImage(bytes: Uint8Array, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
+    const embedder = await this.embedder(backend);
+    return embedder.embedImage(sha256(bytes), () => this.imageTensor(bytes), opts);
+  }
+
+  async embedText(text: string, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
+    const embedder = await this.embedder(backend);
+    return embedder.embedTokens(this.tokenize(text), opts);
+  }
+
+  /** The walkthrough's computation for a set of images and captions. */
+  async similarity(images: Uint8Array[], captions: string[], backend?: string): Promise<EmbeddedSimilarity> {
+    if (images.length === 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'at least one image is required');
+    if (captions.length === 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'at least one caption is required');
+    const [imageEmbeddings, textEmbeddings] = await Promise.all([
+      Promise.all(images.map((b) => this.embedImage(b, backend))),
+      Promise.all(captions.map((c) => this.embedText(c, backend))),
+    ]);
+    return {
+      ...analyse(scoresOf(textEmbeddings, imageEmbeddings)),
+      imageEmbeddings,
+      textEmbeddings,
+      tokens: captions.map((c) => this.tokenize(c)),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.embedders.values()) await e.then((x) => x.close(), () => undefined);
+    await this.registry.disposeAll();
+  }
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Cosine similarity matrix (rows = captions) from raw embeddings. */
+export function scoresOf(textEmbeddings: Float32Array[], imageEmbeddings: Float32Array[]): number[][] {
+  const norm = (rows: Float32Array[]) => rows.map((r) => normalizeRows(r, 1, r.length));
+  return similarityMatrix(norm(textEmbeddings), norm(imageEmbeddings));
+}

@@ -1,0 +1,15 @@
+/** Builds the executable schema from the type-graphql classes. */
+import 'reflect-metadata';
+import type { GraphQLSchema } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
+import { ErrorMiddleware } from './errors';
+import { ClassifyResolver } from './resolvers/classify.resolver';
+import { CaptionResolver, ImageResolver } from './resolvers/embed.resolver';
+import { SimilarityResolver } from './resolvers/similarity.resolver';
+import { SystemResolver } from './resolvers/system.resolver';
+
+export const RESOLVERS = [SimilarityResolver, ClassifyResolver, ImageResolver, CaptionResolver, SystemResolver] as const;
+
+export function buildClipSchema(): GraphQLSchema {
+  return buildSchemaSync({ resolvers: [...RESOLVERS], globalMiddlewares: [ErrorMiddleware], validate: false });
+}

@@ -1,0 +1,57 @@
+/**
+ * Shared steps of the query resolvers: checking list sizes, reading images, loading embeddings
+ * through the request's DataLoaders, with errors that name the argument they came from.
+ */
+import { ClipqlError, ErrorCode } from '../errors';
+import { scoresOf } from '../pipeline';
+import type { RequestContext } from './context';
+import { atArgument, readImageInput, type ImageRef } from './image-ref';
+import type { ImageInput } from './inputs';
+
+export function checkImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images'): void {
+  if (images.length === 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${argument}: at least one image is required`, { details: { argument } });
+  if (images.length > ctx.limits.maxImages) {
+    throw new ClipqlError(ErrorCode.TOO_MANY_INPUTS, `${argument}: ${images.length} images given, at most ${ctx.limits.maxImages} are allowed per request`, { details: { argument, limit: ctx.limits.maxImages } });
+  }
+}
+
+export function checkCaptions(captions: readonly string[], ctx: RequestContext, argument = 'captions'): void {
+  if (captions.length === 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${argument}: at least one caption is required`, { details: { argument } });
+  if (captions.length > ctx.limits.maxCaptions) {
+    throw new ClipqlError(ErrorCode.TOO_MANY_INPUTS, `${argument}: ${captions.length} given, at most ${ctx.limits.maxCaptions} are allowed per request`, { details: { argument, limit: ctx.limits.maxCaptions } });
+  }
+  captions.forEach((c, i) => {
+    if (c.length > ctx.limits.maxCaptionChars) {
+      throw new ClipqlError(ErrorCode.TOO_MANY_INPUTS, `${argument}[${i}]: ${c.length} characters, at most ${ctx.limits.maxCaptionChars} are allowed (CLIP reads only 77 tokens)`, { details: { argument: `${argument}[${i}]`, limit: ctx.limits.maxCaptionChars } });
+    }
+  });
+}
+
+/** The backend a request asked for (or the default), started; BACKEND_UNAVAILABLE otherwise. */
+export async function resolveBackend(ctx: RequestContext, name?: string | null): Promise<string> {
+  const backend = name ?? ctx.pipeline.defaultBackend;
+  await ctx.pipeline.embedder(backend);
+  return backend;
+}
+
+export async function readImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images'): Promise<ImageRef[]> {
+  return Promise.all(
+    images.map((input, i) =>
+      readImageInput(input, ctx.pipeline, ctx.limits, ctx.signal).catch((e: unknown) => {
+        throw atArgument(e, images.length === 1 && argument === 'image' ? argument : `${argument}[${i}]`);
+      }),
+    ),
+  );
+}
+
+export async function imageEmbeddings(refs: readonly ImageRef[], ctx: RequestContext, backend: string, argument = 'images'): Promise<Float32Array[]> {
+  const loader = ctx.imageLoader(backend);
+  return Promise.all(refs.map((r, i) => loader.load(r).catch((e: unknown) => { throw atArgument(e, refs.length === 1 && argument === 'image' ? argument : `${argument}[${i}]`); })));
+}
+
+export async function textEmbeddings(texts: readonly string[], ctx: RequestContext, backend: string, argument = 'captions'): Promise<Float32Array[]> {
+  const loader = ctx.textLoader(backend);
+  return Promise.all(texts.map((t, i) => loader.load(t).catch((e: unknown) => { throw atArgument(e, `${argument}[${i}]`); })));
+}
+
+export { scoresOf };

@@ -1,0 +1,206 @@
+/**
+ * The GraphQL object types. Names and fields are the public contract (schema.graphql is emitted
+ * from these classes and committed). Plain data lives in fields; anything that costs model work
+ * (embeddings) is a field resolver in resolvers/, computed only when a query selects it.
+ */
+import 'reflect-metadata';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+
+@ObjectType({ description: 'An input image, as decoded by the service.' })
+export class Image {
+  @Field(() => ID, { description: 'Position of the image in the request: "image-0", "image-1", ...' })
+  id!: string;
+
+  @Field(() => Int, { description: 'Width in pixels, as stored in the file (EXIF orientation is not applied, as in the reference).' })
+  width!: number;
+
+  @Field(() => Int)
+  height!: number;
+
+  @Field({ description: 'Container format: jpeg, png, webp, gif, tiff, avif...' })
+  format!: string;
+
+  @Field({ description: 'The PIL mode the reference pipeline sees: RGB, L, RGBA, P, I;16...' })
+  mode!: string;
+
+  @Field({ description: 'SHA-256 of the image bytes, hex; the embedding cache key.' })
+  sha256!: string;
+
+  /** Internal: request-scoped handle used by the embedding field resolver. */
+  ref!: import('./image-ref').ImageRef;
+  /** Internal: the backend this image is embedded with. */
+  backend!: string;
+}
+
+@ObjectType({ description: 'A caption (or a zero-shot label prompt) as the model reads it.' })
+export class Caption {
+  @Field(() => ID, { description: 'Position of the caption in the request: "caption-0", ...' })
+  id!: string;
+
+  @Field({ description: 'The caption as given.' })
+  text!: string;
+
+  @Field(() => [Int], { description: 'CLIP token ids, exactly 77: <|startoftext|>, BPE ids, <|endoftext|>, zero padding.' })
+  tokens!: number[];
+
+  @Field(() => Int, { description: 'Tokens before truncation, start and end tokens included.' })
+  tokenCount!: number;
+
+  @Field({ description: 'True when the caption was longer than 77 tokens and was cut (the end token is kept).' })
+  truncated!: boolean;
+
+  backend!: string;
+}
+
+@ObjectType({ description: 'A best match: one image and one caption with their score.' })
+export class Match {
+  @Field(() => Int, { description: 'Index of the image in the request.' })
+  image!: number;
+
+  @Field(() => Int, { description: 'Index of the caption in the request.' })
+  caption!: number;
+
+  @Field(() => Float, { description: 'Cosine similarity.' })
+  score!: number;
+
+  @Field(() => Float, { description: 'Softmax probability of 100 × score along the axis searched.' })
+  probability!: number;
+}
+
+@ObjectType({ description: 'The model a result was computed with.' })
+export class ModelInfo {
+  @Field()
+  name!: string;
+
+  @Field(() => Int, { description: 'Side of the square input of the vision tower (S).' })
+  imageSize!: number;
+
+  @Field(() => Int, { nullable: true, description: 'Embedding dimension (D), when known.' })
+  embedDim?: number;
+
+  @Field(() => Int)
+  contextLength!: number;
+
+  @Field({ description: 'True for the generated test models: seeded random weights, meaningless similarities.' })
+  randomWeights!: boolean;
+
+  @Field({ nullable: true, description: 'Set when the answer should not be trusted as CLIP, and why.' })
+  warning?: string;
+}
+
+@ObjectType({ description: 'A model backend: where and how inference runs.' })
+export class BackendStatus {
+  @Field()
+  name!: string;
+
+  @Field({ description: 'e.g. cpu, cuda:0, webgpu (onnxruntime).' })
+  device!: string;
+
+  @Field()
+  model!: string;
+
+  @Field()
+  dtype!: string;
+
+  @Field(() => Int)
+  maxImageBatch!: number;
+
+  @Field(() => Int)
+  maxTextBatch!: number;
+
+  @Field({ description: 'True when the backend answers its health check.' })
+  healthy!: boolean;
+
+  @Field({ nullable: true, description: 'Why the backend is not healthy, or failed to start.' })
+  error?: string;
+
+  @Field({ description: 'Backend-specific details as JSON (execution provider, threads, workers...).' })
+  details!: string;
+
+  @Field({ description: 'True for the backend that serves requests that name none.' })
+  isDefault!: boolean;
+}
+
+@ObjectType({ description: 'Where the time of a request went, in milliseconds.' })
+export class Timings {
+  @Field(() => Float, { description: 'Reading inputs: base64 decoding, URL fetches, image headers.' })
+  inputMs!: number;
+
+  @Field(() => Float, { description: 'Preprocessing, queueing and model inference, until every embedding was there.' })
+  embedMs!: number;
+
+  @Field(() => Float, { description: 'The whole resolver.' })
+  totalMs!: number;
+}
+
+@ObjectType({ description: 'The caption × image cosine-similarity matrix and what is read off it.' })
+export class SimilarityMatrix {
+  @Field(() => [Image], { description: 'Columns, in request order.' })
+  images!: Image[];
+
+  @Field(() => [Caption], { description: 'Rows, in request order.' })
+  captions!: Caption[];
+
+  @Field(() => [[Float]], { description: 'scores[i][j] = cosine similarity of caption i and image j (text_features @ image_features.T).' })
+  scores!: number[][];
+
+  @Field(() => [[Float]], { description: 'Same shape as scores: for each image (column), softmax of 100 × scores over the captions. Each column sums to 1: the notebook\'s zero-shot probabilities.' })
+  probabilitiesOverCaptions!: number[][];
+
+  @Field(() => [[Float]], { description: 'Same shape as scores: for each caption (row), softmax of 100 × scores over the images. Each row sums to 1.' })
+  probabilitiesOverImages!: number[][];
+
+  @Field(() => [Match], { description: 'For each image, in order, its best caption.' })
+  bestCaptionPerImage!: Match[];
+
+  @Field(() => [Match], { description: 'For each caption, in order, its best image.' })
+  bestImagePerCaption!: Match[];
+
+  @Field(() => ModelInfo)
+  model!: ModelInfo;
+
+  @Field(() => BackendStatus)
+  backend!: BackendStatus;
+
+  @Field(() => Timings)
+  timings!: Timings;
+}
+
+@ObjectType({ description: 'One label of a zero-shot classification.' })
+export class LabelScore {
+  @Field()
+  label!: string;
+
+  @Field({ description: 'The prompt the model read: the template with the label in it.' })
+  prompt!: string;
+
+  @Field(() => Float, { description: 'Cosine similarity of the image and the prompt.' })
+  score!: number;
+
+  @Field(() => Float, { description: 'Softmax of 100 × score over all labels.' })
+  probability!: number;
+
+  @Field(() => Int, { description: '1 for the most likely label.' })
+  rank!: number;
+}
+
+@ObjectType({ description: 'Zero-shot classification of one image against labels, ranked.' })
+export class Classification {
+  @Field(() => Image)
+  image!: Image;
+
+  @Field(() => [LabelScore], { description: 'Most probable first.' })
+  labels!: LabelScore[];
+
+  @Field(() => ModelInfo)
+  model!: ModelInfo;
+
+  @Field(() => BackendStatus)
+  backend!: BackendStatus;
+}
+
+export enum HeatmapFormat {
+  SVG = 'SVG',
+  PNG = 'PNG',
+}
+registerEnumType(HeatmapFormat, { name: 'HeatmapFormat' });

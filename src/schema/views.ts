@@ -1,0 +1,55 @@
+/** Building the plain GraphQL objects from pipeline results (no model work here). */
+import type { Backend } from '../backends/backend';
+import type { ClipPipeline } from '../pipeline';
+import type { ImageRef } from './image-ref';
+import { BackendStatus, Caption, Image, ModelInfo } from './types';
+
+export const RANDOM_WEIGHTS_WARNING =
+  'this model has seeded random weights (a test fixture): similarities are meaningless. Run `npm run models -- fetch ViT-L-14-336` and start with CLIP_MODEL=models/ViT-L-14-336 for real CLIP.';
+
+export function imageView(ref: ImageRef, index: number, backend: string): Image {
+  return Object.assign(new Image(), { id: `image-${index}`, ...ref.facts, sha256: ref.sha256, ref, backend });
+}
+
+export function captionView(pipeline: ClipPipeline, text: string, index: number, backend: string): Caption {
+  const tokens = Array.from(pipeline.tokenize(text));
+  const tokenCount = pipeline.tokenizer.untruncatedLength(text);
+  return Object.assign(new Caption(), { id: `caption-${index}`, text, tokens, tokenCount, truncated: tokenCount > pipeline.bundle.contextLength, backend });
+}
+
+export function modelView(pipeline: ClipPipeline, embedDim?: number): ModelInfo {
+  const b = pipeline.bundle;
+  return Object.assign(new ModelInfo(), {
+    name: b.name,
+    imageSize: b.imageSize,
+    embedDim: embedDim ?? b.embedDim,
+    contextLength: b.contextLength,
+    randomWeights: b.randomWeights,
+    warning: b.randomWeights ? RANDOM_WEIGHTS_WARNING : undefined,
+  });
+}
+
+export function backendView(backend: Backend, isDefault: boolean, healthy = true, error?: string): BackendStatus {
+  const d = backend.describe();
+  return Object.assign(new BackendStatus(), {
+    name: d.name,
+    device: d.device,
+    model: d.model,
+    dtype: d.dtype,
+    maxImageBatch: d.maxBatch.image,
+    maxTextBatch: d.maxBatch.text,
+    healthy,
+    error,
+    details: JSON.stringify(d.details),
+    isDefault,
+  });
+}
+
+/** Copy of a raw embedding as a plain array, L2-normalised unless asked otherwise. */
+export function embeddingView(raw: Float32Array, normalize: boolean): number[] {
+  if (!normalize) return Array.from(raw);
+  let s = 0;
+  for (const v of raw) s += v * v;
+  const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+  return Array.from(raw, (v) => Math.fround(v * inv));
+}

@@ -1,0 +1,160 @@
+/**
+ * The HTTP transport: a plain node:http server (no framework) with
+ *   POST/GET /graphql     GraphQL (Apollo's executeHTTPGraphQLRequest)
+ *   GET /healthz          200 once the model is loaded and the default backend started, else 503
+ *   GET /healthz/live     200 while the process serves HTTP
+ *   GET /healthz/ready    like /healthz, and the backend answers its health check
+ *   GET /                 the web page (static assets, when built)
+ * Bounded: body size (413), header and whole-request timeouts (slow clients), and a drain mode
+ * for graceful shutdown in which new requests get 503 and in-flight ones finish.
+ */
+import http from 'node:http';
+import type { ApolloServer } from '@apollo/server';
+import { HeaderMap } from '@apollo/server';
+import type { Limits } from '../input/limits';
+import type { ClipPipeline } from '../pipeline';
+import { createContext, type RequestContext } from '../schema/context';
+
+export interface HttpOptions {
+  readonly apollo: ApolloServer<RequestContext>;
+  readonly pipeline: ClipPipeline;
+  readonly limits: Limits;
+  /** Answers 200 on /healthz once true. */
+  readonly isReady: () => boolean;
+  readonly isDraining: () => boolean;
+  /** Extra routes (static page, metrics); return true when handled. */
+  readonly routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>>;
+  readonly onError?: (error: unknown) => void;
+}
+
+export function createHttpServer(options: HttpOptions): http.Server {
+  const server = http.createServer((req, res) => {
+    handle(req, res, options).catch((e: unknown) => {
+      options.onError?.(e);
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  // Slow clients: headers within 10 s, the whole request within 60 s (slowloris bodies included).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, o: HttpOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (o.isDraining()) {
+    send(res, 503, { error: 'shutting down' }, { connection: 'close' });
+    return;
+  }
+  switch (url.pathname) {
+    case '/healthz/live':
+      send(res, 200, { status: 'live' });
+      return;
+    case '/healthz':
+      send(res, o.isReady() ? 200 : 503, { status: o.isReady() ? 'ready' : 'loading' });
+      return;
+    case '/healthz/ready': {
+      let ok = o.isReady();
+      let error: string | undefined;
+      if (ok) {
+        try {
+          await (await o.pipeline.embedder()).backend.health();
+        } catch (e) {
+          ok = false;
+          error = (e as Error).message;
+        }
+      }
+      send(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', error });
+      return;
+    }
+    case '/graphql':
+      await graphql(req, res, o);
+      return;
+  }
+  for (const route of o.routes ?? []) if (await route(req, res)) return;
+  send(res, 404, { error: `no route for ${req.method} ${url.pathname}` });
+}
+
+async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: HttpOptions): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'POST') {
+    send(res, 405, { error: 'use GET or POST' }, { allow: 'GET, POST' });
+    return;
+  }
+  let body: unknown;
+  if (req.method === 'POST') {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > o.limits.maxBodyBytes) {
+      send(res, 413, tooLarge(o.limits.maxBodyBytes), { connection: 'close' });
+      req.resume();
+      return;
+    }
+    const raw = await readBody(req, o.limits.maxBodyBytes);
+    if (raw === 'too-large') {
+      send(res, 413, tooLarge(o.limits.maxBodyBytes), { connection: 'close' });
+      return;
+    }
+    if (raw === 'aborted') return;
+    const type = String(req.headers['content-type'] ?? '');
+    if (type.startsWith('application/json') || type.startsWith('application/graphql-response+json')) {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        send(res, 400, { errors: [{ message: 'the request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+        return;
+      }
+    } else {
+      body = raw.toString('utf8');
+    }
+  }
+  const headers = new HeaderMap();
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+  // Aborted when the client goes away before the answer: queued work for it is dropped.
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  const result = await o.apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: req.method, headers, search: new URL(req.url ?? '/', 'http://localhost').search, body },
+    context: async () => createContext(o.pipeline, o.limits, gone.signal),
+  });
+  for (const [k, v] of result.headers) res.setHeader(k, v);
+  res.statusCode = result.status ?? 200;
+  if (result.body.kind === 'complete') {
+    res.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
+function tooLarge(limit: number) {
+  return { errors: [{ message: `the request body is larger than the limit of ${limit} bytes`, extensions: { code: 'IMAGE_TOO_LARGE', limit } }] };
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    req.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > limit) {
+        resolve('too-large');
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('aborted', () => resolve('aborted'));
+    req.on('error', () => resolve('aborted'));
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Composes the service: pipeline (model + backends), Apollo, HTTP, and the lifecycle:
+ * load and warm the default backend before /healthz turns ready; on stop, refuse new requests,
+ * let in-flight ones finish (up to a deadline), then stop Apollo, the batchers and the backends.
+ */
+import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { intSetting } from '../backends/onnx/onnx-backend';
+import { limitsFromEnv, type Limits } from '../input/limits';
+import { ClipPipeline } from '../pipeline';
+import { createApollo } from './apollo';
+import { createHttpServer } from './http';
+import type { Logger } from './log';
+
+export interface ServiceConfig {
+  readonly modelDir: string;
+  readonly backend: string;
+  readonly port: number;
+  readonly host: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: Logger;
+  readonly routes?: Parameters<typeof createHttpServer>[0]['routes'];
+}
+
+export interface Service {
+  readonly url: string;
+  readonly port: number;
+  readonly pipeline: ClipPipeline;
+  readonly limits: Limits;
+  readonly server: http.Server;
+  /** Graceful stop: drain in-flight requests (at most `timeoutMs`), then free everything. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export async function startService(config: ServiceConfig): Promise<Service> {
+  const { env, log } = config;
+  const limits = limitsFromEnv(env);
+  const pipeline = await ClipPipeline.open({
+    modelDir: config.modelDir,
+    backend: config.backend,
+    env,
+    log,
+    preprocessMode: env.CLIP_PREPROCESS === 'fast' ? 'fast' : 'exact',
+    decodeLimits: { maxBytes: limits.maxImageBytes, maxPixels: limits.maxPixels },
+    embedder: {
+      cacheSize: intSetting(env, 'CLIP_CACHE_SIZE', 10_000, 0),
+      maxDelayMs: intSetting(env, 'CLIP_BATCH_DELAY_MS', 2, 0),
+      maxQueue: intSetting(env, 'CLIP_QUEUE_MAX', 1024),
+    },
+  });
+  let ready = false;
+  let draining = false;
+  const apollo = createApollo({
+    limits,
+    development: env.NODE_ENV === 'development',
+    onUnexpectedError: (e) => log.error({ err: e }, 'unexpected error'),
+  });
+  await apollo.start();
+  const server = createHttpServer({
+    apollo,
+    pipeline,
+    limits,
+    isReady: () => ready,
+    isDraining: () => draining,
+    routes: config.routes,
+    onError: (e) => log.error({ err: e }, 'request failed'),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (pipeline.bundle.randomWeights) {
+    log.warn({ model: pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- fetch ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
+  }
+  // Listening first (so /healthz/live answers during a slow model load), then load and warm.
+  try {
+    await pipeline.embedder();
+  } catch (e) {
+    server.close();
+    await apollo.stop();
+    await pipeline.close();
+    throw e;
+  }
+  ready = true;
+  log.info({ url, model: pipeline.bundle.name, backend: config.backend, backendInfo: (await pipeline.embedder()).backend.describe() }, 'clipql ready');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (timeoutMs = 30_000) =>
+    (stopping ??= (async () => {
+      draining = true;
+      ready = false;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await apollo.stop();
+      await pipeline.close();
+    })());
+  return { url, port, pipeline, limits, server, stop };
+}
