@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the tests need: PyTorch/ONNX/PIL/torchvision for the reference model generator,
+# the torch backend's worker and the PIL pixel references; Chromium for the browser test; fonts
+# for the heatmap's text. Idempotent; run as root (or through sudo).
+set -euo pipefail
+pkgs=(python3 python3-torch python3-torchvision python3-onnx python3-pil python3-numpy python3-regex chromium fonts-dejavu-core)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "system packages present: ${pkgs[*]}"
