@@ -15,7 +15,9 @@ import type { SubmitOptions } from './batch/batcher';
 import { loadBundle, type ModelBundle } from './bundle/bundle';
 import { ClipqlError, ErrorCode } from './errors';
 import { defaultBpeVocab } from './paths';
-import { preprocessImage } from './preprocess/image';
+import { intSetting } from './settings';
+import { decodeImage } from './preprocess/image';
+import { PreprocessPool } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import { ClipTokenizer } from './preprocess/text';
 import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
@@ -31,6 +33,8 @@ export interface PipelineOptions {
   readonly preprocessMode?: 'exact' | 'fast';
   readonly decodeLimits?: Partial<DecodeLimits>;
   readonly embedder?: Omit<EmbedderOptions, 'imageSize'>;
+  /** Preprocessing threads (default: CLIP_PREPROCESS_THREADS, else 1; 0 = inline). */
+  readonly preprocessThreads?: number;
   /** Build the backend registry (tests pass their own). */
   readonly registry?: (options: BackendOptions) => BackendRegistry;
 }
@@ -51,6 +55,7 @@ export class ClipPipeline {
     readonly tokenizer: ClipTokenizer,
     readonly registry: BackendRegistry,
     private readonly options: PipelineOptions,
+    private readonly pool: PreprocessPool,
   ) {
     this.defaultBackend = options.backend ?? 'onnx';
   }
@@ -61,7 +66,8 @@ export class ClipPipeline {
     const tokenizer = await ClipTokenizer.fromBundle(bundle.dir);
     const backendOptions: BackendOptions = { bundle, env, log: options.log };
     const registry = (options.registry ?? defaultRegistry)(backendOptions);
-    return new ClipPipeline(bundle, tokenizer, registry, options);
+    const threads = options.preprocessThreads ?? intSetting(env, 'CLIP_PREPROCESS_THREADS', 1, 0);
+    return new ClipPipeline(bundle, tokenizer, registry, options, new PreprocessPool(threads));
   }
 
   /** The Embedder for a backend (started on first use; a failed start is remembered). */
@@ -76,8 +82,14 @@ export class ClipPipeline {
 
   /** Preprocessed CHW tensor of one image (throws BAD_IMAGE & co. for bad bytes). */
   async imageTensor(bytes: Uint8Array): Promise<Float32Array> {
-    const { tensor } = await preprocessImage(bytes, this.bundle.image, { mode: this.options.preprocessMode ?? 'exact', limits: this.options.decodeLimits });
+    const { tensor } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? 'exact', this.options.decodeLimits);
     return tensor;
+  }
+
+  /** Header facts of an image (and the same errors decoding would give). */
+  async probeImage(bytes: Uint8Array): Promise<{ width: number; height: number; format: string; mode: string }> {
+    const d = await decodeImage(bytes, this.options.decodeLimits);
+    return { width: d.width, height: d.height, format: d.format, mode: d.mode };
   }
 
   tokenize(text: string): Int32Array {
@@ -113,6 +125,7 @@ export class ClipPipeline {
   async close(): Promise<void> {
     for (const e of this.embedders.values()) await e.then((x) => x.close(), () => undefined);
     await this.registry.disposeAll();
+    await this.pool.close();
   }
 }
 

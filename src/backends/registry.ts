@@ -10,6 +10,7 @@
 import { ClipqlError, ErrorCode } from '../errors';
 import type { Backend, BackendFactory, BackendOptions } from './backend';
 import { createOnnxBackend } from './onnx/onnx-backend';
+import { createTorchBackend } from './torch/torch-backend';
 
 interface Entry {
   readonly factory: BackendFactory;
@@ -74,5 +75,5 @@ function asBackendError(name: string, e: unknown): ClipqlError {
 
 /** A fresh registry with the built-in backends. */
 export function defaultRegistry(options: BackendOptions): BackendRegistry {
-  return new BackendRegistry(options).register('onnx', createOnnxBackend);
+  return new BackendRegistry(options).register('onnx', createOnnxBackend).register('torch', createTorchBackend);
 }

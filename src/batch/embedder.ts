@@ -22,7 +22,17 @@ export interface EmbedderOptions {
   readonly maxDelayMs?: number;
   readonly maxQueue?: number;
   readonly maxInFlight?: number;
-  readonly onBatch?: (tower: 'image' | 'text', info: { size: number; queueWaitMs: number[]; durationMs: number; failed: boolean }) => void;
+  /** Called once per backend batch (metrics). */
+  readonly onBatch?: (event: BatchEvent) => void;
+}
+
+export interface BatchEvent {
+  readonly backend: string;
+  readonly tower: 'image' | 'text';
+  readonly size: number;
+  readonly queueWaitMs: number[];
+  readonly durationMs: number;
+  readonly failed: boolean;
 }
 
 export interface EmbedderStats {
@@ -48,7 +58,7 @@ export class Embedder {
       ...common,
       name: `${backend.name}/image`,
       maxBatch: info.maxBatch.image,
-      onBatch: (i) => options.onBatch?.('image', i),
+      onBatch: (i) => options.onBatch?.({ ...i, backend: backend.name, tower: 'image' }),
       run: async (tensors) => {
         const per = 3 * size * size;
         const data = new Float32Array(tensors.length * per);
@@ -60,7 +70,7 @@ export class Embedder {
       ...common,
       name: `${backend.name}/text`,
       maxBatch: info.maxBatch.text,
-      onBatch: (i) => options.onBatch?.('text', i),
+      onBatch: (i) => options.onBatch?.({ ...i, backend: backend.name, tower: 'text' }),
       run: async (rows) => {
         const n = rows[0].length;
         const ids = new BigInt64Array(rows.length * n);

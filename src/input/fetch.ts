@@ -19,6 +19,8 @@ export interface FetchOptions {
   readonly maxBytes: number;
   readonly maxRedirects: number;
   readonly allowPrivate: boolean;
+  /** host[:port] values (URL.host) trusted even on private addresses. */
+  readonly allowHosts?: readonly string[];
   readonly signal?: AbortSignal;
 }
 
@@ -78,14 +80,15 @@ function parseUrl(raw: string): URL {
 
 function get(url: URL, opts: FetchOptions, signal: AbortSignal): Promise<{ redirect?: string; body?: Uint8Array }> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!opts.allowPrivate && net.isIP(host) && isPrivateAddress(host)) {
+  const trusted = opts.allowPrivate || (opts.allowHosts ?? []).includes(url.host.toLowerCase());
+  if (!trusted && net.isIP(host) && isPrivateAddress(host)) {
     return Promise.reject(fail(`refused to fetch ${url.origin}: ${host} is a private, loopback or link-local address`, { address: host }));
   }
   const lookup: net.LookupFunction = (hostname, options, cb) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return cb(err, '', 0);
       const list = addresses as dns.LookupAddress[];
-      const bad = opts.allowPrivate ? undefined : list.find((a) => isPrivateAddress(a.address));
+      const bad = trusted ? undefined : list.find((a) => isPrivateAddress(a.address));
       if (bad) return cb(Object.assign(new Error(`${hostname} resolves to ${bad.address}, a private, loopback or link-local address`), { code: 'EPRIVATE' }), '', 0);
       if ((options as { all?: boolean }).all) return (cb as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
       cb(null, list[0].address, list[0].family);

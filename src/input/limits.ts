@@ -27,6 +27,12 @@ export interface Limits {
   readonly fetchMaxRedirects: number;
   /** CLIP_ALLOW_PRIVATE_URLS=1: let URL inputs reach private, loopback and link-local addresses. */
   readonly allowPrivateUrls: boolean;
+  /**
+   * CLIP_FETCH_ALLOW_HOSTS: comma-separated host[:port] entries (as in the URL) trusted even when
+   * they resolve to private addresses, e.g. an internal image store. Redirect targets are checked
+   * on their own.
+   */
+  readonly fetchAllowHosts: readonly string[];
   /** CLIP_REQUEST_TIMEOUT_MS: deadline of one GraphQL request's model work. */
   readonly requestTimeoutMs: number;
 }
@@ -43,6 +49,7 @@ export const DEFAULT_LIMITS: Limits = {
   fetchTimeoutMs: 10_000,
   fetchMaxRedirects: 3,
   allowPrivateUrls: false,
+  fetchAllowHosts: [],
   requestTimeoutMs: 60_000,
 };
 
@@ -58,14 +65,19 @@ const ENV: Record<keyof Limits, string> = {
   fetchTimeoutMs: 'CLIP_FETCH_TIMEOUT_MS',
   fetchMaxRedirects: 'CLIP_FETCH_MAX_REDIRECTS',
   allowPrivateUrls: 'CLIP_ALLOW_PRIVATE_URLS',
+  fetchAllowHosts: 'CLIP_FETCH_ALLOW_HOSTS',
   requestTimeoutMs: 'CLIP_REQUEST_TIMEOUT_MS',
 };
 
 export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>): Limits {
-  const out: Record<string, number | boolean> = { ...DEFAULT_LIMITS };
+  const out: Record<string, number | boolean | readonly string[]> = { ...DEFAULT_LIMITS };
   for (const [key, name] of Object.entries(ENV) as [keyof Limits, string][]) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
+    if (Array.isArray(DEFAULT_LIMITS[key])) {
+      out[key] = raw.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+      continue;
+    }
     if (typeof DEFAULT_LIMITS[key] === 'boolean') {
       out[key] = ['1', 'true', 'yes'].includes(raw.toLowerCase());
       continue;

@@ -5,10 +5,11 @@ import { buildSchemaSync } from 'type-graphql';
 import { ErrorMiddleware } from './errors';
 import { ClassifyResolver } from './resolvers/classify.resolver';
 import { CaptionResolver, ImageResolver } from './resolvers/embed.resolver';
+import { HeatmapResolver } from './resolvers/heatmap.resolver';
 import { SimilarityResolver } from './resolvers/similarity.resolver';
 import { SystemResolver } from './resolvers/system.resolver';
 
-export const RESOLVERS = [SimilarityResolver, ClassifyResolver, ImageResolver, CaptionResolver, SystemResolver] as const;
+export const RESOLVERS = [SimilarityResolver, HeatmapResolver, ClassifyResolver, ImageResolver, CaptionResolver, SystemResolver] as const;
 
 export function buildClipSchema(): GraphQLSchema {
   return buildSchemaSync({ resolvers: [...RESOLVERS], globalMiddlewares: [ErrorMiddleware], validate: false });

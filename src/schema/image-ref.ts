@@ -36,7 +36,7 @@ export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, 
   if (hasB64 === hasUrl) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'give exactly one of base64 and url');
   const bytes = hasB64
     ? decodeBase64Image(input.base64!, limits.maxImageBytes)
-    : await fetchImage(input.url!, { timeoutMs: limits.fetchTimeoutMs, maxBytes: limits.maxImageBytes, maxRedirects: limits.fetchMaxRedirects, allowPrivate: limits.allowPrivateUrls, signal });
+    : await fetchImage(input.url!, { timeoutMs: limits.fetchTimeoutMs, maxBytes: limits.maxImageBytes, maxRedirects: limits.fetchMaxRedirects, allowPrivate: limits.allowPrivateUrls, allowHosts: limits.fetchAllowHosts, signal });
   if (bytes.length === 0) throw new ClipqlError(ErrorCode.BAD_IMAGE, 'the image is empty (zero bytes)');
   if (bytes.length > limits.maxImageBytes) {
     throw new ClipqlError(ErrorCode.IMAGE_TOO_LARGE, `the image is larger than the limit of ${limits.maxImageBytes} bytes (${bytes.length} bytes)`);

@@ -2,7 +2,8 @@
  * Query cost limits as graphql-js validation rules (small pure functions, like graphql-js's own):
  * a maximum selection depth and a maximum number of fields per operation, aliases and fragment
  * spreads expanded. Together they bound what one request can ask for (e.g. 500 aliased copies of
- * `similarity`).
+ * `similarity`). Apollo answers validation failures with code GRAPHQL_VALIDATION_FAILED and HTTP 400;
+ * `extensions.limit` carries the limit.
  */
 import { GraphQLError, Kind, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
 
@@ -39,10 +40,10 @@ export function costLimitRule(maxDepth: number, maxFields: number): ValidationRu
       const acc: Cost = { depth: 0, fields: 0 };
       measure(op.selectionSet, fragments, new Set(), 1, { depth: maxDepth, fields: maxFields }, acc);
       if (acc.depth > maxDepth) {
-        context.reportError(new GraphQLError(`query is nested ${acc.depth} levels deep; at most ${maxDepth} are allowed`, { nodes: [op], extensions: { code: 'TOO_MANY_INPUTS', limit: maxDepth } }));
+        context.reportError(new GraphQLError(`query is nested ${acc.depth} levels deep; at most ${maxDepth} are allowed`, { nodes: [op], extensions: { limit: maxDepth } }));
       }
       if (acc.fields > maxFields) {
-        context.reportError(new GraphQLError(`query selects more than ${maxFields} fields (aliases and fragments counted); at most ${maxFields} are allowed`, { nodes: [op], extensions: { code: 'TOO_MANY_INPUTS', limit: maxFields } }));
+        context.reportError(new GraphQLError(`query selects more than ${maxFields} fields (aliases and fragments counted); at most ${maxFields} are allowed`, { nodes: [op], extensions: { limit: maxFields } }));
       }
     },
   });

@@ -28,6 +28,9 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
     validationRules: [costLimitRule(options.limits.maxQueryDepth, options.limits.maxFields)],
     includeStacktraceInErrorResponses: options.development,
     csrfPrevention: true,
+    // Our own SIGTERM handler drains HTTP first (server/main.ts); Apollo's would stop the schema
+    // under in-flight requests and re-raise the signal.
+    stopOnTerminationSignals: false,
     introspection: true,
     plugins: [ApolloServerPluginLandingPageDisabled(), ...(options.plugins ?? [])],
     formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {

@@ -8,6 +8,7 @@
  * Bounded: body size (413), header and whole-request timeouts (slow clients), and a drain mode
  * for graceful shutdown in which new requests get 503 and in-flight ones finish.
  */
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
@@ -25,6 +26,8 @@ export interface HttpOptions {
   /** Extra routes (static page, metrics); return true when handled. */
   readonly routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>>;
   readonly onError?: (error: unknown) => void;
+  /** Debug hook: called when a GraphQL request's body has been read and execution starts. */
+  readonly onGraphQLRequest?: () => void;
 }
 
 export function createHttpServer(options: HttpOptions): http.Server {
@@ -118,9 +121,11 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: H
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   // Aborted when the client goes away before the answer: queued work for it is dropped.
   const gone = new AbortController();
+  setMaxListeners(0, gone.signal); // one listener per queued item of this request
   res.on('close', () => {
     if (!res.writableFinished) gone.abort();
   });
+  o.onGraphQLRequest?.();
   const result = await o.apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method, headers, search: new URL(req.url ?? '/', 'http://localhost').search, body },
     context: async () => createContext(o.pipeline, o.limits, gone.signal),

@@ -1,13 +1,14 @@
 /**
  * `npm start`: serves GraphQL at /graphql on $PORT (default 4000).
- *   CLIP_MODEL    model bundle folder (default: the committed tiny test model, with a loud warning)
+ *   CLIP_MODEL    model bundle folder (default: see model-choice.ts: the manifest's default model,
+ *                 fetched if missing; offline, the committed tiny test model with a loud warning)
  *   CLIP_BACKEND  onnx (default) | torch
  *   HOST          listen address (default 0.0.0.0)
  * See README "Configuration" for every variable. SIGTERM/SIGINT drain and stop.
  */
 import { ClipqlError } from '../errors';
-import { TINY_MODEL_DIR } from '../paths';
 import { createLogger } from './log';
+import { chooseModel } from './model-choice';
 import { startService } from './service';
 
 async function main(): Promise<void> {
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const port = Number(env.PORT ?? 4000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0..65535, got ${env.PORT}`);
   const service = await startService({
-    modelDir: env.CLIP_MODEL ?? TINY_MODEL_DIR,
+    modelDir: await chooseModel(env, log),
     backend: env.CLIP_BACKEND ?? 'onnx',
     port,
     host: env.HOST ?? '0.0.0.0',

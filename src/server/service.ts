@@ -5,12 +5,13 @@
  */
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
-import { intSetting } from '../backends/onnx/onnx-backend';
+import { intSetting } from '../settings';
 import { limitsFromEnv, type Limits } from '../input/limits';
 import { ClipPipeline } from '../pipeline';
 import { createApollo } from './apollo';
 import { createHttpServer } from './http';
 import type { Logger } from './log';
+import { Metrics } from './metrics';
 
 export interface ServiceConfig {
   readonly modelDir: string;
@@ -28,6 +29,7 @@ export interface Service {
   readonly pipeline: ClipPipeline;
   readonly limits: Limits;
   readonly server: http.Server;
+  readonly metrics: Metrics;
   /** Graceful stop: drain in-flight requests (at most `timeoutMs`), then free everything. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -35,6 +37,8 @@ export interface Service {
 export async function startService(config: ServiceConfig): Promise<Service> {
   const { env, log } = config;
   const limits = limitsFromEnv(env);
+  let pipelineRef: ClipPipeline | undefined;
+  const metrics = new Metrics(() => pipelineRef);
   const pipeline = await ClipPipeline.open({
     modelDir: config.modelDir,
     backend: config.backend,
@@ -46,14 +50,17 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       cacheSize: intSetting(env, 'CLIP_CACHE_SIZE', 10_000, 0),
       maxDelayMs: intSetting(env, 'CLIP_BATCH_DELAY_MS', 2, 0),
       maxQueue: intSetting(env, 'CLIP_QUEUE_MAX', 1024),
+      onBatch: (e) => metrics.onBatch(e),
     },
   });
+  pipelineRef = pipeline;
   let ready = false;
   let draining = false;
   const apollo = createApollo({
     limits,
     development: env.NODE_ENV === 'development',
     onUnexpectedError: (e) => log.error({ err: e }, 'unexpected error'),
+    plugins: [metrics.plugin()],
   });
   await apollo.start();
   const server = createHttpServer({
@@ -62,8 +69,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     limits,
     isReady: () => ready,
     isDraining: () => draining,
-    routes: config.routes,
+    routes: [metrics.route(), ...(config.routes ?? [])],
     onError: (e) => log.error({ err: e }, 'request failed'),
+    onGraphQLRequest: () => log.debug({}, 'graphql request'),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -99,5 +107,5 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       await apollo.stop();
       await pipeline.close();
     })());
-  return { url, port, pipeline, limits, server, stop };
+  return { url, port, pipeline, limits, server, metrics, stop };
 }

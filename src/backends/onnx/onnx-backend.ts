@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { checkTowers } from '../../bundle/bundle';
 import { ClipqlError, ErrorCode } from '../../errors';
+import { intSetting } from '../../settings';
 import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
 import type { RunRequest, Tower, WorkerConfig, WorkerMessage } from './protocol';
 
@@ -19,14 +20,6 @@ const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'];
 interface Pending {
   resolve(e: Embeddings): void;
   reject(e: Error): void;
-}
-
-export function intSetting(env: BackendOptions['env'], name: string, fallback: number, min = 1): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 export class OnnxBackend implements Backend {

@@ -1,0 +1,74 @@
+/* eslint-disable */
+import * as types from './graphql';
+
+
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format mode sha256 }\n      captions { id text tokens tokenCount truncated }\n      scores\n      probabilitiesOverCaptions\n      probabilitiesOverImages\n      bestCaptionPerImage { image caption score probability }\n      bestImagePerCaption { image caption score probability }\n      model { name imageSize embedDim randomWeights warning }\n      backend { name device dtype }\n      timings { inputMs embedMs totalMs }\n    }\n  }\n": typeof types.SimilarityDocument,
+    "\n  query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name }\n    }\n  }\n": typeof types.ClassifyDocument,
+    "\n  query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true) {\n    embedImages(images: $images) { id sha256 width height embedding(normalize: $normalize) }\n  }\n": typeof types.EmbedImagesDocument,
+    "\n  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true) {\n    embedCaptions(captions: $captions) { id text tokens embedding(normalize: $normalize) }\n  }\n": typeof types.EmbedCaptionsDocument,
+    "\n  query ServiceInfo {\n    backends { name device model dtype maxImageBatch maxTextBatch healthy error isDefault }\n    models { name imageSize embedDim contextLength randomWeights warning }\n  }\n": typeof types.ServiceInfoDocument,
+    "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name randomWeights warning }\n  }\n": typeof types.WebServiceInfoDocument,
+    "\n  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format }\n      captions { id text truncated }\n      scores\n      bestCaptionPerImage { image caption score }\n      model { name randomWeights warning }\n      backend { name device }\n      timings { totalMs }\n      heatmap(format: SVG) { dataUrl width height }\n    }\n  }\n": typeof types.WebSimilarityDocument,
+    "\n  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height format }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name device }\n    }\n  }\n": typeof types.WebClassifyDocument,
+};
+const documents: Documents = {
+    "\n  query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format mode sha256 }\n      captions { id text tokens tokenCount truncated }\n      scores\n      probabilitiesOverCaptions\n      probabilitiesOverImages\n      bestCaptionPerImage { image caption score probability }\n      bestImagePerCaption { image caption score probability }\n      model { name imageSize embedDim randomWeights warning }\n      backend { name device dtype }\n      timings { inputMs embedMs totalMs }\n    }\n  }\n": types.SimilarityDocument,
+    "\n  query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name }\n    }\n  }\n": types.ClassifyDocument,
+    "\n  query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true) {\n    embedImages(images: $images) { id sha256 width height embedding(normalize: $normalize) }\n  }\n": types.EmbedImagesDocument,
+    "\n  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true) {\n    embedCaptions(captions: $captions) { id text tokens embedding(normalize: $normalize) }\n  }\n": types.EmbedCaptionsDocument,
+    "\n  query ServiceInfo {\n    backends { name device model dtype maxImageBatch maxTextBatch healthy error isDefault }\n    models { name imageSize embedDim contextLength randomWeights warning }\n  }\n": types.ServiceInfoDocument,
+    "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name randomWeights warning }\n  }\n": types.WebServiceInfoDocument,
+    "\n  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format }\n      captions { id text truncated }\n      scores\n      bestCaptionPerImage { image caption score }\n      model { name randomWeights warning }\n      backend { name device }\n      timings { totalMs }\n      heatmap(format: SVG) { dataUrl width height }\n    }\n  }\n": types.WebSimilarityDocument,
+    "\n  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height format }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name device }\n    }\n  }\n": types.WebClassifyDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format mode sha256 }\n      captions { id text tokens tokenCount truncated }\n      scores\n      probabilitiesOverCaptions\n      probabilitiesOverImages\n      bestCaptionPerImage { image caption score probability }\n      bestImagePerCaption { image caption score probability }\n      model { name imageSize embedDim randomWeights warning }\n      backend { name device dtype }\n      timings { inputMs embedMs totalMs }\n    }\n  }\n"): typeof import('./graphql').SimilarityDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name }\n    }\n  }\n"): typeof import('./graphql').ClassifyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true) {\n    embedImages(images: $images) { id sha256 width height embedding(normalize: $normalize) }\n  }\n"): typeof import('./graphql').EmbedImagesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true) {\n    embedCaptions(captions: $captions) { id text tokens embedding(normalize: $normalize) }\n  }\n"): typeof import('./graphql').EmbedCaptionsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ServiceInfo {\n    backends { name device model dtype maxImageBatch maxTextBatch healthy error isDefault }\n    models { name imageSize embedDim contextLength randomWeights warning }\n  }\n"): typeof import('./graphql').ServiceInfoDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name randomWeights warning }\n  }\n"): typeof import('./graphql').WebServiceInfoDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format }\n      captions { id text truncated }\n      scores\n      bestCaptionPerImage { image caption score }\n      model { name randomWeights warning }\n      backend { name device }\n      timings { totalMs }\n      heatmap(format: SVG) { dataUrl width height }\n    }\n  }\n"): typeof import('./graphql').WebSimilarityDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height format }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name device }\n    }\n  }\n"): typeof import('./graphql').WebClassifyDocument;
+
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}

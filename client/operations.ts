@@ -1,0 +1,52 @@
+/**
+ * The operations frontends use, typed by graphql-codegen (client/gql/). Import these with
+ * `request()` from ./request.
+ */
+import { graphql } from './gql';
+
+export const SimilarityDocument = graphql(`
+  query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {
+    similarity(images: $images, captions: $captions, backend: $backend) {
+      images { id width height format mode sha256 }
+      captions { id text tokens tokenCount truncated }
+      scores
+      probabilitiesOverCaptions
+      probabilitiesOverImages
+      bestCaptionPerImage { image caption score probability }
+      bestImagePerCaption { image caption score probability }
+      model { name imageSize embedDim randomWeights warning }
+      backend { name device dtype }
+      timings { inputMs embedMs totalMs }
+    }
+  }
+`);
+
+export const ClassifyDocument = graphql(`
+  query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
+    classify(image: $image, labels: $labels, template: $template, backend: $backend) {
+      image { id width height }
+      labels { label prompt score probability rank }
+      model { name randomWeights warning }
+      backend { name }
+    }
+  }
+`);
+
+export const EmbedImagesDocument = graphql(`
+  query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true) {
+    embedImages(images: $images) { id sha256 width height embedding(normalize: $normalize) }
+  }
+`);
+
+export const EmbedCaptionsDocument = graphql(`
+  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true) {
+    embedCaptions(captions: $captions) { id text tokens embedding(normalize: $normalize) }
+  }
+`);
+
+export const ServiceInfoDocument = graphql(`
+  query ServiceInfo {
+    backends { name device model dtype maxImageBatch maxTextBatch healthy error isDefault }
+    models { name imageSize embedDim contextLength randomWeights warning }
+  }
+`);

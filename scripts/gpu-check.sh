@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# GPU check for the torch backend, sized for a short lease on a GPU machine: runs the PyTorch
+# worker (src/backends/torch/worker.py) on each GPU in float32 and float16 against the CPU
+# reference, on models/tiny-clip-336 and, when present, models/bench-vit-b-32 (made by
+# `/usr/bin/python3 models/generate.py --preset vit-b-32`), and prints the largest differences of
+# embeddings and similarities and images per second. ROCm and CUDA builds of PyTorch run the same
+# code (torch.cuda).
+#
+#   scripts/gpu-check.sh                      every visible GPU (or CLIP_TORCH_DEVICES)
+#   scripts/gpu-check.sh --devices 1          one GPU; see --help for the rest
+#   CLIP_TORCH_PYTHON=/opt/venv/bin/python scripts/gpu-check.sh
+#
+# Exit status: 0 all within tolerance, 1 a difference too large, 2 no GPU or no PyTorch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ -n "${CLIP_TORCH_PYTHON:-}" ]]; then
+  python="$CLIP_TORCH_PYTHON"
+elif [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  python=/usr/bin/python3
+else
+  python=python3
+fi
+exec "$python" -u src/backends/torch/gpu_check.py "$@"

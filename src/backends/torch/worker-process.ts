@@ -1,0 +1,294 @@
+/**
+ * One Python worker process (worker.py) on one device: spawn, ready handshake, requests with
+ * deadlines, death. Restarts and the choice between workers belong to TorchBackend; this class
+ * only guarantees that nothing it was given is left hanging:
+ *
+ * - `started` settles exactly once: with the worker's ReadyInfo, or with a ClipqlError (python
+ *   missing, a FATAL frame from worker.py, an early exit, the start-up timeout).
+ * - Every `request` settles exactly once: with its embeddings, a FAILED frame's message
+ *   (BACKEND_UNAVAILABLE, the worker lives on), TIMEOUT at its deadline (the worker is then killed,
+ *   since a worker that misses a deadline may be hung), or BACKEND_UNAVAILABLE when the process
+ *   dies or is stopped, naming the exit code or signal and the last line of its stderr.
+ * - `onExit` is called once, after the process is gone (Node has reaped it: no zombies).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { ClipqlError, ErrorCode } from '../../errors';
+import type { Embeddings, Logger } from '../backend';
+import { DType, FrameReader, FrameType, float32Payload, jsonPayload, tensorHeader, type FatalInfo, type Frame, type ReadyInfo } from './framing';
+import type { TorchSettings } from './settings';
+
+export interface WorkerProcessOptions {
+  readonly settings: TorchSettings;
+  /** "cpu" or "cuda:N". */
+  readonly device: string;
+  readonly imageSize: number;
+  readonly contextLength: number;
+  /** The child's environment. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly log?: Logger;
+  /** Called once when the process is gone, with the error its pending calls got. */
+  readonly onExit?: (worker: WorkerProcess, reason: ClipqlError) => void;
+}
+
+export type Tower = 'image' | 'text';
+
+interface Pending {
+  readonly count: number;
+  readonly resolve: (e: Embeddings) => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+const STDERR_LINES = 20;
+/** After 'exit', how long to wait for the pipes to close before declaring the process gone. */
+const CLOSE_AFTER_EXIT_MS = 2000;
+
+export class WorkerProcess {
+  readonly device: string;
+  /** Settles once: ready, or why the worker could not start. */
+  readonly started: Promise<ReadyInfo>;
+  ready?: ReadyInfo;
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly pending = new Map<number, Pending>();
+  private readonly reader = new FrameReader();
+  private readonly stderrLines: string[] = [];
+  private stderrPartial = '';
+  private nextId = 1;
+  private settleStart!: { resolve(r: ReadyInfo): void; reject(e: ClipqlError): void };
+  private startTimer?: NodeJS.Timeout;
+  private isStarted = false;
+  /** Set when we end the process on purpose: the reason its pending calls get. */
+  private killReason?: ClipqlError;
+  private fatal?: FatalInfo;
+  private gone = false;
+  private exitStatus?: { code: number | null; signal: NodeJS.Signals | null };
+  private readonly closed: Promise<void>;
+  private markClosed!: () => void;
+  /** Frames waiting for the child's stdin to drain. */
+  private readonly queue: Buffer[][] = [];
+  private waitingForDrain = false;
+
+  constructor(private readonly options: WorkerProcessOptions) {
+    this.device = options.device;
+    const s = options.settings;
+    this.started = new Promise<ReadyInfo>((resolve, reject) => (this.settleStart = { resolve, reject }));
+    this.started.catch(() => undefined); // the owner awaits it; never an unhandled rejection
+    this.closed = new Promise<void>((resolve) => (this.markClosed = resolve));
+    const args = ['-u', s.workerScript, '--model', s.modelFile, '--device', options.device, '--dtype', s.dtype, '--image-size', String(options.imageSize), '--context-length', String(options.contextLength)];
+    this.child = spawn(s.python, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
+
+    this.child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (text: string) => this.onStderr(text));
+    // EPIPE when the worker dies with requests still being written: its exit reports the death.
+    this.child.stdin.on('error', () => undefined);
+    this.child.stdin.on('drain', () => this.flush());
+    this.child.on('error', (e: NodeJS.ErrnoException) => {
+      if (this.child.pid === undefined) {
+        // spawn itself failed: no process, no 'exit' to come.
+        const hint = e.code === 'ENOENT' ? ': no such program. Install Python 3.9+ with PyTorch, or set CLIP_TORCH_PYTHON to the interpreter that has torch' : '';
+        this.finish(unavailable(`cannot run the Python interpreter ${JSON.stringify(s.python)} (CLIP_TORCH_PYTHON) for the torch worker on ${this.device}: ${e.code ?? e.message}${hint}`));
+      }
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exitStatus = { code, signal };
+      // 'close' follows once stdout is drained; a grandchild holding the pipes must not delay us forever.
+      setTimeout(() => this.finish(), CLOSE_AFTER_EXIT_MS).unref();
+    });
+    this.child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      this.exitStatus ??= { code, signal };
+      this.finish();
+    });
+    this.startTimer = setTimeout(() => {
+      this.kill(unavailable(`the torch worker on ${this.device} did not become ready within ${s.startTimeoutMs} ms (CLIP_TORCH_START_TIMEOUT_MS)${this.lastStderr()}`));
+    }, s.startTimeoutMs);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Calls sent and not yet answered: the load used to pick the least-loaded worker. */
+  get load(): number {
+    return this.pending.size;
+  }
+
+  get alive(): boolean {
+    return !this.gone && this.killReason === undefined;
+  }
+
+  /**
+   * Sends one batch. `data` is the raw tensor (float32 pixels or int64 ids), `shape` its shape;
+   * the bytes are written as they are, without a copy. Rejects with TIMEOUT at `deadline`.
+   */
+  request(tower: Tower, data: Float32Array | BigInt64Array, shape: readonly number[], deadline: number): Promise<Embeddings> {
+    if (!this.alive || !this.ready) return Promise.reject(unavailable(`the torch worker on ${this.device} is not running`));
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
+    const count = shape[0];
+    return new Promise<Embeddings>((resolve, reject) => {
+      const ms = Math.max(1, deadline - Date.now());
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        reject(
+          new ClipqlError(ErrorCode.TIMEOUT, `the torch worker on ${this.device} (pid ${this.pid}) did not answer a ${count}-${tower} batch within ${this.options.settings.callTimeoutMs} ms (CLIP_TORCH_CALL_TIMEOUT_MS); it is being restarted`),
+        );
+        this.kill(unavailable(`the torch worker on ${this.device} (pid ${this.pid}) was killed because a call timed out; it is being restarted`));
+      }, ms);
+      this.pending.set(id, { count, resolve, reject, timer });
+      const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const type = tower === 'image' ? FrameType.IMAGE : FrameType.TEXT;
+      const dtype = tower === 'image' ? DType.FLOAT32 : DType.INT64;
+      this.write([tensorHeader(type, id, dtype, shape, payload.length), payload]);
+    });
+  }
+
+  /** Ends the process now (SIGKILL); pending calls and a pending start fail with `reason`. */
+  kill(reason: ClipqlError): void {
+    if (this.gone) return;
+    this.killReason ??= reason;
+    this.failAll(this.killReason);
+    this.child.kill('SIGKILL');
+  }
+
+  /** Graceful stop: stdin closed and SIGTERM, then SIGKILL after `graceMs`. Resolves once the process is gone. */
+  async stop(reason: ClipqlError, graceMs: number): Promise<void> {
+    if (!this.gone) {
+      this.killReason ??= reason;
+      this.failAll(this.killReason);
+      this.child.stdin.end();
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.closed;
+      clearTimeout(timer);
+    }
+  }
+
+  private write(parts: Buffer[]): void {
+    if (this.waitingForDrain || this.queue.length > 0) {
+      this.queue.push(parts);
+      return;
+    }
+    this.writeNow(parts);
+  }
+
+  private writeNow(parts: Buffer[]): void {
+    const stdin = this.child.stdin;
+    if (stdin.destroyed || !stdin.writable) return; // the exit handler fails the call
+    stdin.cork();
+    let ok = true;
+    for (const p of parts) ok = stdin.write(p);
+    stdin.uncork();
+    if (!ok) this.waitingForDrain = true;
+  }
+
+  private flush(): void {
+    this.waitingForDrain = false;
+    while (!this.waitingForDrain && this.queue.length > 0) this.writeNow(this.queue.shift()!);
+  }
+
+  private onStdout(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (e) {
+      this.kill(unavailable(`the torch worker on ${this.device} sent a malformed frame (${(e as Error).message}); it is being restarted`));
+      return;
+    }
+    for (const f of frames) this.onFrame(f);
+  }
+
+  private onFrame(f: Frame): void {
+    switch (f.type) {
+      case FrameType.READY: {
+        const info = jsonPayload<ReadyInfo>(f.payload);
+        if (!Number.isInteger(info.dim) || info.dim <= 0) {
+          this.kill(new ClipqlError(ErrorCode.BAD_MODEL, `${this.options.settings.modelFile}: the torch worker reported embedding size ${info.dim}`));
+          return;
+        }
+        clearTimeout(this.startTimer);
+        this.ready = info;
+        this.isStarted = true;
+        this.settleStart.resolve(info);
+        return;
+      }
+      case FrameType.FATAL: {
+        this.fatal = jsonPayload<FatalInfo>(f.payload);
+        const code = this.fatal.kind === 'bad-model' ? ErrorCode.BAD_MODEL : ErrorCode.BACKEND_UNAVAILABLE;
+        this.killReason ??= new ClipqlError(code, `torch worker on ${this.device}: ${this.fatal.message}`, {
+          details: { kind: this.fatal.kind, ...(this.fatal.file ? { file: this.fatal.file } : {}) },
+        });
+        this.failAll(this.killReason);
+        return; // worker.py exits by itself after a FATAL frame
+      }
+      case FrameType.RESULT:
+      case FrameType.FAILED: {
+        const p = this.pending.get(f.id);
+        if (!p) return; // timed out meanwhile
+        this.pending.delete(f.id);
+        clearTimeout(p.timer);
+        if (f.type === FrameType.FAILED) {
+          p.reject(unavailable(`torch worker on ${this.device}: ${jsonPayload<{ message: string }>(f.payload).message}`));
+        } else if (f.dtype !== DType.FLOAT32 || f.shape.length !== 2 || f.shape[0] !== p.count || f.shape[1] !== this.ready?.dim) {
+          p.reject(unavailable(`torch worker on ${this.device} answered [${f.shape.join(', ')}] for ${p.count} inputs, expected [${p.count}, ${this.ready?.dim}]`));
+        } else {
+          p.resolve({ data: float32Payload(f.payload), count: f.shape[0], dim: f.shape[1] });
+        }
+        return;
+      }
+      default:
+        this.kill(unavailable(`the torch worker on ${this.device} sent an unknown frame type ${f.type}; it is being restarted`));
+    }
+  }
+
+  private onStderr(text: string): void {
+    const lines = (this.stderrPartial + text).split('\n');
+    this.stderrPartial = lines.pop() ?? '';
+    for (const raw of lines) {
+      const line = raw.trimEnd();
+      if (!line) continue;
+      this.stderrLines.push(line);
+      if (this.stderrLines.length > STDERR_LINES) this.stderrLines.shift();
+      this.options.log?.info({ backend: 'torch', device: this.device, pid: this.pid, stderr: line }, 'torch worker stderr');
+    }
+  }
+
+  /** "; last stderr: ..." for messages, or nothing. */
+  private lastStderr(): string {
+    const last = this.stderrPartial.trim() || this.stderrLines[this.stderrLines.length - 1];
+    return last ? `; last stderr line: ${last}` : '';
+  }
+
+  private failAll(reason: ClipqlError): void {
+    if (!this.isStarted) {
+      clearTimeout(this.startTimer);
+      this.settleStart.reject(reason);
+      this.isStarted = true;
+    }
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(reason);
+    }
+    this.pending.clear();
+    this.queue.length = 0;
+  }
+
+  /** The process is gone (or never started): settle everything, once. */
+  private finish(spawnError?: ClipqlError): void {
+    if (this.gone) return;
+    this.gone = true;
+    const status = this.exitStatus;
+    const how = status?.signal ? `killed by ${status.signal}` : `exit code ${status?.code}`;
+    const reason =
+      spawnError ??
+      this.killReason ??
+      unavailable(`the torch worker on ${this.device} (pid ${this.pid}) died${this.ready ? '' : ' before it was ready'} (${how})${this.lastStderr()}`);
+    this.failAll(reason);
+    this.markClosed();
+    this.options.onExit?.(this, reason);
+  }
+}
+
+function unavailable(message: string): ClipqlError {
+  return new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, message);
+}

@@ -1,0 +1,96 @@
+/**
+ * Image preprocessing off the main thread. Decoding (sharp), the PIL-exact resize and the
+ * normalisation are CPU work of 5–100 ms per image; on the event loop they would stall every
+ * other request, the health checks and the batch window. A small pool of worker threads runs
+ * `preprocessImage` instead; the tensor comes back as a transferred buffer.
+ *
+ * Size: CLIP_PREPROCESS_THREADS (default 1: on a 2-core machine, one thread preprocesses while
+ * onnxruntime's threads infer). 0 runs preprocessing inline on the calling thread (tests, CLI).
+ * Errors keep their ClipqlError code across the thread boundary.
+ */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ClipqlError, ErrorCode } from '../errors';
+import type { DecodeLimits } from './image/decode';
+import type { ImageTransformConfig } from './image/config';
+import { preprocessImage, type PreprocessMode, type PreprocessedImage } from './image/transform';
+
+export interface PreprocessTask {
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly cfg: ImageTransformConfig;
+  readonly mode: PreprocessMode;
+  readonly limits?: Partial<DecodeLimits>;
+}
+
+export type PreprocessReply =
+  | { readonly id: number; readonly ok: true; readonly result: PreprocessedImage }
+  | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string; readonly details?: Record<string, unknown> };
+
+interface Slot {
+  readonly worker: Worker;
+  busy: number;
+}
+
+export class PreprocessPool {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, { resolve(r: PreprocessedImage): void; reject(e: Error): void; slot: Slot }>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(readonly threads: number) {
+    if (!Number.isInteger(threads) || threads < 0) throw new TypeError(`PreprocessPool threads must be an integer >= 0, got ${threads}`);
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(path.join(__dirname, 'pool-worker.js'));
+    const slot: Slot = { worker, busy: 0 };
+    worker.unref();
+    worker.on('message', (m: PreprocessReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      slot.busy--;
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new ClipqlError(m.code as ErrorCode, m.message, { details: m.details }));
+    });
+    const fail = (why: string) => {
+      for (const [id, p] of this.pending) {
+        if (p.slot !== slot) continue;
+        this.pending.delete(id);
+        p.reject(new ClipqlError(ErrorCode.INTERNAL_SERVER_ERROR, `image preprocessing thread ${why}`));
+      }
+      const i = this.slots.indexOf(slot);
+      if (i >= 0 && !this.closed) this.slots[i] = this.spawn(); // replace a crashed thread
+    };
+    worker.on('error', (e) => fail(`crashed: ${e.message}`));
+    worker.on('exit', (code) => {
+      if (!this.closed) fail(`exited with code ${code}`);
+    });
+    return slot;
+  }
+
+  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>): Promise<PreprocessedImage> {
+    if (this.slots.length === 0) return preprocessImage(bytes, cfg, { mode, limits });
+    if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the preprocessing pool is closed'));
+    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, slot });
+      slot.busy++;
+      if (slot.busy === 1) slot.worker.ref();
+      const task: PreprocessTask = { id, bytes, cfg, mode, limits };
+      slot.worker.postMessage(task);
+    }).finally(() => {
+      if (slot.busy === 0) slot.worker.unref();
+    }) as Promise<PreprocessedImage>;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const p of this.pending.values()) p.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the preprocessing pool was closed'));
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Prometheus metrics (prom-client) on GET /metrics. One Registry per service instance (no
+ * module-global default registry), so tests can run several servers in one process.
+ */
+import type http from 'node:http';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BatchEvent } from '../batch/embedder';
+import type { ClipPipeline } from '../pipeline';
+import type { RequestContext } from '../schema/context';
+
+const IMAGE_REJECTIONS = new Set(['BAD_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE', 'FETCH_FAILED']);
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'clipql_requests_total', help: 'GraphQL operations by root field and outcome (ok or the first error code).', labelNames: ['operation', 'outcome'], registers: [this.registry] });
+  readonly rejectedImages = new Counter({ name: 'clipql_images_rejected_total', help: 'Image inputs refused, by reason (error code).', labelNames: ['reason'], registers: [this.registry] });
+  readonly batchSize = new Histogram({ name: 'clipql_batch_size', help: 'Items per backend batch.', labelNames: ['backend', 'tower'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [this.registry] });
+  readonly queueWait = new Histogram({ name: 'clipql_queue_wait_seconds', help: 'Time items waited in the batch queue.', labelNames: ['backend', 'tower'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly compute = new Histogram({ name: 'clipql_backend_compute_seconds', help: 'Backend time per batch.', labelNames: ['backend', 'tower'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly batchFailures = new Counter({ name: 'clipql_batch_failures_total', help: 'Backend batches that failed.', labelNames: ['backend', 'tower'], registers: [this.registry] });
+
+  constructor(private readonly pipeline: () => ClipPipeline | undefined) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'clipql_process_' });
+    const self = this;
+    new Gauge({
+      name: 'clipql_queue_length',
+      help: 'Items waiting in the batch queues.',
+      labelNames: ['backend', 'tower'],
+      registers: [this.registry],
+      async collect() {
+        for (const [name, e] of await self.embedders()) {
+          const s = e.stats();
+          this.set({ backend: name, tower: 'image' }, s.queued.image);
+          this.set({ backend: name, tower: 'text' }, s.queued.text);
+        }
+      },
+    });
+    new Gauge({
+      name: 'clipql_cache_hits',
+      help: 'Embedding cache hits since start.',
+      labelNames: ['backend', 'tower'],
+      registers: [this.registry],
+      async collect() {
+        for (const [name, e] of await self.embedders()) {
+          const s = e.stats();
+          this.set({ backend: name, tower: 'image' }, s.imageCacheHits);
+          this.set({ backend: name, tower: 'text' }, s.textCacheHits);
+        }
+      },
+    });
+    new Gauge({
+      name: 'clipql_worker_restarts',
+      help: 'Backend worker restarts since start (out-of-process backends).',
+      labelNames: ['backend'],
+      registers: [this.registry],
+      collect() {
+        for (const b of self.pipeline()?.registry.created() ?? []) {
+          const r = Number(b.describe().details.restarts ?? 0);
+          this.set({ backend: b.name }, Number.isFinite(r) ? r : 0);
+        }
+      },
+    });
+  }
+
+  private async embedders() {
+    const p = this.pipeline();
+    if (!p) return [];
+    const started = p.registry.created().map((b) => b.name);
+    const out = [];
+    for (const name of started) {
+      try {
+        out.push([name, await p.embedder(name)] as const);
+      } catch {
+        // a backend that failed to start has no queue
+      }
+    }
+    return out;
+  }
+
+  onBatch(info: BatchEvent): void {
+    const labels = { backend: info.backend, tower: info.tower };
+    this.batchSize.observe(labels, info.size);
+    for (const w of info.queueWaitMs) this.queueWait.observe(labels, w / 1000);
+    this.compute.observe(labels, info.durationMs / 1000);
+    if (info.failed) this.batchFailures.inc(labels);
+  }
+
+  /** Apollo plugin: counts operations by root field and outcome, and rejected images by reason. */
+  plugin(): ApolloServerPlugin<RequestContext> {
+    const m = this;
+    return {
+      async requestDidStart() {
+        return {
+          async willSendResponse(rc) {
+            const op = rc.operation?.selectionSet.selections.map((s) => (s.kind === 'Field' ? s.name.value : '?')).join(',') || 'unknown';
+            const errors = rc.errors ?? (rc.response.body.kind === 'single' ? rc.response.body.singleResult.errors : undefined) ?? [];
+            const first = errors[0] as { extensions?: { code?: unknown } } | undefined;
+            m.requests.inc({ operation: op, outcome: first ? String(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'ok' });
+            for (const e of errors as ReadonlyArray<{ extensions?: { code?: unknown } }>) {
+              const code = String(e.extensions?.code ?? '');
+              if (IMAGE_REJECTIONS.has(code)) m.rejectedImages.inc({ reason: code });
+            }
+          },
+        };
+      },
+    };
+  }
+
+  route() {
+    return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
+      if (req.url?.split('?')[0] !== '/metrics' || req.method !== 'GET') return false;
+      const text = await this.registry.metrics();
+      res.writeHead(200, { 'content-type': this.registry.contentType });
+      res.end(text);
+      return true;
+    };
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * The torch backend with real worker processes on the CPU (Debian's python3-torch): the same
+ * answers as the onnx backend on the tiny bundle, a worker killed in the middle of a batch, a hung
+ * worker, and each start-up failure the issue names, with its message.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { Backend, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../../src/backends/backend';
+import { defaultRegistry } from '../../src/backends/registry';
+import { TorchBackend } from '../../src/backends/torch/torch-backend';
+import { loadBundle, type ModelBundle } from '../../src/bundle/bundle';
+import { ClipqlError, ErrorCode } from '../../src/errors';
+import { TINY_MODEL_DIR, defaultBpeVocab } from '../../src/paths';
+
+const run = promisify(execFile);
+const PYTHON = process.env.CLIP_TORCH_PYTHON || '/usr/bin/python3';
+const CPU_ENV = { ...process.env, CLIP_TORCH_DEVICES: 'cpu', CLIP_TORCH_DTYPE: 'float32', CLIP_ONNX_EP: 'cpu' };
+
+/**
+ * python3 -c OPENAI_STYLE_SCRIPT IN OUT: writes IN as OpenAI's released checkpoints look (float16
+ * weights, float16 casts and "cuda" device constants traced into the graphs), prints how many
+ * device constants and casts it changed.
+ */
+const OPENAI_STYLE_SCRIPT = `
+import sys, torch
+m = torch.jit.load(sys.argv[1], map_location="cpu")
+g1, g2 = torch._C.Graph(), torch._C.Graph()
+cuda, half = g1.insertConstant(torch.device("cuda")).node(), g2.insertConstant(5).node()
+nd = nh = 0
+for mod in [m] + [x for _, x in m.named_modules()][1:]:
+    for name in mod._c._method_names():
+        g = getattr(mod, name).graph
+        for n in g.findAllNodes("prim::Constant"):
+            if "value" in n.attributeNames() and str(n.output().type()) == "Device":
+                n.copyAttributes(cuda); nd += 1
+        for n in g.findAllNodes("aten::to"):
+            ins = list(n.inputs())
+            for i in (1, 2):
+                c = ins[i].node() if i < len(ins) else None
+                if c is not None and c.kind() == "prim::Constant" and "value" in c.attributeNames() and str(c.output().type()) == "int" and c.i("value") == 6:
+                    c.copyAttributes(half); nh += 1
+m.half()
+m.save(sys.argv[2])
+print(nd, nh)
+`;
+
+let bundle: ModelBundle;
+let tmp: string;
+
+before(async () => {
+  bundle = await loadBundle(TINY_MODEL_DIR, { bpeVocab: defaultBpeVocab() });
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'clipql-torch-test-'));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function torchBackend(env: Record<string, string> = {}, b: ModelBundle = bundle): TorchBackend {
+  return new TorchBackend({ bundle: b, env: { ...CPU_ENV, ...env } });
+}
+
+/** Seeded pseudo-random CLIP-normalised pixels (fresh buffer each call: backends may detach it). */
+function images(count: number, seed = 1): ImageBatch {
+  const s = bundle.imageSize;
+  const data = new Float32Array(count * 3 * s * s);
+  let x = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    data[i] = (x / 4294967296) * 3.9 - 1.8;
+  }
+  return { data, count, size: s };
+}
+
+const TOKEN_ROWS = [[320, 1125, 539, 320, 2368], [320, 1929], [550, 2441, 786, 12, 320, 896, 1374], [2368], [320, 3086, 539, 1237], [1929, 267, 2368]];
+
+function texts(rows: number[][] = TOKEN_ROWS): TokenBatch {
+  const n = bundle.contextLength;
+  const ids = new BigInt64Array(rows.length * n);
+  rows.forEach((row, r) => [49406, ...row, 49407].forEach((t, i) => (ids[r * n + i] = BigInt(t))));
+  return { ids, count: rows.length, contextLength: n };
+}
+
+function rows(e: Embeddings): Float32Array[] {
+  return Array.from({ length: e.count }, (_, i) => e.data.subarray(i * e.dim, (i + 1) * e.dim));
+}
+
+function normalise(v: Float32Array): number[] {
+  const n = Math.hypot(...v);
+  return Array.from(v, (x) => x / n);
+}
+
+const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
+
+/** text @ image.T of the L2-normalised rows. */
+function similarity(txt: Embeddings, img: Embeddings): number[][] {
+  const t = rows(txt).map(normalise);
+  const im = rows(img).map(normalise);
+  return t.map((tr) => im.map((ir) => dot(tr, ir)));
+}
+
+const argmax = (r: number[]) => r.indexOf(Math.max(...r));
+
+async function rejection(p: Promise<unknown>, code: ErrorCode, what: string): Promise<ClipqlError> {
+  const e = await p.then(
+    () => assert.fail(`${what}: expected a ${code} rejection, it resolved`),
+    (err: unknown) => err,
+  );
+  assert.ok(e instanceof ClipqlError, `${what}: expected a ClipqlError, got ${String(e)}`);
+  assert.equal(e.code, code, `${what}: got ${e.code}: ${e.message}`);
+  return e;
+}
+
+async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+describe('torch on the CPU against onnx on the CPU', () => {
+  const registry = () => defaultRegistry({ bundle, env: CPU_ENV });
+  let reg: ReturnType<typeof registry>;
+  let onnx: Backend;
+  let torch: Backend;
+
+  before(async () => {
+    reg = registry();
+    [onnx, torch] = await Promise.all([reg.get('onnx'), reg.get('torch')]);
+  });
+  after(() => reg.disposeAll());
+
+  test('every embedding has cosine >= 0.9999; similarities within 1e-4; every best match equal', async () => {
+    const [oi, ti, ot, tt] = [await onnx.encodeImages(images(8)), await torch.encodeImages(images(8)), await onnx.encodeTexts(texts()), await torch.encodeTexts(texts())];
+    for (const [what, a, b] of [['image', oi, ti], ['text', ot, tt]] as const) {
+      assert.equal(a.dim, b.dim, `${what} D`);
+      rows(a).forEach((r, i) => {
+        const cos = dot(normalise(r), normalise(rows(b)[i]));
+        assert.ok(cos >= 0.9999, `${what} ${i}: cosine ${cos} < 0.9999`);
+      });
+    }
+    const so = similarity(ot, oi);
+    const st = similarity(tt, ti);
+    so.forEach((r, i) =>
+      r.forEach((v, j) => {
+        const d = Math.abs(v - st[i][j]);
+        assert.ok(d <= 1e-4, `similarity[${i}][${j}]: onnx ${v}, torch ${st[i][j]}: |diff| ${d} > 1e-4`);
+      }),
+    );
+    assert.deepEqual(st.map(argmax), so.map(argmax), 'best image per caption');
+    const transpose = (m: number[][]) => m[0].map((_, j) => m.map((r) => r[j]));
+    assert.deepEqual(transpose(st).map(argmax), transpose(so).map(argmax), 'best caption per image');
+  });
+
+  test('describe() shows the device, dtype, batch limits and the worker', () => {
+    const info = torch.describe();
+    assert.equal(info.name, 'torch');
+    assert.equal(info.device, 'cpu');
+    assert.equal(info.dtype, 'float32');
+    assert.deepEqual(info.maxBatch, { image: 32, text: 128 });
+    assert.equal(info.details['worker0.device'], 'cpu');
+    assert.equal(info.details['worker0.state'], 'ready');
+    assert.ok(Number(info.details['worker0.pid']) > 0);
+    assert.equal(info.details['worker0.restarts'], 0);
+  });
+
+  test("an OpenAI-style checkpoint (float16 weights, casts to float16 and 'cuda' device constants in the graph) runs on the CPU", async () => {
+    // Made from the tiny model the way OpenAI's released files look: what clip.load(jit=True) patches.
+    const quirky = path.join(tmp, 'openai-style.pt');
+    const { stdout } = await run(PYTHON, ['-c', OPENAI_STYLE_SCRIPT, bundle.files.torch!, quirky]);
+    const [devices, casts] = stdout.trim().split(/\s+/).map(Number);
+    assert.ok(devices > 0, `the tiny model has device constants to move (${stdout.trim()})`);
+
+    const openai = torchBackend({ CLIP_TORCH_MODEL: quirky });
+    try {
+      await openai.init();
+      const notes = String(openai.describe().details['worker0.notes']);
+      assert.match(notes, /device constant\(s\) moved to cpu/);
+      if (casts > 0) assert.match(notes, /float16 checkpoint converted to float32/);
+      for (const [a, b] of [
+        [await torch.encodeImages(images(3, 2)), await openai.encodeImages(images(3, 2))],
+        [await torch.encodeTexts(texts()), await openai.encodeTexts(texts())],
+      ]) {
+        rows(a).forEach((r, i) => {
+          const cos = dot(normalise(r), normalise(rows(b)[i]));
+          assert.ok(cos >= 0.999, `row ${i}: cosine ${cos} (float16-rounded weights) < 0.999`);
+        });
+      }
+    } finally {
+      await openai.dispose();
+    }
+  });
+});
+
+describe('worker failures at run time (one backend: CLIP_TORCH_MAX_BATCH=2, CLIP_TORCH_CALL_TIMEOUT_MS=3000)', () => {
+  let b: TorchBackend;
+  const detail = (key: string) => b.describe().details[`worker0.${key}`];
+  /** Calls made right after a restart would spend their deadline waiting for it: wait here instead. */
+  const ready = (restarts: number) => waitFor(`restart ${restarts}`, () => detail('state') === 'ready' && detail('restarts') === restarts);
+
+  before(async () => {
+    b = torchBackend({ CLIP_TORCH_MAX_BATCH: '2', CLIP_TORCH_CALL_TIMEOUT_MS: '3000' });
+    await b.init();
+  });
+  after(() => b.dispose());
+
+  test('calls above CLIP_TORCH_MAX_BATCH are split and joined in order', async () => {
+    assert.deepEqual(b.describe().maxBatch, { image: 2, text: 8 });
+    const whole = await b.encodeImages(images(5, 11));
+    const all = images(5, 11);
+    const per = all.data.length / 5;
+    for (let i = 0; i < 5; i++) {
+      const one = await b.encodeImages({ data: all.data.slice(i * per, (i + 1) * per), count: 1, size: all.size });
+      one.data.forEach((v, j) => assert.ok(Math.abs(v - whole.data[i * whole.dim + j]) <= 1e-5, `image ${i} column ${j}: ${v} vs ${whole.data[i * whole.dim + j]}`));
+    }
+    const twice = await b.encodeTexts(texts([...TOKEN_ROWS, ...TOKEN_ROWS])); // 12 rows: 8 + 4
+    assert.deepEqual(twice.data.subarray(0, 6 * twice.dim), twice.data.subarray(6 * twice.dim));
+  });
+
+  test('a worker killed in the middle of a batch fails that call quickly; it is restarted and serves again', async () => {
+    const pid = Number(detail('pid'));
+    const reference = await b.encodeImages(images(2, 9));
+    const call = b.encodeImages(images(32, 4)); // 16 batches, 43 MB through the pipe: in flight for a while
+    await sleep(30);
+    const t0 = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const e = await rejection(call, ErrorCode.BACKEND_UNAVAILABLE, 'the call in flight');
+    assert.ok(Date.now() - t0 < 2000, `rejected ${Date.now() - t0} ms after the kill`);
+    assert.match(e.message, /died/);
+    assert.match(e.message, /SIGKILL/);
+    assert.match(e.message, new RegExp(`pid ${pid}`));
+
+    await ready(1);
+    assert.notEqual(Number(detail('pid')), pid);
+    const again = await b.encodeImages(images(2, 9));
+    assert.deepEqual(again.data, reference.data);
+  });
+
+  test('a hung worker: the call fails with TIMEOUT, the worker is killed and restarted', async () => {
+    const pid = Number(detail('pid'));
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const e = await rejection(b.encodeTexts(texts()), ErrorCode.TIMEOUT, 'a call to a stopped worker');
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 2900 && waited < 8000, `timed out after ${waited} ms`);
+      assert.match(e.message, /CLIP_TORCH_CALL_TIMEOUT_MS/);
+      await ready(2);
+      assert.throws(() => process.kill(pid, 0), 'the hung worker is gone');
+      const out = await b.encodeTexts(texts());
+      assert.equal(out.count, TOKEN_ROWS.length);
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+  });
+});
+
+describe('start-up failures name their cause', () => {
+  test('missing python', async () => {
+    const reg = defaultRegistry({ bundle, env: { ...CPU_ENV, CLIP_TORCH_PYTHON: '/nonexistent/python3' } });
+    const e = await rejection(reg.get('torch'), ErrorCode.BACKEND_UNAVAILABLE, 'missing python');
+    assert.match(e.message, /\/nonexistent\/python3/);
+    assert.match(e.message, /CLIP_TORCH_PYTHON/);
+    assert.match(e.message, /ENOENT/);
+    await reg.disposeAll();
+  });
+
+  test('missing torch: says so and how to install it', async () => {
+    const fake = path.join(tmp, 'no-torch');
+    await run('mkdir', ['-p', fake]);
+    writeFileSync(path.join(fake, 'torch.py'), 'raise ImportError("No module named \'torch\' (simulated)")\n');
+    const b = torchBackend({ PYTHONPATH: fake });
+    const e = await rejection(b.init(), ErrorCode.BACKEND_UNAVAILABLE, 'missing torch');
+    assert.match(e.message, /PyTorch is not importable/);
+    assert.match(e.message, /apt-get install python3-torch/);
+    assert.match(e.message, /pip install torch --index-url https:\/\/download\.pytorch\.org\/whl\/rocm/);
+    await b.dispose();
+  });
+
+  test('a GPU asked for on a machine without one: torch.cuda is not available, install the ROCm build', async () => {
+    const b = torchBackend({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: '' });
+    assert.equal(b.describe().dtype, 'float16', 'float16 is the GPU default');
+    const e = await rejection(b.init(), ErrorCode.BACKEND_UNAVAILABLE, 'no GPU');
+    assert.match(e.message, /torch\.cuda\.is_available\(\) is False/);
+    assert.match(e.message, /ROCm build/);
+    assert.match(e.message, /whl\/rocm/);
+    assert.match(e.message, /CLIP_TORCH_DEVICES=cpu/);
+    await b.dispose();
+  });
+
+  test('float16 on the CPU is refused', () => {
+    assert.throws(() => torchBackend({ CLIP_TORCH_DTYPE: 'float16' }), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BACKEND_UNAVAILABLE && /float16 needs a GPU/.test(e.message));
+  });
+
+  test('a corrupt model file: BAD_MODEL naming the file', async () => {
+    const file = path.join(tmp, 'corrupt-model.pt');
+    writeFileSync(file, randomBytes(4096));
+    const b = torchBackend({}, { ...bundle, files: { ...bundle.files, torch: file } });
+    const e = await rejection(b.init(), ErrorCode.BAD_MODEL, 'corrupt model');
+    assert.ok(e.message.includes(file), e.message);
+    assert.match(e.message, /not a TorchScript archive/);
+    await b.dispose();
+  });
+
+  test('a bundle without torch/model.pt: BAD_MODEL naming the expected file', () => {
+    const { torch: _omitted, ...files } = bundle.files;
+    const options: BackendOptions = { bundle: { ...bundle, files }, env: CPU_ENV };
+    assert.throws(() => new TorchBackend(options), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BAD_MODEL && e.message.includes(path.join(bundle.dir, 'torch', 'model.pt')));
+  });
+});
