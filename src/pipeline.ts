@@ -16,7 +16,7 @@ import { loadBundle, type ModelBundle } from './bundle/bundle';
 import { ClipqlError, ErrorCode } from './errors';
 import { defaultBpeVocab } from './paths';
 import { intSetting } from './settings';
-import { decodeImage } from './preprocess/image';
+import { inspectImage } from './preprocess/image';
 import { PreprocessPool } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import { ClipTokenizer } from './preprocess/text';
@@ -86,9 +86,13 @@ export class ClipPipeline {
     return tensor;
   }
 
-  /** Header facts of an image (and the same errors decoding would give). */
+  /**
+   * Header facts of an image, with every check short of decoding the pixels (size, format, declared
+   * pixels). Damage further into the file (truncation) surfaces when the image is decoded for its
+   * embedding, only if one is needed and not cached.
+   */
   async probeImage(bytes: Uint8Array): Promise<{ width: number; height: number; format: string; mode: string }> {
-    const d = await decodeImage(bytes, this.options.decodeLimits);
+    const d = await inspectImage(bytes, this.options.decodeLimits);
     return { width: d.width, height: d.height, format: d.format, mode: d.mode };
   }
 

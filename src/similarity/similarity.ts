@@ -31,6 +31,20 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
+/** Cosine of two vectors that need not be normalised (0 when either is zero). */
+export function rawCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new TypeError(`vectors differ in length: ${a.length} vs ${b.length}`);
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
 /** scores[i][j] = cosine(caption i, image j), from normalised rows. */
 export function similarityMatrix(textFeatures: Float32Array[], imageFeatures: Float32Array[]): number[][] {
   return textFeatures.map((t) => imageFeatures.map((im) => cosine(t, im)));

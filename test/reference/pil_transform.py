@@ -147,7 +147,7 @@ def synth(args):
     exif = Image.Exif()
     exif[0x0112] = 6
     save("exif6.jpg", Image.fromarray(pattern(rng, 240, 160), "RGB"), "JPEG with EXIF orientation 6 (must not rotate)", exif=exif.tobytes())
-    icc = _srgb_like_icc()
+    icc = _non_srgb_icc()
     if icc:
         save("icc.png", Image.fromarray(pattern(rng, 260, 190), "RGB"), "PNG with an ICC profile (must not be colour-managed)", icc_profile=icc)
         save("icc.jpg", Image.fromarray(pattern(rng, 260, 190), "RGB"), "JPEG with an ICC profile", icc_profile=icc, quality=92)
@@ -271,12 +271,22 @@ def _strip_jpeg_app14(jpeg):
     return bytes(out)
 
 
-def _srgb_like_icc():
+def _non_srgb_icc():
+    """An RGB ICC profile far from sRGB (sRGB's red and blue primaries swapped): a decoder that
+    colour-manages would visibly change the pixels; PIL does not."""
     try:
         from PIL import ImageCms
-        return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+        icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
     except Exception:
         return None
+    tags = {}
+    for i in range(struct.unpack(">I", icc[128:132])[0]):
+        sig, offset, size = struct.unpack(">4sII", icc[132 + 12 * i:144 + 12 * i])
+        tags[sig] = 132 + 12 * i
+    r, b = tags[b"rXYZ"], tags[b"bXYZ"]
+    icc[r + 4:r + 12], icc[b + 4:b + 12] = icc[b + 4:b + 12], icc[r + 4:r + 12]
+    icc[84:100] = bytes(16)  # no profile ID
+    return bytes(icc)
 
 
 def main():

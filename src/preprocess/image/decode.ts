@@ -87,7 +87,10 @@ export async function inspectImage(bytes: Uint8Array, limits: Partial<DecodeLimi
 }
 
 async function inspect(bytes: Uint8Array, limits: Partial<DecodeLimits>): Promise<Inspection> {
-  const { maxBytes, maxPixels } = { ...DEFAULT_DECODE_LIMITS, ...limits };
+  // `?? default` rather than a spread: an explicit `undefined` must not remove a limit
+  const maxBytes = limits.maxBytes ?? DEFAULT_DECODE_LIMITS.maxBytes;
+  const maxPixels = limits.maxPixels ?? DEFAULT_DECODE_LIMITS.maxPixels;
+  if (!(maxBytes > 0 && maxPixels > 0)) throw new RangeError(`decode limits must be positive, got maxBytes ${maxBytes}, maxPixels ${maxPixels}`);
   if (bytes.length === 0) throw new ClipqlError(ErrorCode.BAD_IMAGE, `the image is empty (0 bytes); send ${ACCEPTED} bytes`);
   if (bytes.length > maxBytes) {
     throw new ClipqlError(ErrorCode.IMAGE_TOO_LARGE, `the image is ${bytes.length} bytes; at most ${maxBytes} bytes are allowed`, { details: { bytes: bytes.length, maxBytes } });

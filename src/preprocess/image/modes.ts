@@ -46,7 +46,7 @@ export function planDecode(format: AcceptedFormat, bytes: Uint8Array, meta: Meta
     switch (`${h.colourType}/${h.bitDepth}`) {
       case '0/1': return { mode: '1', layout: 'L', request: { colourspace: 'b-w', depth: 'uchar' } };
       case '0/2': case '0/4': case '0/8': return { mode: 'L', layout: 'L', request: { colourspace: 'b-w', depth: 'uchar' } };
-      case '0/16': return { mode: 'I', layout: 'L', request: grey16 };
+      case '0/16': return { mode: 'I', layout: 'L', request: grey16 }; // high byte: the deviation in transform.ts
       case '2/8': return { mode: 'RGB', layout: 'RGB', request: u8 };
       case '2/16': return { mode: 'RGB', layout: 'RGB', request: rgb16 };
       case '3/1': case '3/2': case '3/4': case '3/8': {

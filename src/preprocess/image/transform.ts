@@ -20,7 +20,7 @@
  * white, and the reference embeds a blank image (16-bit grey TIFFs, mode "I;16", make its bicubic
  * resize fail). clipql instead keeps the high byte of each sample, as PIL itself does for 16-bit
  * RGB(A) and LA PNGs, and treats the image as mode L: the result equals the reference applied to
- * the image reduced to 8 bits that way. tests/preprocess shows both sides.
+ * the image reduced to 8 bits that way. test/preprocess shows both sides.
  *
  * 'fast' mode is NOT PIL-identical. preprocessImage then lets libvips decode (with JPEG
  * shrink-on-load), resize with its cubic kernel and drop alpha in one pipeline (see sharp.ts);
@@ -53,9 +53,23 @@ export function cropOffset(size: number, crop: number): number {
   return q % 2 === 0 ? q : q + 1;
 }
 
+/**
+ * The most pixels a resized image may have. Only the crop is computed, but PIL would hold the
+ * whole resized image (1 GB in RGBA at this size), and a thin strip (say 40000 × 1) would make it
+ * astronomically long.
+ */
+export const MAX_RESIZED_PIXELS = 2 ** 28;
+
 /** The resized image's size and where the crop lies in it (`win` is the part that is not padding). */
 export function cropGeometry(width: number, height: number, cfg: ImageTransformConfig) {
   const size = cfg.doResize ? resizedSize(width, height, cfg.shortestEdge) : { width, height };
+  if (size.width * size.height > MAX_RESIZED_PIXELS) {
+    throw new ClipqlError(
+      ErrorCode.IMAGE_TOO_LARGE,
+      `the ${width}x${height} image is too elongated: resizing its shorter side to ${cfg.shortestEdge} gives ${size.width}x${size.height} = ${size.width * size.height} pixels; at most ${MAX_RESIZED_PIXELS} are allowed`,
+      { details: { width, height, resizedWidth: size.width, resizedHeight: size.height, maxResizedPixels: MAX_RESIZED_PIXELS } },
+    );
+  }
   if (!cfg.doCenterCrop && (size.width !== cfg.cropWidth || size.height !== cfg.cropHeight)) {
     throw new ClipqlError(
       ErrorCode.BAD_IMAGE,
