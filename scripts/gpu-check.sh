@@ -8,7 +8,13 @@
 #
 #   scripts/gpu-check.sh                      every visible GPU (or CLIP_TORCH_DEVICES)
 #   scripts/gpu-check.sh --devices 1          one GPU; see --help for the rest
+#   scripts/gpu-check.sh --openai-style --bench vit-b-32,vit-l-14-336
+#                                             also OpenAI-format copies of each model (float16,
+#                                             "cuda" constants in the graph), and full-size
+#                                             ViT-B/32 and ViT-L/14@336px models built on the fly
+#                                             from models/generate.py (about 3 minutes on an H200)
 #   CLIP_TORCH_PYTHON=/opt/venv/bin/python scripts/gpu-check.sh
+#   scripts/gpu-check.sh --devices cpu        the script itself on a machine without a GPU
 #
 # Exit status: 0 all within tolerance, 1 a difference too large, 2 no GPU or no PyTorch.
 set -euo pipefail

@@ -225,8 +225,10 @@ describe('worker failures at run time (one backend: CLIP_TORCH_MAX_BATCH=2, CLIP
   test('a worker killed in the middle of a batch fails that call quickly; it is restarted and serves again', async () => {
     const pid = Number(detail('pid'));
     const reference = await b.encodeImages(images(2, 9));
-    const call = b.encodeImages(images(32, 4)); // 16 batches, 43 MB through the pipe: in flight for a while
-    await sleep(30);
+    // Stopped first, so that the batch (16 worker calls, 43 MB) is surely in flight when the kill comes, however fast the machine.
+    process.kill(pid, 'SIGSTOP');
+    const call = b.encodeImages(images(32, 4));
+    await sleep(20);
     const t0 = Date.now();
     process.kill(pid, 'SIGKILL');
     const e = await rejection(call, ErrorCode.BACKEND_UNAVAILABLE, 'the call in flight');
@@ -264,7 +266,7 @@ describe('worker failures at run time (one backend: CLIP_TORCH_MAX_BATCH=2, CLIP
   });
 });
 
-describe('start-up failures name their cause', () => {
+describe('start-up failures name their cause', { concurrency: true }, () => {
   test('missing python', async () => {
     const reg = defaultRegistry({ bundle, env: { ...CPU_ENV, CLIP_TORCH_PYTHON: '/nonexistent/python3' } });
     const e = await rejection(reg.get('torch'), ErrorCode.BACKEND_UNAVAILABLE, 'missing python');

@@ -24,6 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.dont_write_bytecode = True  # no __pycache__ beside worker.py or models/generate.py
 sys.path.insert(0, HERE)
 import worker as W  # noqa: E402
 
@@ -56,11 +57,12 @@ class WorkerClient:
         rid, self.next_id = self.next_id, self.next_id + 1
         ftype = W.T_IMAGE if tower == "image" else W.T_TEXT
         dtype = W.D_FLOAT32 if tower == "image" else W.D_INT64
-        self.channel.write(ftype, rid, dtype, tuple(x.shape), W.tensor_bytes(x.contiguous()))
+        x = x.contiguous()
+        self.channel.write(ftype, rid, dtype, tuple(x.shape), W.tensor_view(x))
         t, _, got, shape, payload = self.read()
         if t != W.T_RESULT or got != rid:
-            raise RuntimeError("worker answered frame type %d for request %d: %s" % (t, got, payload[:500]))
-        return W.tensor_from(torch, payload, W.D_FLOAT32, shape)
+            raise RuntimeError("worker answered frame type %d for request %d: %s" % (t, got, bytes(payload[:500])))
+        return W.tensor_from(torch, bytearray(payload), W.D_FLOAT32, shape)
 
     def close(self):
         try:
@@ -152,7 +154,8 @@ def check_bundle(torch, bundle, devices, args):
     big = s > 64 and os.path.getsize(model) > 100e6
     n = args.images or (8 if big else 16)
     pixels, ids = inputs(torch, s, n)
-    print("\n== %s (S=%d, %d images, 8 captions)" % (os.path.relpath(bundle, REPO), s, n), flush=True)
+    shown = os.path.relpath(bundle, REPO) if bundle.startswith(REPO + os.sep) else bundle
+    print("\n== %s (S=%d, %d images, 8 captions)" % (shown, s, n), flush=True)
 
     cpu = WorkerClient(model, "cpu", "float32", s)
     ref = (cpu.encode(torch, "image", pixels), cpu.encode(torch, "text", ids))

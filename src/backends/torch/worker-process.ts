@@ -126,6 +126,13 @@ export class WorkerProcess {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
     const count = shape[0];
+    const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let header: Buffer;
+    try {
+      header = tensorHeader(tower === 'image' ? FrameType.IMAGE : FrameType.TEXT, id, tower === 'image' ? DType.FLOAT32 : DType.INT64, shape, payload.length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return new Promise<Embeddings>((resolve, reject) => {
       const ms = Math.max(1, deadline - Date.now());
       const timer = setTimeout(() => {
@@ -136,10 +143,7 @@ export class WorkerProcess {
         this.kill(unavailable(`the torch worker on ${this.device} (pid ${this.pid}) was killed because a call timed out; it is being restarted`));
       }, ms);
       this.pending.set(id, { count, resolve, reject, timer });
-      const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      const type = tower === 'image' ? FrameType.IMAGE : FrameType.TEXT;
-      const dtype = tower === 'image' ? DType.FLOAT32 : DType.INT64;
-      this.write([tensorHeader(type, id, dtype, shape, payload.length), payload]);
+      this.write([header, payload]);
     });
   }
 
