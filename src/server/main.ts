@@ -10,6 +10,7 @@ import { ClipqlError } from '../errors';
 import { createLogger } from './log';
 import { chooseModel } from './model-choice';
 import { startService } from './service';
+import { staticRoute } from './static';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     host: env.HOST ?? '0.0.0.0',
     env,
     log,
+    routes: [staticRoute()],
   });
   // A line for humans and for tests that start the server as a child process.
   log.info({ url: `${service.url}/graphql`, port: service.port }, 'listening');

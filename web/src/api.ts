@@ -1,0 +1,76 @@
+/**
+ * The page's GraphQL operations, typed by graphql-codegen's client preset (client/gql, generated
+ * from schema.graphql and the documents here by `npx graphql-codegen`).
+ */
+import { graphql } from '../../client/gql';
+import { GraphQLRequestError, request, type GraphQLErrorEntry } from '../../client/request';
+
+export const ENDPOINT = '/graphql';
+
+export const WebServiceInfoDocument = graphql(`
+  query WebServiceInfo {
+    backends { name device healthy isDefault error }
+    models { name randomWeights warning }
+  }
+`);
+
+export const WebSimilarityDocument = graphql(`
+  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {
+    similarity(images: $images, captions: $captions, backend: $backend) {
+      images { id width height format }
+      captions { id text truncated }
+      scores
+      bestCaptionPerImage { image caption score }
+      model { name randomWeights warning }
+      backend { name device }
+      timings { totalMs }
+      heatmap(format: SVG) { dataUrl width height }
+    }
+  }
+`);
+
+export const WebClassifyDocument = graphql(`
+  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
+    classify(image: $image, labels: $labels, template: $template, backend: $backend) {
+      image { id width height format }
+      labels { label prompt score probability rank }
+      model { name randomWeights warning }
+      backend { name device }
+    }
+  }
+`);
+
+export { GraphQLRequestError, request };
+
+/** One error to show: where it belongs (an argument such as "images[2]", if known), code, text. */
+export interface ShownError {
+  readonly argument?: string;
+  readonly code?: string;
+  readonly message: string;
+}
+
+const ARGUMENT_PREFIX = /^([A-Za-z_]\w*(?:\[\d+\])?): /;
+
+/** The errors of a failed request, with the argument prefix moved out of the message. */
+export function errorsOf(e: unknown): ShownError[] {
+  if (e instanceof GraphQLRequestError) return e.errors.map(shown);
+  if (e instanceof TypeError) return [{ message: 'The service could not be reached. Is it running?' }];
+  return [{ message: e instanceof Error ? e.message : String(e) }];
+}
+
+function shown(e: GraphQLErrorEntry): ShownError {
+  const prefix = ARGUMENT_PREFIX.exec(e.message);
+  const argument = typeof e.extensions?.argument === 'string' ? e.extensions.argument : prefix?.[1];
+  const message = prefix && prefix[1] === argument ? e.message.slice(prefix[0].length) : e.message;
+  return { argument, code: e.extensions?.code, message: message.charAt(0).toUpperCase() + message.slice(1) };
+}
+
+/** "images[2]" → { name: "images", index: 2 }. */
+export function parseArgument(argument: string | undefined): { name: string; index?: number } | undefined {
+  const m = argument === undefined ? null : /^([A-Za-z_]\w*)(?:\[(\d+)\])?/.exec(argument);
+  return m ? { name: m[1], index: m[2] === undefined ? undefined : Number(m[2]) } : undefined;
+}
+
+export function describeError(e: ShownError): string {
+  return e.code && e.code !== 'INTERNAL_SERVER_ERROR' ? `${e.message} (${e.code})` : e.message;
+}
