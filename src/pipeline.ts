@@ -17,7 +17,7 @@ import { ClipqlError, ErrorCode } from './errors';
 import { defaultBpeVocab } from './paths';
 import { intSetting } from './settings';
 import { inspectImage } from './preprocess/image';
-import { PreprocessPool } from './preprocess/pool';
+import { DEFAULT_PREPROCESS_QUEUE, PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import { ClipTokenizer } from './preprocess/text';
 import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
@@ -67,7 +67,9 @@ export class ClipPipeline {
     const backendOptions: BackendOptions = { bundle, env, log: options.log };
     const registry = (options.registry ?? defaultRegistry)(backendOptions);
     const threads = options.preprocessThreads ?? intSetting(env, 'CLIP_PREPROCESS_THREADS', 1, 0);
-    return new ClipPipeline(bundle, tokenizer, registry, options, new PreprocessPool(threads));
+    // Images waiting for a thread beyond this are refused with OVERLOADED (preprocess/pool.ts).
+    const maxQueue = intSetting(env, 'CLIP_PREPROCESS_QUEUE_MAX', DEFAULT_PREPROCESS_QUEUE, 0);
+    return new ClipPipeline(bundle, tokenizer, registry, options, new PreprocessPool(threads, { maxQueue }));
   }
 
   /** The Embedder for a backend (started on first use; a failed start is remembered). */
@@ -80,10 +82,18 @@ export class ClipPipeline {
     return e;
   }
 
-  /** Preprocessed CHW tensor of one image (throws BAD_IMAGE & co. for bad bytes). */
-  async imageTensor(bytes: Uint8Array): Promise<Float32Array> {
-    const { tensor } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? 'exact', this.options.decodeLimits);
+  /**
+   * Preprocessed CHW tensor of one image (throws BAD_IMAGE & co. for bad bytes; OVERLOADED when
+   * the preprocessing queue is full). A deadline or abort in `opts` drops it from that queue.
+   */
+  async imageTensor(bytes: Uint8Array, opts?: SubmitOptions): Promise<Float32Array> {
+    const { tensor } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? 'exact', this.options.decodeLimits, opts);
     return tensor;
+  }
+
+  /** The preprocessing threads' queue (/metrics). */
+  preprocessStats(): PoolStats {
+    return this.pool.stats();
   }
 
   /**
@@ -102,7 +112,7 @@ export class ClipPipeline {
 
   async embedImage(bytes: Uint8Array, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
-    return embedder.embedImage(sha256(bytes), () => this.imageTensor(bytes), opts);
+    return embedder.embedImage(sha256(bytes), (work) => this.imageTensor(bytes, work), opts);
   }
 
   async embedText(text: string, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {

@@ -48,7 +48,7 @@ export class Embedder {
   private readonly textBatcher: Batcher<Int32Array, Float32Array>;
   private readonly imageCache: LruCache<string, Float32Array>;
   private readonly textCache: LruCache<string, Float32Array>;
-  private readonly inflight = new Map<string, Promise<Float32Array>>();
+  private readonly inflight = new Map<string, Shared>();
 
   constructor(readonly backend: Backend, options: EmbedderOptions) {
     const info = backend.describe();
@@ -84,10 +84,11 @@ export class Embedder {
 
   /**
    * Embedding of the image whose content key is `key` (sha256 of its bytes). `tensor` is only
-   * called when the embedding is neither cached nor already being computed.
+   * called when the embedding is neither cached nor already being computed; the options it gets
+   * are the shared work's (see `cached`), to pass on to preprocessing.
    */
-  embedImage(key: string, tensor: () => Promise<Float32Array>, opts: SubmitOptions = {}): Promise<Float32Array> {
-    return this.cached(`i:${key}`, this.imageCache, async () => this.imageBatcher.submit(await tensor(), opts), opts);
+  embedImage(key: string, tensor: (opts: SubmitOptions) => Promise<Float32Array>, opts: SubmitOptions = {}): Promise<Float32Array> {
+    return this.cached(`i:${key}`, this.imageCache, async (work) => this.imageBatcher.submit(await tensor(work), work), opts);
   }
 
   /**
@@ -95,24 +96,41 @@ export class Embedder {
    * in case, spacing or HTML escapes read the same to the model and share one embedding.
    */
   embedTokens(tokens: Int32Array, opts: SubmitOptions = {}): Promise<Float32Array> {
-    return this.cached(`t:${tokens.join(',')}`, this.textCache, () => this.textBatcher.submit(tokens, opts), opts);
+    return this.cached(`t:${tokens.join(',')}`, this.textCache, (work) => this.textBatcher.submit(tokens, work), opts);
   }
 
-  private cached(key: string, cache: LruCache<string, Float32Array>, compute: () => Promise<Float32Array>, opts: SubmitOptions): Promise<Float32Array> {
+  /**
+   * The cache and the in-flight map. Work for a key is shared by every caller that asks while it
+   * runs, so no single caller's deadline or abort may cancel it: each caller waits under its own
+   * limits, and the shared work is cancelled (dropped from the queues) only when the last caller
+   * has given up. A caller leaving early never fails the others (a client that disconnects does
+   * not fail another client's request for the same image).
+   */
+  private cached(key: string, cache: LruCache<string, Float32Array>, compute: (work: SubmitOptions) => Promise<Float32Array>, opts: SubmitOptions): Promise<Float32Array> {
     const hit = cache.get(key);
     if (hit) return Promise.resolve(hit);
-    const running = this.inflight.get(key);
-    if (running) return withCallerLimits(running, opts);
-    const p = compute().then(
-      (v) => {
+    let shared = this.inflight.get(key);
+    if (!shared) {
+      const controller = new AbortController();
+      const promise = compute({ signal: controller.signal }).then((v) => {
         cache.set(key, v);
         return v;
-      },
-    );
-    this.inflight.set(key, p);
-    const forget = () => this.inflight.delete(key);
-    p.then(forget, forget);
-    return p;
+      });
+      const entry: Shared = { promise, controller, callers: 0 };
+      const forget = () => {
+        if (this.inflight.get(key) === entry) this.inflight.delete(key);
+      };
+      promise.then(forget, forget);
+      this.inflight.set(key, entry);
+      shared = entry;
+    }
+    const entry = shared;
+    entry.callers++;
+    return withCallerLimits(entry.promise, opts, () => {
+      if (--entry.callers > 0) return;
+      if (this.inflight.get(key) === entry) this.inflight.delete(key);
+      entry.controller.abort(new ClipqlError(ErrorCode.TIMEOUT, 'every request waiting for this item has given up'));
+    });
   }
 
   stats(): EmbedderStats {
@@ -136,16 +154,54 @@ function splitRows(e: { data: Float32Array; count: number; dim: number }): Float
   return Array.from({ length: e.count }, (_, i) => e.data.slice(i * e.dim, (i + 1) * e.dim));
 }
 
-/** A second caller of an in-flight computation still gets its own deadline and cancellation. */
-function withCallerLimits<T>(p: Promise<T>, opts: SubmitOptions): Promise<T> {
+/** Work shared by the callers that asked for one key while it ran. */
+interface Shared {
+  readonly promise: Promise<Float32Array>;
+  /** Aborted when the last caller gives up: the work leaves the queues undone. */
+  readonly controller: AbortController;
+  /** Callers still waiting. */
+  callers: number;
+}
+
+/**
+ * Each caller of shared work waits under its own deadline and cancellation; `leave` is called
+ * once if the caller gives up before the work is done.
+ */
+function withCallerLimits<T>(p: Promise<T>, opts: SubmitOptions, leave: () => void): Promise<T> {
+  if (opts.signal?.aborted) {
+    leave();
+    return Promise.reject(opts.signal.reason instanceof Error ? opts.signal.reason : new ClipqlError(ErrorCode.TIMEOUT, 'the request was cancelled'));
+  }
   if (opts.deadline === undefined && !opts.signal) return p;
   return new Promise<T>((resolve, reject) => {
-    const timer = opts.deadline === undefined ? undefined : setTimeout(() => reject(new ClipqlError(ErrorCode.TIMEOUT, 'the request\'s deadline passed before its work was done')), Math.max(0, opts.deadline - Date.now()));
-    const onAbort = () => reject(opts.signal!.reason instanceof Error ? opts.signal!.reason : new ClipqlError(ErrorCode.TIMEOUT, 'the request was cancelled'));
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => {
+    let settled = false;
+    const giveUp = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      reject(e);
+      leave();
+    };
+    const timer = opts.deadline === undefined ? undefined : setTimeout(() => giveUp(new ClipqlError(ErrorCode.TIMEOUT, 'the request\'s deadline passed before its work was done')), Math.max(0, opts.deadline - Date.now()));
+    const onAbort = () => giveUp(opts.signal!.reason instanceof Error ? opts.signal!.reason : new ClipqlError(ErrorCode.TIMEOUT, 'the request was cancelled'));
+    const cleanup = () => {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
-    });
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        resolve(v);
+      },
+      (e: unknown) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        reject(e);
+      },
+    );
   });
 }

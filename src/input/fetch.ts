@@ -50,17 +50,25 @@ export function isPrivateAddress(address: string): boolean {
 const fail = (message: string, details: Record<string, unknown> = {}) => new ClipqlError(ErrorCode.FETCH_FAILED, message, { details });
 
 export async function fetchImage(rawUrl: string, opts: FetchOptions): Promise<Uint8Array> {
-  const deadline = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
-  let url = parseUrl(rawUrl);
-  for (let hop = 0; ; hop++) {
-    const res = await get(url, opts, signal);
-    if (res.redirect) {
-      if (hop >= opts.maxRedirects) throw fail(`too many redirects (more than ${opts.maxRedirects}) fetching ${rawUrl}`);
-      url = parseUrl(new URL(res.redirect, url).toString());
-      continue;
+  // Not AbortSignal.timeout(): inside AbortSignal.any() Node 20 holds it weakly, and a garbage
+  // collection before it fires drops it (a trickling server then has no deadline). The timer
+  // below holds its controller strongly until it fires or the fetch ends.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException(`the fetch took longer than ${opts.timeoutMs} ms`, 'TimeoutError')), opts.timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([deadline.signal, opts.signal]) : deadline.signal;
+  try {
+    let url = parseUrl(rawUrl);
+    for (let hop = 0; ; hop++) {
+      const res = await get(url, opts, signal);
+      if (res.redirect) {
+        if (hop >= opts.maxRedirects) throw fail(`too many redirects (more than ${opts.maxRedirects}) fetching ${rawUrl}`);
+        url = parseUrl(new URL(res.redirect, url).toString());
+        continue;
+      }
+      return res.body!;
     }
-    return res.body!;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -10,6 +10,8 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { AdmissionGate } from '../batch/admission';
+import type { SubmitOptions } from '../batch/batcher';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { DecodeLimits } from './image/decode';
 import type { ImageTransformConfig } from './image/config';
@@ -27,6 +29,21 @@ export type PreprocessReply =
   | { readonly id: number; readonly ok: true; readonly result: PreprocessedImage }
   | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string; readonly details?: Record<string, unknown> };
 
+/** Bounds on waiting work (see "Admission" below). */
+export interface PoolAdmission {
+  /** Tasks waiting for a thread before OVERLOADED (CLIP_PREPROCESS_QUEUE_MAX); default 256. */
+  readonly maxQueue?: number;
+}
+
+export interface PoolStats {
+  readonly queued: number;
+  readonly running: number;
+  readonly refused: number;
+}
+
+export const DEFAULT_PREPROCESS_QUEUE = 256;
+const TASKS_PER_THREAD = 2;
+
 interface Slot {
   readonly worker: Worker;
   busy: number;
@@ -37,10 +54,14 @@ export class PreprocessPool {
   private readonly pending = new Map<number, { resolve(r: PreprocessedImage): void; reject(e: Error): void; slot: Slot }>();
   private nextId = 1;
   private closed = false;
+  private readonly gate?: AdmissionGate;
 
-  constructor(readonly threads: number) {
+  constructor(readonly threads: number, admission: PoolAdmission = {}) {
     if (!Number.isInteger(threads) || threads < 0) throw new TypeError(`PreprocessPool threads must be an integer >= 0, got ${threads}`);
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+    if (threads > 0) {
+      this.gate = new AdmissionGate({ concurrency: TASKS_PER_THREAD * threads, maxQueue: admission.maxQueue ?? DEFAULT_PREPROCESS_QUEUE, name: 'image preprocessing' });
+    }
   }
 
   private spawn(): Slot {
@@ -71,7 +92,29 @@ export class PreprocessPool {
     return slot;
   }
 
-  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>): Promise<PreprocessedImage> {
+  // ---- Admission (reliability, issue 7): kept apart from the dispatch below. ----------------
+  // Without a bound, a burst posts every decode to the threads' message ports at once, and that
+  // work piles up before the batcher's bound applies. The gate lets TASKS_PER_THREAD tasks per
+  // thread be posted (one running, one ready, so a thread never idles between tasks); up to
+  // `maxQueue` more wait here, where a passed deadline or an abort removes them undone; beyond
+  // that, OVERLOADED at once. Inline mode (0 threads: tests, CLI) has no gate.
+
+  /**
+   * Preprocesses one image: BAD_IMAGE & co. for bad bytes; OVERLOADED when `maxQueue` tasks
+   * already wait; TIMEOUT or the abort reason when `opts` fires before the task has started.
+   */
+  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: SubmitOptions): Promise<PreprocessedImage> {
+    if (!this.gate || this.closed) return this.dispatch(bytes, cfg, mode, limits);
+    return this.gate.run(() => this.dispatch(bytes, cfg, mode, limits), opts);
+  }
+
+  /** Tasks waiting for a thread, tasks on the threads, and tasks refused so far (metrics). */
+  stats(): PoolStats {
+    return { queued: this.gate?.queueLength ?? 0, running: this.gate?.running ?? 0, refused: this.gate?.refused ?? 0 };
+  }
+  // ---- end of admission ------------------------------------------------------------------------
+
+  private dispatch(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>): Promise<PreprocessedImage> {
     if (this.slots.length === 0) return preprocessImage(bytes, cfg, { mode, limits });
     if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the preprocessing pool is closed'));
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));

@@ -2,6 +2,7 @@
  * An input image inside one request: its bytes, content hash and header facts. Decoding to a
  * tensor happens only when an embedding is needed and not cached (ImageRef.tensor()).
  */
+import type { SubmitOptions } from '../batch/batcher';
 import { ClipqlError, ErrorCode } from '../errors';
 import { decodeBase64Image } from '../input/base64';
 import { fetchImage } from '../input/fetch';
@@ -24,8 +25,9 @@ export class ImageRef {
     private readonly pipeline: ClipPipeline,
   ) {}
 
-  tensor(): Promise<Float32Array> {
-    return this.pipeline.imageTensor(this.bytes);
+  /** `opts`: the deadline and abort under which the tensor is still wanted (see Embedder). */
+  tensor(opts?: SubmitOptions): Promise<Float32Array> {
+    return this.pipeline.imageTensor(this.bytes, opts);
   }
 }
 

@@ -5,13 +5,14 @@
  *   GET /healthz/live     200 while the process serves HTTP
  *   GET /healthz/ready    like /healthz, and the backend answers its health check
  *   GET /                 the web page (static assets, when built)
- * Bounded: body size (413), header and whole-request timeouts (slow clients), and a drain mode
- * for graceful shutdown in which new requests get 503 and in-flight ones finish.
+ * Bounded: body size (413), header and whole-request timeouts (slow clients, 408), and a drain
+ * mode for graceful shutdown in which new requests get 503 and in-flight ones finish.
  */
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
+import { ClipqlError, ErrorCode } from '../errors';
 import type { Limits } from '../input/limits';
 import type { ClipPipeline } from '../pipeline';
 import { createContext, type RequestContext } from '../schema/context';
@@ -28,19 +29,26 @@ export interface HttpOptions {
   readonly onError?: (error: unknown) => void;
   /** Debug hook: called when a GraphQL request's body has been read and execution starts. */
   readonly onGraphQLRequest?: () => void;
+  /** Time a client has to send its headers (CLIP_HTTP_HEADERS_TIMEOUT_MS, default 10 s). */
+  readonly headersTimeoutMs?: number;
+  /** Time a client has to send its whole request, body included (CLIP_HTTP_RECEIVE_TIMEOUT_MS, default 60 s). */
+  readonly receiveTimeoutMs?: number;
 }
 
 export function createHttpServer(options: HttpOptions): http.Server {
-  const server = http.createServer((req, res) => {
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  // Slow clients (slowloris): headers within headersTimeout, the whole request (a body sent a byte
+  // at a time included) within receiveTimeout, else 408 and the socket is closed. Node checks these
+  // every connectionsCheckingInterval (30 s by default, which would let a slow client hold its
+  // socket up to 30 s past its limit), so it checks every second here.
+  const requestTimeout = Math.max(options.receiveTimeoutMs ?? 60_000, headersTimeout);
+  const server = http.createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, (req, res) => {
     handle(req, res, options).catch((e: unknown) => {
       options.onError?.(e);
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
       else res.destroy();
     });
   });
-  // Slow clients: headers within 10 s, the whole request within 60 s (slowloris bodies included).
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
   return server;
 }
@@ -119,12 +127,13 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: H
   }
   const headers = new HeaderMap();
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-  // Aborted when the client goes away before the answer: queued work for it is dropped.
+  // Aborted when the client goes away before the answer, and once the answer is sent: queued work
+  // for this request is then dropped (work that another request also waits for goes on, see
+  // batch/embedder.ts). After an answer, what is left is the rest of a request that failed early:
+  // GraphQL answers as soon as an error reaches a non-null root, while its other fields still run.
   const gone = new AbortController();
   setMaxListeners(0, gone.signal); // one listener per queued item of this request
-  res.on('close', () => {
-    if (!res.writableFinished) gone.abort();
-  });
+  res.on('close', () => gone.abort(new ClipqlError(ErrorCode.TIMEOUT, res.writableFinished ? 'the request has been answered' : 'the client went away')));
   o.onGraphQLRequest?.();
   const result = await o.apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method, headers, search: new URL(req.url ?? '/', 'http://localhost').search, body },

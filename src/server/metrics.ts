@@ -1,12 +1,16 @@
 /**
  * Prometheus metrics (prom-client) on GET /metrics. One Registry per service instance (no
  * module-global default registry), so tests can run several servers in one process.
+ * Beside ours (clipql_*) come prom-client's process and Node figures (clipql_process_*), among
+ * them the event-loop delay, measured with perf_hooks.monitorEventLoopDelay over the interval since
+ * the previous scrape: clipql_process_nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds.
  */
 import type http from 'node:http';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchEvent } from '../batch/embedder';
 import type { ClipPipeline } from '../pipeline';
+import type { PoolStats } from '../preprocess/pool';
 import type { RequestContext } from '../schema/context';
 
 const IMAGE_REJECTIONS = new Set(['BAD_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE', 'FETCH_FAILED']);
@@ -49,6 +53,27 @@ export class Metrics {
         }
       },
     });
+    // The preprocessing threads' admission queue (preprocess/pool.ts). Read through
+    // ClipPipeline.preprocessStats() where the pipeline has it.
+    const preprocess = () => (self.pipeline() as { preprocessStats?: () => PoolStats } | undefined)?.preprocessStats?.();
+    new Gauge({
+      name: 'clipql_preprocess_queue_length',
+      help: 'Images waiting for a preprocessing thread (bounded by CLIP_PREPROCESS_QUEUE_MAX; beyond it, OVERLOADED).',
+      registers: [this.registry],
+      collect() {
+        const s = preprocess();
+        if (s) this.set(s.queued);
+      },
+    });
+    new Gauge({
+      name: 'clipql_preprocess_running',
+      help: 'Images handed to the preprocessing threads (decoding, resizing) and not yet back.',
+      registers: [this.registry],
+      collect() {
+        const s = preprocess();
+        if (s) this.set(s.running);
+      },
+    });
     new Gauge({
       name: 'clipql_worker_restarts',
       help: 'Backend worker restarts since start (out-of-process backends).',
@@ -56,8 +81,9 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         for (const b of self.pipeline()?.registry.created() ?? []) {
-          const r = Number(b.describe().details.restarts ?? 0);
-          this.set({ backend: b.name }, Number.isFinite(r) ? r : 0);
+          // "restarts", or one "workerN.restarts" per worker (the torch backend): their sum
+          const counts = Object.entries(b.describe().details).filter(([k]) => /(^|\.)restarts$/.test(k)).map(([, v]) => Number(v));
+          this.set({ backend: b.name }, counts.reduce((s, r) => s + (Number.isFinite(r) ? r : 0), 0));
         }
       },
     });

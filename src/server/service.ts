@@ -72,6 +72,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     routes: [metrics.route(), ...(config.routes ?? [])],
     onError: (e) => log.error({ err: e }, 'request failed'),
     onGraphQLRequest: () => log.debug({}, 'graphql request'),
+    headersTimeoutMs: intSetting(env, 'CLIP_HTTP_HEADERS_TIMEOUT_MS', 10_000),
+    receiveTimeoutMs: intSetting(env, 'CLIP_HTTP_RECEIVE_TIMEOUT_MS', 60_000),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -100,9 +102,13 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       draining = true;
       ready = false;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A keep-alive connection turns idle when its last in-flight answer is sent; close it then,
+      // rather than after keepAliveTimeout, so the drain ends with the last answer.
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(timer);
       await apollo.stop();
       await pipeline.close();
