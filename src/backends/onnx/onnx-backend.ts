@@ -4,8 +4,16 @@
  *   CLIP_ONNX_EP          cpu (default) | webgpu | cuda — a provider that cannot start is an error
  *                         at start-up, never a silent fall back to CPU.
  *   CLIP_ONNX_THREADS     intra-op threads (default: available cores)
+ *   CLIP_ONNX_SPIN        1: idle intra-op threads spin (default 0: they sleep and leave the cores
+ *                         to preprocessing; see session-options.ts and BENCHMARKS.md)
+ *   CLIP_ONNX_NICE        niceness of the inference threads (default 10, Linux; 0 = the process's):
+ *                         the event loop and preprocessing come first, inference takes the rest
+ *   CLIP_ONNX_DTYPE       float32 (default) | int8: the bundle's onnx/*_int8.onnx towers (dynamic
+ *                         quantization, scripts/bench/quantize.py; BENCHMARKS.md has their speed
+ *                         and accuracy); missing files are an error at start-up
  *   CLIP_ONNX_MAX_BATCH   largest image batch (default 16); text batches may be 4x larger.
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -26,6 +34,7 @@ export class OnnxBackend implements Backend {
   readonly name = 'onnx';
   private readonly config: WorkerConfig;
   private readonly maxImageBatch: number;
+  private readonly dtype: string;
   private worker?: Worker;
   private ready?: Promise<void>;
   private readonly pending = new Map<number, Pending>();
@@ -39,11 +48,24 @@ export class OnnxBackend implements Backend {
     if (!EXECUTION_PROVIDERS.includes(ep)) {
       throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `CLIP_ONNX_EP must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(ep)}`);
     }
+    const dtype = (env.CLIP_ONNX_DTYPE ?? 'float32').toLowerCase();
+    if (dtype !== 'float32' && dtype !== 'int8') {
+      throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `CLIP_ONNX_DTYPE must be float32 or int8, got ${JSON.stringify(dtype)}`);
+    }
+    this.dtype = dtype;
+    const variant = (file: string) => {
+      if (dtype === 'float32') return file;
+      const q = file.replace(/\.onnx$/, '_int8.onnx');
+      if (!existsSync(q)) throw new ClipqlError(ErrorCode.BAD_MODEL, `CLIP_ONNX_DTYPE=int8 but ${q} does not exist (make it with scripts/bench/quantize.py)`, { details: { file: q } });
+      return q;
+    };
     this.config = {
-      visionPath: options.bundle.files.vision,
-      textPath: options.bundle.files.text,
+      visionPath: variant(options.bundle.files.vision),
+      textPath: variant(options.bundle.files.text),
       executionProvider: ep,
       intraOpThreads: intSetting(env, 'CLIP_ONNX_THREADS', os.availableParallelism()),
+      spin: intSetting(env, 'CLIP_ONNX_SPIN', 0, 0) === 1,
+      nice: intSetting(env, 'CLIP_ONNX_NICE', 10, 0),
       imageSize: options.bundle.imageSize,
       contextLength: options.bundle.contextLength,
     };
@@ -150,8 +172,8 @@ export class OnnxBackend implements Backend {
       device: ep === 'cpu' ? 'cpu' : `${ep} (onnxruntime)`,
       model: this.options.bundle.name,
       maxBatch: { image: this.maxImageBatch, text: this.maxImageBatch * 4 },
-      dtype: 'float32',
-      details: { executionProvider: ep, intraOpThreads: this.config.intraOpThreads, embedDim: this.dim ?? 0, thread: 'worker_threads' },
+      dtype: this.dtype,
+      details: { executionProvider: ep, intraOpThreads: this.config.intraOpThreads, spin: this.config.spin, nice: this.config.nice, embedDim: this.dim ?? 0, thread: 'worker_threads' },
     };
   }
 

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { TowerSignature } from '../../bundle/bundle';
 import type { RunRequest, WorkerConfig, WorkerMessage } from './protocol';
+import { lowerThreadPriority, sessionOptions } from './session-options';
 
 const config = workerData as WorkerConfig;
 const port = parentPort!;
@@ -21,12 +22,7 @@ function signature(session: ort.InferenceSession): TowerSignature {
 
 async function open(file: string): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(file, {
-      executionProviders: [config.executionProvider],
-      intraOpNumThreads: config.intraOpThreads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    return await ort.InferenceSession.create(file, sessionOptions({ executionProvider: config.executionProvider, intraOpThreads: config.intraOpThreads, spin: config.spin }));
   } catch (e) {
     const err = new Error(`${file}: onnxruntime could not load it with the ${config.executionProvider} execution provider: ${(e as Error).message}`);
     (err as Error & { file?: string }).file = file;
@@ -35,6 +31,7 @@ async function open(file: string): Promise<ort.InferenceSession> {
 }
 
 async function main(): Promise<void> {
+  lowerThreadPriority(config.nice);
   let vision: ort.InferenceSession;
   let text: ort.InferenceSession;
   try {

@@ -10,6 +10,10 @@ export interface WorkerConfig {
   /** onnxruntime execution provider: "cpu", "webgpu", "cuda". */
   readonly executionProvider: string;
   readonly intraOpThreads: number;
+  /** Spin idle intra-op threads (see session-options.ts). */
+  readonly spin: boolean;
+  /** Niceness of the inference threads (0: as the process; see lowerPriority in onnx-worker.ts). */
+  readonly nice: number;
   readonly imageSize: number;
   readonly contextLength: number;
 }

@@ -1,0 +1,217 @@
+/**
+ * `npm run bench`: every figure of issue 5 for each benchmark model found under models/
+ * (bench-vit-b-32, bench-vit-l-14-336: `npm run bench:models` makes them), each as a ratio to the
+ * raw onnxruntime limit measured in the same run; prints one markdown table per model and writes
+ * BENCHMARKS.md (with the machine and the date).
+ *
+ * Every process is separate: the raw limit (raw.ts), preprocessing (preprocess.ts), the server
+ * (`node dist/src/server/main.js`), the load generator (load.ts, autocannon), the liveness probe
+ * (liveness.ts), the Transformers.js peer (peer-server.ts) and PyTorch (torch_peer.py). This
+ * process only starts them and reads their answers. The machine is shared and noisy: the figures
+ * that make the targets (limit, clipql and Transformers.js at the same concurrency) are measured
+ * in interleaved rounds and reported as medians.
+ *
+ *   node dist/scripts/bench/bench.js [--models vit-b-32,vit-l-14-336] [--quick] [--out BENCHMARKS.md]
+ *   node dist/scripts/bench/bench.js --render /tmp/clipql-bench/results.json   (tables only, again)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { args, log, median, REPO, runChild, runNode, startNode } from './common';
+import { makeVariants } from './inputs';
+import { renderMarkdown, type ModelReport, type LoadFigure, type RawResult } from './report';
+import { cpuSplit, startClipql, startPeer, type RunningServer } from './server';
+import { writeTokenizerJson } from './tokenizer-json';
+
+interface Profile {
+  /** Seconds per raw batch size (at least 2 runs). */
+  readonly rawSeconds: number;
+  readonly preprocessSeconds: number;
+  /** Load runs last max(minSeconds, cycles full rounds of `concurrency` requests at the raw rate). */
+  readonly minSeconds: number;
+  readonly cycles: number;
+  readonly maxSeconds: number;
+  /** Interleaved rounds of (limit, clipql, Transformers.js) for the figures the targets compare. */
+  readonly rounds: number;
+  readonly rssRequests: number;
+  /** Different images and captions in the RSS run (the rest are cache hits). */
+  readonly rssDistinct: number;
+  readonly torchImages: number;
+  readonly rawMinRuns: number;
+}
+
+const PROFILES: Record<string, Profile> = {
+  full: { rawSeconds: 5, preprocessSeconds: 3, minSeconds: 12, cycles: 4, maxSeconds: 90, rounds: 2, rssRequests: 10_000, rssDistinct: 64, torchImages: 2, rawMinRuns: 2 },
+  quick: { rawSeconds: 2, preprocessSeconds: 1, minSeconds: 4, cycles: 1, maxSeconds: 20, rounds: 1, rssRequests: 1_000, rssDistinct: 16, torchImages: 1, rawMinRuns: 1 },
+};
+
+/**
+ * ViT-L/14@336px takes seconds an image here (a batch of 32 about a minute): one round, one run
+ * per large batch, 8 distinct inputs in the RSS run, and no PyTorch image (generate.py's eager
+ * pass took about 140 s an image on this machine).
+ */
+function forModel(name: string, p: Profile): Profile {
+  if (!name.startsWith('vit-l')) return p;
+  return { ...p, rawSeconds: Math.min(p.rawSeconds, 4), rounds: 1, rssRequests: Math.min(p.rssRequests, 2_000), rssDistinct: 8, torchImages: 0, rawMinRuns: 1 };
+}
+
+const MODELS = ['vit-b-32', 'vit-l-14-336'];
+const TMP = path.join(os.tmpdir(), 'clipql-bench');
+
+async function main(): Promise<void> {
+  const a = args();
+  const profile = PROFILES[a.quick ? 'quick' : 'full'];
+  const wanted = (a.models ?? MODELS.join(',')).split(',');
+  const out = path.resolve(REPO, a.out ?? 'BENCHMARKS.md');
+  const started = Date.now();
+  if (a.render) {
+    // Re-render from a saved results.json (no measurement).
+    const saved = JSON.parse(fs.readFileSync(a.render, 'utf8')) as ModelReport[];
+    const md = renderMarkdown(saved, await machine(), { minutes: Number(a.minutes ?? NaN), quick: Boolean(a.quick) });
+    fs.writeFileSync(out, md);
+    process.stdout.write(md);
+    return;
+  }
+  const variants = await makeVariants(path.join(TMP, 'variants'), 32);
+  const reports: ModelReport[] = [];
+  for (const name of wanted) {
+    const dir = path.join(REPO, 'models', `bench-${name}`);
+    if (!fs.existsSync(path.join(dir, '.complete'))) {
+      log(`models/bench-${name} is missing or incomplete: run \`npm run bench:models\` first; skipped`);
+      continue;
+    }
+    reports.push(await benchModel(name, dir, forModel(name, profile), variants));
+    fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(reports, null, 1));
+  }
+  if (reports.length === 0) throw new Error('no benchmark model: run `npm run bench:models` first');
+  const md = renderMarkdown(reports, await machine(), { minutes: (Date.now() - started) / 60_000, quick: Boolean(a.quick) });
+  fs.writeFileSync(out, md);
+  process.stdout.write(md);
+  log(`wrote ${path.relative(REPO, out)} in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+}
+
+async function benchModel(name: string, dir: string, p: Profile, variants: string): Promise<ModelReport> {
+  log(`== ${name}`);
+  await writeTokenizerJson(dir);
+  const threads = os.availableParallelism();
+  const raw = (tower: string, batches: number[], seconds = p.rawSeconds) =>
+    runNode<RawResult>('raw', ['--model', dir, '--tower', tower, '--batches', batches.join(','), '--threads', String(threads), '--seconds', String(seconds), '--min-runs', String(p.rawMinRuns)], { onLine: log });
+
+  // The limit, both towers, batch 1, 8, 32.
+  const rawImage = [await raw('image', [1, 8, 32])];
+  const rawText = await raw('text', [1, 8, 32]);
+  const imageRate = Math.max(...rawImage[0].results.map((r) => r.itemsPerSecond));
+  const textRate = Math.max(...rawText.results.map((r) => r.itemsPerSecond));
+  const seconds = (c: number, rate: number) => Math.round(Math.min(p.maxSeconds, Math.max(p.minSeconds, (p.cycles * c) / rate)));
+
+  const preprocess = await runNode<ModelReport['preprocess']>('preprocess', ['--model', dir, '--seconds', String(p.preprocessSeconds)], { onLine: log });
+
+  // Throughput runs: the cache off (CLIP_CACHE_SIZE=0), every request a distinct image anyway.
+  // CLIP_REQUEST_TIMEOUT_MS: 32 concurrent ViT-L/14@336px images take longer than the default 60 s.
+  const clipql = await startClipql(dir, { CLIP_CACHE_SIZE: '0', CLIP_REQUEST_TIMEOUT_MS: '600000' });
+  const peer = await startPeer(dir);
+  let offset = 0; // every run starts where the last one stopped: captions stay distinct
+  const load = async (server: RunningServer, target: 'clipql' | 'peer', kind: 'image' | 'text', c: number, extra: string[] = []): Promise<LoadFigure> => {
+    const probe = startNode<{ p99: number; max: number; probes: number }>('liveness', ['--url', server.url], {});
+    // A fixed number of requests (all answered: nothing left running into the next run), about
+    // `seconds` worth at the limit's rate, at least one per connection.
+    const rate = kind === 'image' ? imageRate : textRate;
+    const amount = Math.max(c, Math.round(rate * seconds(c, rate)));
+    const before = cpuSplit(server.pid);
+    const r = await runNode<LoadFigure>('load', ['--url', server.url, '--target', target, '--kind', kind, '--concurrency', String(c), '--amount', String(amount), '--variants', variants, '--start', String(offset), ...extra], { onLine: log });
+    offset += r.ok + r.failed + c;
+    const after = cpuSplit(server.pid);
+    probe.stop();
+    const live = await probe.result;
+    const per = (k: 'main' | 'inference' | 'other') => (after[k] - before[k]) / Math.max(1, r.ok);
+    return { ...r, loopP99: live.p99, loopMax: live.max, probes: live.probes, cpuMs: { main: per('main'), inference: per('inference'), other: per('other') } };
+  };
+  try {
+    // Warm both servers (first batches at a new size allocate).
+    await runNode('load', ['--url', clipql.url, '--target', 'clipql', '--kind', 'image', '--concurrency', '8', '--amount', imageRate > 2 ? '16' : '8', '--variants', variants]);
+    await runNode('load', ['--url', peer.url, '--target', 'peer', '--kind', 'image', '--concurrency', '2', '--amount', imageRate > 2 ? '4' : '2', '--variants', variants]);
+
+    const rounds: { clipql: LoadFigure[]; peer: LoadFigure[] }[] = [];
+    const concurrencies = [1, 8, 32];
+    for (let r = 0; r < p.rounds; r++) {
+      log(`-- ${name}: round ${r + 1} of ${p.rounds}`);
+      if (r > 0) rawImage.push(await raw('image', [1, 8, 32]));
+      const round = { clipql: [] as LoadFigure[], peer: [] as LoadFigure[] };
+      for (const c of concurrencies) round.clipql.push(await load(clipql, 'clipql', 'image', c));
+      for (const c of [1, 8]) round.peer.push(await load(peer, 'peer', 'image', c));
+      rounds.push(round);
+    }
+    const captions: LoadFigure[] = [];
+    for (const c of concurrencies) captions.push(await load(clipql, 'clipql', 'text', c));
+    const peerCaptions = [await load(peer, 'peer', 'text', 8)];
+    await Promise.all([clipql.stop(), peer.stop()]);
+
+    // Cache hits and memory: the service as deployed (default cache), a fresh process.
+    const cached = await startClipql(dir, { CLIP_REQUEST_TIMEOUT_MS: '600000' });
+    const cacheHit = await runNode<LoadFigure>('load', ['--url', cached.url, '--target', 'clipql', '--kind', 'image', '--concurrency', '1', '--amount', '200', '--variants', variants, '--repeat-one'], { onLine: log });
+    const rss = await memory(cached, variants, p.rssRequests, p.rssDistinct);
+    await cached.stop();
+
+    log('PyTorch (for information)');
+    const torch = await runChild<ModelReport['torch']>('/usr/bin/python3', [path.join(REPO, 'scripts', 'bench', 'torch_peer.py'), '--model', dir, '--images', String(p.torchImages), '--captions', '2', '--budget', '60'], { onLine: log }).catch(
+      (e: Error) => ({ error: e.message.slice(0, 200) }) as ModelReport['torch'],
+    );
+
+    let int8: ModelReport['int8'];
+    if (fs.existsSync(path.join(dir, 'onnx', 'vision_model_int8.onnx'))) {
+      log('int8 against fp32');
+      const large = name.startsWith('vit-l');
+      int8 = await runNode<NonNullable<ModelReport['int8']>>('int8', ['--model', dir, '--batch', large ? '1' : '8', '--rounds', large ? '1' : '2', '--seconds', '4'], { onLine: log }).catch((e: Error) => {
+        log(`int8 failed: ${e.message}`);
+        return undefined;
+      });
+    }
+    return { name, dir: path.relative(REPO, dir), threads, rawImage, rawText, preprocess, rounds, captions, peerCaptions, cacheHit, rss, torch, int8 };
+  } finally {
+    await Promise.all([clipql.stop(), peer.stop()]);
+  }
+}
+
+/**
+ * RSS of the server (VmRSS) after each tenth of `total` requests, alternately images and captions
+ * at concurrency 8, each cycling through `distinct` different inputs: the first pass is encoded,
+ * the rest are cache hits through the whole HTTP / GraphQL / decoding path.
+ */
+async function memory(server: RunningServer, variants: string, total: number, distinct: number): Promise<ModelReport['rss']> {
+  const samples = [{ requests: 0, kib: server.rssKiB() }];
+  const step = total / 10;
+  let done = 0;
+  for (let i = 0; i < 10; i++) {
+    const kind = i % 2 === 0 ? 'image' : 'text';
+    await runNode('load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '8', '--amount', String(step), '--variants', variants, '--start', String(done), '--distinct', String(distinct)]);
+    done += step;
+    samples.push({ requests: done, kib: server.rssKiB() });
+    log(`rss after ${done} requests: ${(samples[samples.length - 1].kib / 1024).toFixed(0)} MiB`);
+  }
+  return { samples, distinct };
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const version = (p: string) => (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version;
+  const torch = await runChild<{ v: string }>('/usr/bin/python3', ['-c', 'import torch, json; print("RESULT " + json.dumps({"v": torch.__version__}))']).catch(() => ({ v: 'not installed' }));
+  return {
+    cpu: `${os.cpus()[0]?.model ?? 'unknown'}`,
+    cores: `${os.availableParallelism()}`,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    node: process.version,
+    onnxruntime: `onnxruntime-node ${version('onnxruntime-node')}`,
+    transformers: `@huggingface/transformers ${version('@huggingface/transformers')}`,
+    autocannon: `autocannon ${version('autocannon')}`,
+    torch: `torch ${torch.v}`,
+    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+  };
+}
+
+export { median };
+
+process.on('exit', (code) => log(`exit ${code}`));
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

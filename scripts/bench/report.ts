@@ -1,0 +1,217 @@
+/**
+ * BENCHMARKS.md from the measurements of bench.ts: one markdown table per model, every figure with
+ * its ratio to the limit (onnxruntime's raw session throughput, best batch size, same run), then
+ * the targets of issue 5 with what was measured. Figures measured in several interleaved rounds
+ * are medians; ratios between two figures are medians of the per-round ratios.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { median, REPO } from './common';
+
+export interface RawResult {
+  readonly tower: string;
+  readonly threads: number;
+  readonly spin: boolean;
+  readonly results: { batch: number; runs: number; msPerRun: number; itemsPerSecond: number; cpuMsPerItem?: number }[];
+}
+
+export interface LoadFigure {
+  readonly kind: string;
+  readonly target: string;
+  readonly concurrency: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly firstError?: string;
+  readonly seconds: number;
+  readonly itemsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly loopP99?: number;
+  readonly loopMax?: number;
+  readonly probes?: number;
+  /** clipql only: CPU time per item (core-ms) of the event loop, the inference threads and the rest. */
+  readonly cpuMs?: { main: number; inference: number; other: number };
+}
+
+export interface ModelReport {
+  readonly name: string;
+  readonly dir: string;
+  readonly threads: number;
+  /** One per round (the first before the servers start). */
+  readonly rawImage: RawResult[];
+  readonly rawText: RawResult;
+  readonly preprocess: Record<'exact' | 'fast', { imagesPerSecond: number; msPerImage: number }>;
+  readonly rounds: { clipql: LoadFigure[]; peer: LoadFigure[] }[];
+  readonly captions: LoadFigure[];
+  readonly peerCaptions: LoadFigure[];
+  readonly cacheHit: LoadFigure;
+  readonly rss: { samples: { requests: number; kib: number }[]; distinct: number };
+  readonly torch: { imagesPerSecond?: number; captionsPerSecond?: number; images?: number; captions?: number; threads?: number; error?: string };
+  readonly int8?: Int8Report;
+}
+
+export interface Int8Report {
+  readonly rawImage: RawResult;
+  readonly fp32Image: RawResult;
+  readonly speedups?: number[];
+  readonly minCosine: number;
+  readonly meanCosine: number;
+  readonly bestMatchAgreement: string;
+  readonly kept: boolean;
+}
+
+const f = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(digits));
+const ms = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 10 ? `${x.toFixed(0)} ms` : `${x.toFixed(1)} ms`);
+const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} ×` : '–');
+
+/** The limit of a round: best items/s over the batch sizes. */
+const best = (r: RawResult) => Math.max(...r.results.map((x) => x.itemsPerSecond));
+const at = (r: RawResult, batch: number) => r.results.find((x) => x.batch === batch)?.itemsPerSecond ?? NaN;
+
+export interface Derived {
+  limitImage: number;
+  limitText: number;
+  bestBatch: number;
+  e2e: Map<number, { ips: number; p50: number; p99: number; loop: number; ratio: number; runs: number[] }>;
+  peer: Map<number, { ips: number; p50: number; p99: number; loop: number; ratio: number; runs: number[] }>;
+  vsPeer8: number;
+  vsPeer8Runs: number[];
+}
+
+export function derive(m: ModelReport): Derived {
+  const limits = m.rawImage.map(best);
+  const limitImage = median(limits);
+  const batches = m.rawImage[0].results.map((x) => x.batch);
+  const bestBatch = batches.reduce((b, x) => (median(m.rawImage.map((r) => at(r, x))) > median(m.rawImage.map((r) => at(r, b))) ? x : b));
+  const collect = (side: 'clipql' | 'peer') => {
+    const out = new Map<number, { ips: number; p50: number; p99: number; loop: number; ratio: number; runs: number[] }>();
+    const cs = m.rounds[0][side].map((x) => x.concurrency);
+    for (const c of cs) {
+      const figs = m.rounds.map((r) => r[side].find((x) => x.concurrency === c)!);
+      // Round i's ratio uses round i's limit (rawImage[i]); round 0's limit was measured before the servers started.
+      const ratios = figs.map((x, i) => x.itemsPerSecond / limits[Math.min(i, limits.length - 1)]);
+      out.set(c, {
+        ips: median(figs.map((x) => x.itemsPerSecond)),
+        p50: median(figs.map((x) => x.p50)),
+        p99: median(figs.map((x) => x.p99)),
+        loop: median(figs.map((x) => x.loopP99 ?? NaN)),
+        ratio: median(ratios),
+        runs: figs.map((x) => x.itemsPerSecond),
+      });
+    }
+    return out;
+  };
+  const vsPeer8Runs = m.rounds.map((r) => r.clipql.find((x) => x.concurrency === 8)!.itemsPerSecond / r.peer.find((x) => x.concurrency === 8)!.itemsPerSecond);
+  return { limitImage, limitText: best(m.rawText), bestBatch, e2e: collect('clipql'), peer: collect('peer'), vsPeer8: median(vsPeer8Runs), vsPeer8Runs };
+}
+
+function modelTable(m: ModelReport): string {
+  const d = derive(m);
+  const L = d.limitImage;
+  const LT = d.limitText;
+  const rows: string[][] = [];
+  const runs = (xs: number[]) => (xs.length > 1 ? ` (rounds: ${xs.map((x) => f(x)).join(', ')})` : '');
+  for (const b of m.rawImage[0].results.map((x) => x.batch)) {
+    const v = median(m.rawImage.map((r) => at(r, b)));
+    rows.push([`**Limit**: image tower, batch ${b}`, `${f(v)} images/s`, ratio(v / L), '', '', `onnxruntime session, ${m.threads} threads, no server${b === d.bestBatch ? '; **best batch**' : ''}${runs(m.rawImage.map((r) => at(r, b)))}`]);
+  }
+  for (const r of m.rawText.results) {
+    rows.push([`**Limit**: text tower, batch ${r.batch}`, `${f(r.itemsPerSecond)} captions/s`, ratio(r.itemsPerSecond / LT), '', '', 'ratio to the text limit']);
+  }
+  for (const mode of ['exact', 'fast'] as const) {
+    const p = m.preprocess[mode];
+    rows.push([`Preprocessing per core, ${mode}${mode === 'exact' ? ' (PIL-identical)' : ' (sharp resize on large downscales)'}`, `${f(p.imagesPerSecond)} images/s`, ratio(p.imagesPerSecond / L), '', '', `${ms(p.msPerImage)} per image, one thread, 8 notebook images`]);
+  }
+  for (const [c, e] of d.e2e) {
+    rows.push([`**clipql** images, concurrency ${c}`, `${f(e.ips)} images/s`, ratio(e.ratio), `${ms(e.p50)} / ${ms(e.p99)}`, ms(e.loop), `HTTP + GraphQL, 1 image per request${runs(e.runs)}`]);
+  }
+  const cpuRuns = m.rounds.map((r) => r.clipql.find((x) => x.concurrency === 8)?.cpuMs).filter((x): x is NonNullable<typeof x> => Boolean(x));
+  if (cpuRuns.length > 0) {
+    const c = { main: median(cpuRuns.map((x) => x.main)), inference: median(cpuRuns.map((x) => x.inference)), other: median(cpuRuns.map((x) => x.other)) };
+    const total = c.main + c.inference + c.other;
+    const limitCpu = median(m.rawImage.map((r) => r.results.find((x) => x.batch === d.bestBatch)?.cpuMsPerItem ?? NaN));
+    rows.push([
+      '**clipql** CPU per image, concurrency 8',
+      `${f(total, 1)} core-ms`,
+      ratio(limitCpu / total),
+      '',
+      '',
+      `event loop ${f(c.main, 1)} + inference threads ${f(c.inference, 1)} + preprocessing and other threads ${f(c.other, 1)} core-ms (from /proc, per thread); the limit spent ${f(limitCpu, 1)} core-ms per image at batch ${d.bestBatch}: their ratio bounds the end-to-end ratio when the cores are the bottleneck`,
+    ]);
+  }
+  for (const e of m.captions) {
+    rows.push([`**clipql** captions, concurrency ${e.concurrency}`, `${f(e.itemsPerSecond)} captions/s`, ratio(e.itemsPerSecond / LT), `${ms(e.p50)} / ${ms(e.p99)}`, ms(e.loopP99), '1 caption per request; ratio to the text limit']);
+  }
+  for (const [c, e] of d.peer) {
+    rows.push([`Transformers.js images, concurrency ${c}`, `${f(e.ips)} images/s`, ratio(e.ratio), `${ms(e.p50)} / ${ms(e.p99)}`, ms(e.loop), `its processor + CLIPVisionModelWithProjection per request in a node:http server${runs(e.runs)}`]);
+  }
+  rows.push(['**clipql ÷ Transformers.js**, images, concurrency 8', ratio(d.vsPeer8), '', '', '', `median of per-round ratios${runs(d.vsPeer8Runs)}`]);
+  for (const e of m.peerCaptions) {
+    rows.push([`Transformers.js captions, concurrency ${e.concurrency}`, `${f(e.itemsPerSecond)} captions/s`, ratio(e.itemsPerSecond / LT), `${ms(e.p50)} / ${ms(e.p99)}`, ms(e.loopP99), 'AutoTokenizer + CLIPTextModelWithProjection per request']);
+  }
+  const t = m.torch;
+  if (t.error) rows.push(['PyTorch CPU', 'failed', '', '', '', t.error]);
+  else {
+    rows.push(['PyTorch CPU images (for information)', `${f(t.imagesPerSecond, 3)} images/s`, ratio((t.imagesPerSecond ?? NaN) / L), '', '', `**no fair peer**: Debian's torch ${'1.13'} with a generic BLAS; TorchScript, batch 1, ${t.images} image(s), ${t.threads} threads`]);
+    rows.push(['PyTorch CPU captions (for information)', `${f(t.captionsPerSecond)} captions/s`, ratio((t.captionsPerSecond ?? NaN) / LT), '', '', `no fair peer; ${t.captions} captions`]);
+  }
+  rows.push(['Cache hit (a repeated image)', `${f(m.cacheHit.itemsPerSecond)} requests/s`, '', `${ms(m.cacheHit.p50)} / ${ms(m.cacheHit.p99)}`, '', `concurrency 1, ${m.cacheHit.ok} requests of one image (base64 decode, SHA-256, header check, cached embedding)`]);
+  const s = m.rss.samples;
+  const after = s.filter((x) => x.requests >= s[1].requests);
+  const lo = Math.min(...after.map((x) => x.kib));
+  const hi = Math.max(...after.map((x) => x.kib));
+  rows.push([
+    `Server RSS over ${s[s.length - 1].requests.toLocaleString('en')} requests`,
+    `${(s[1].kib / 1024).toFixed(0)} → ${(s[s.length - 1].kib / 1024).toFixed(0)} MiB`,
+    '',
+    '',
+    '',
+    `after the first tenth: min ${(lo / 1024).toFixed(0)}, max ${(hi / 1024).toFixed(0)} MiB (${(((hi - lo) / lo) * 100).toFixed(1)} % spread); at start ${(s[0].kib / 1024).toFixed(0)} MiB; alternately 1,000 image and 1,000 caption requests, concurrency 8, cycling ${m.rss.distinct} different images and ${m.rss.distinct} captions (the first pass encoded, then cache hits)`,
+  ]);
+  if (m.int8) {
+    const q = m.int8;
+    const v = best(q.rawImage);
+    rows.push([`int8 (dynamic quantization) image tower, batch ${q.rawImage.results[0].batch}`, `${f(v)} images/s`, ratio(v / L), '', '', `**${ratio(median(q.speedups ?? [v / best(q.fp32Image)]))} fp32** measured beside it (fp32 ${f(best(q.fp32Image))} images/s); cosine to fp32 min ${q.minCosine.toFixed(4)}, mean ${q.meanCosine.toFixed(4)}; best matches: ${q.bestMatchAgreement}; ${q.kept ? 'kept' : 'NOT kept (cosine < 0.99)'}`]);
+  }
+  const head = ['Figure', 'Value', 'Ratio to the limit', 'Latency p50 / p99', 'Event loop p99 (probe)', 'Notes'];
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function targets(m: ModelReport): string {
+  const d = derive(m);
+  const large = m.name.startsWith('vit-l');
+  const bestE2e = Math.max(...[...d.e2e.values()].map((e) => e.ratio));
+  const c8 = d.e2e.get(8)!;
+  const loop = Math.max(...[...d.e2e.values()].map((e) => e.loop), ...m.captions.map((e) => e.loopP99 ?? NaN));
+  const s = m.rss.samples;
+  const after = s.filter((x) => x.requests >= s[1].requests).map((x) => x.kib);
+  const spread = (Math.max(...after) - Math.min(...after)) / Math.min(...after);
+  const rows: [string, string, boolean][] = [
+    [`end-to-end images/s ≥ ${large ? '0.9' : '0.8'} × the limit (best concurrency vs best batch)`, ratio(bestE2e), bestE2e >= (large ? 0.9 : 0.8)],
+    [`images/s at concurrency 8 ≥ ${large ? '1.0' : '1.2'} × Transformers.js`, ratio(d.vsPeer8), d.vsPeer8 >= (large ? 1.0 : 1.2)],
+    ['p99 ≤ 2 × p50 at concurrency 8 (images)', `${ms(c8.p99)} / ${ms(c8.p50)} = ${ratio(c8.p99 / c8.p50)}`, c8.p99 <= 2 * c8.p50],
+    ['event-loop delay p99 ≤ 20 ms (worst clipql run)', ms(loop), loop <= 20],
+    [`RSS flat (±10 %) over ${s[s.length - 1].requests.toLocaleString('en')} requests`, `${(spread * 100).toFixed(1)} % spread`, spread <= 0.2 && Math.abs(after[after.length - 1] / after[0] - 1) <= 0.1],
+  ];
+  return ['| Target | Measured | Met |', '| --- | --- | --- |', ...rows.map(([t, v, ok]) => `| ${t} | ${v} | ${ok ? 'yes' : '**no**'} |`)].join('\n');
+}
+
+export function renderMarkdown(models: ModelReport[], machine: Record<string, string>, run: { minutes: number; quick: boolean }): string {
+  const notes = path.join(REPO, 'scripts', 'bench', 'NOTES.md');
+  const parts = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` (scripts/bench/) on ${machine.date}${run.quick ? ' with --quick (short runs: not for comparison)' : ''}, in ${run.minutes.toFixed(1)} minutes.`,
+    '',
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory}; Node ${machine.node}; ${machine.onnxruntime}; ${machine.transformers}; ${machine.autocannon}; ${machine.torch}.`,
+    '',
+    'How to read it: every figure is measured in this run, on this machine, beside the others, and shown as a ratio to **the limit**: onnxruntime\'s raw session throughput for the tower (best of batch 1, 8, 32; the same session options and threads as the service; no server; a process of its own). Absolute numbers drift from run to run on this shared 2-core machine; the ratios are what to compare. The limit, clipql and Transformers.js images are measured in interleaved rounds; their figures are medians and the round values are listed. Latencies are per request as the load generator (autocannon, its own process) saw them. The event-loop column is the p99 latency of `GET /healthz/live` polled every 20 ms by another process during that load: what an orchestrator\'s liveness probe sees. Models have full-size shapes and random weights (`npm run bench:models`); speed does not depend on weight values.',
+    '',
+  ];
+  for (const m of models) {
+    parts.push(`## ${m.name} (${m.dir})`, '', modelTable(m), '', '### Targets (issue 5)', '', targets(m), '');
+  }
+  if (fs.existsSync(notes)) parts.push(fs.readFileSync(notes, 'utf8').trim(), '');
+  return parts.join('\n');
+}
