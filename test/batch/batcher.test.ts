@@ -64,7 +64,7 @@ test('an Error in a slot fails only that item; a rejected run fails only its bat
 });
 
 test('a wrong-length result is an error for the batch, not a hang', async () => {
-  const b = new Batcher<number, number>({ maxBatch: 2, maxDelayMs: 1, run: async () => [1] });
+  const b = new Batcher<number, number>({ maxBatch: 2, maxDelayMs: 10_000, run: async () => [1] }); // full: leaves at once
   const r = await Promise.allSettled([b.submit(1), b.submit(2)]);
   assert.ok(r.every((x) => x.status === 'rejected'));
   assert.match(String((r[0] as PromiseRejectedResult).reason), /returned 1 results for 2 items/);
