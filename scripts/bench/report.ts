@@ -144,7 +144,7 @@ function modelTable(m: ModelReport): string {
     rows.push([`**clipql** captions, concurrency ${e.concurrency}`, `${f(e.itemsPerSecond)} captions/s`, ratio(e.itemsPerSecond / LT), `${ms(e.p50)} / ${ms(e.p99)}`, ms(e.loopP99), '1 caption per request; ratio to the text limit']);
   }
   for (const [c, e] of d.peer) {
-    rows.push([`Transformers.js images, concurrency ${c}`, `${f(e.ips)} images/s`, ratio(e.ratio), `${ms(e.p50)} / ${ms(e.p99)}`, ms(e.loop), `its processor + CLIPVisionModelWithProjection per request in a node:http server${runs(e.runs)}`]);
+    rows.push([`Transformers.js images, concurrency ${c}`, `${f(e.ips)} images/s`, ratio(e.ratio), `${ms(e.p50)} / ${ms(e.p99)}`, ms(e.loop), `its processor + CLIPVisionModelWithProjection per request in a node:http server (niceness as clipql's inference)${runs(e.runs)}`]);
   }
   rows.push(['**clipql ÷ Transformers.js**, images, concurrency 8', ratio(d.vsPeer8), '', '', '', `median of per-round ratios${runs(d.vsPeer8Runs)}`]);
   for (const e of m.peerCaptions) {

@@ -84,8 +84,15 @@ export async function startClipql(modelDir: string, env: Record<string, string> 
   return running(child, port);
 }
 
+/**
+ * The peer runs at the niceness of clipql's inference threads (CLIP_ONNX_NICE, default 10): on a
+ * shared machine a lower priority yields cores to other processes, and both sides' inference must
+ * compete for them on equal terms (Transformers.js infers on its main thread, so the whole process
+ * is niced; its HTTP handling is small beside inference).
+ */
 export async function startPeer(modelDir: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, [path.join(DIST, 'scripts', 'bench', 'peer-server.js'), '--model', modelDir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nice = String(Number(process.env.CLIP_ONNX_NICE ?? 10));
+  const child = spawn('nice', ['-n', nice, process.execPath, path.join(DIST, 'scripts', 'bench', 'peer-server.js'), '--model', modelDir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await waitFor(child, 'the Transformers.js peer', (line) => (/^listening (\d+)/.exec(line) ? Number(/^listening (\d+)/.exec(line)![1]) : undefined), 600_000);
   return running(child, port);
 }
