@@ -1,7 +1,8 @@
 /**
  * A minimal typed GraphQL client over fetch for the documents in client/operations.ts (and the
  * web page's), typed by graphql-codegen's client preset (client/gql/, generated: `npx
- * graphql-codegen`). Works in Node 20 and in browsers; no GraphQL runtime needed.
+ * graphql-codegen`). Works in Node 20 and in browsers; no GraphQL runtime needed. Images given as
+ * Blob/File (ImageInput.file) are sent as a multipart upload, everything else as JSON.
  */
 import type { TypedDocumentString } from './gql/graphql';
 
@@ -24,13 +25,42 @@ export async function request<TResult, TVariables>(
   document: TypedDocumentString<TResult, TVariables>,
   ...[variables]: TVariables extends Record<string, never> ? [] : [TVariables]
 ): Promise<TResult> {
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
-    body: JSON.stringify({ query: document.toString(), variables }),
-  });
+  const accept = 'application/graphql-response+json, application/json';
+  const files: Array<{ path: string; blob: Blob }> = [];
+  const operations = { query: document.toString(), variables: withoutFiles(variables, 'variables', files) };
+  const res = await fetch(
+    endpoint,
+    files.length === 0
+      ? { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(operations) }
+      : // fetch sets the multipart content-type with its boundary; the preflight header is what
+        // Apollo's CSRF prevention asks of multipart requests.
+        { method: 'POST', headers: { accept, 'apollo-require-preflight': 'true' }, body: multipartBody(operations, files) },
+  );
   const body = (await res.json().catch(() => ({ errors: [{ message: `HTTP ${res.status}: the answer is not JSON` }] }))) as { data?: TResult; errors?: GraphQLErrorEntry[] };
   if (body.errors?.length) throw new GraphQLRequestError(body.errors, res.status);
   if (!body.data) throw new GraphQLRequestError([{ message: `HTTP ${res.status}: no data` }], res.status);
   return body.data;
+}
+
+/**
+ * Upload variables (Blob or File values, the schema's Upload scalar) leave the JSON as null and
+ * travel as file parts: the GraphQL multipart request spec, as clipql's server reads it. The
+ * caller's variables are copied, never changed.
+ */
+function withoutFiles(value: unknown, path: string, files: Array<{ path: string; blob: Blob }>): unknown {
+  if (value instanceof Blob) {
+    files.push({ path, blob: value });
+    return null;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => withoutFiles(v, `${path}.${i}`, files));
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutFiles(v, `${path}.${k}`, files)]));
+}
+
+function multipartBody(operations: unknown, files: Array<{ path: string; blob: Blob }>): FormData {
+  const form = new FormData();
+  form.append('operations', JSON.stringify(operations));
+  form.append('map', JSON.stringify(Object.fromEntries(files.map((f, i) => [String(i), [f.path]]))));
+  files.forEach((f, i) => form.append(String(i), f.blob, f.blob instanceof File ? f.blob.name : `image-${i}`));
+  return form;
 }

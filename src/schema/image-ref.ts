@@ -31,13 +31,14 @@ export class ImageRef {
   }
 }
 
-/** Reads an ImageInput (exactly one of base64 and url) and checks its header. */
+/** Reads an ImageInput (exactly one of file, base64 and url) and checks its header. */
 export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, limits: Limits, signal: AbortSignal): Promise<ImageRef> {
-  const hasB64 = input.base64 !== undefined && input.base64 !== null;
-  const hasUrl = input.url !== undefined && input.url !== null;
-  if (hasB64 === hasUrl) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'give exactly one of base64 and url');
-  const bytes = hasB64
-    ? decodeBase64Image(input.base64!, limits.maxImageBytes)
+  const given = [input.file, input.base64, input.url].filter((x) => x !== undefined && x !== null).length;
+  if (given !== 1) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'give exactly one of file, base64 and url');
+  const bytes = input.file
+    ? input.file.bytes
+    : input.base64 !== undefined && input.base64 !== null
+    ? decodeBase64Image(input.base64, limits.maxImageBytes)
     : await fetchImage(input.url!, { timeoutMs: limits.fetchTimeoutMs, maxBytes: limits.maxImageBytes, maxRedirects: limits.fetchMaxRedirects, allowPrivate: limits.allowPrivateUrls, allowHosts: limits.fetchAllowHosts, signal });
   if (bytes.length === 0) throw new ClipqlError(ErrorCode.BAD_IMAGE, 'the image is empty (zero bytes)');
   if (bytes.length > limits.maxImageBytes) {

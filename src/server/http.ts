@@ -1,6 +1,7 @@
 /**
  * The HTTP transport: a plain node:http server (no framework) with
- *   POST/GET /graphql     GraphQL (Apollo's executeHTTPGraphQLRequest)
+ *   POST/GET /graphql     GraphQL (Apollo's executeHTTPGraphQLRequest); POST as JSON, or as a
+ *                         multipart upload (input/upload.ts)
  *   GET /healthz          200 once the model is loaded and the default backend started, else 503
  *   GET /healthz/live     200 while the process serves HTTP
  *   GET /healthz/ready    like /healthz, and the backend answers its health check
@@ -8,12 +9,14 @@
  * Bounded: body size (413), header and whole-request timeouts (slow clients, 408), and a drain
  * mode for graceful shutdown in which new requests get 503 and in-flight ones finish.
  */
+import { isAscii } from 'node:buffer';
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { Limits } from '../input/limits';
+import { parseGraphQLMultipart } from '../input/upload';
 import type { ClipPipeline } from '../pipeline';
 import { createContext, type RequestContext } from '../schema/context';
 
@@ -116,9 +119,20 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: H
     const type = String(req.headers['content-type'] ?? '');
     if (type.startsWith('application/json') || type.startsWith('application/graphql-response+json')) {
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(bodyText(raw));
       } catch {
         send(res, 400, { errors: [{ message: 'the request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+        return;
+      }
+    } else if (type.toLowerCase().startsWith('multipart/form-data')) {
+      // Image uploads (input/upload.ts). The content-type goes on to Apollo unchanged: it is a
+      // "simple" type, so Apollo's CSRF prevention asks for an apollo-require-preflight (or
+      // x-apollo-operation-name) header, as it does for every upload client.
+      try {
+        body = await parseGraphQLMultipart(raw, type, { maxFiles: o.limits.maxImages, maxFileBytes: o.limits.maxImageBytes });
+      } catch (e) {
+        const err = e instanceof ClipqlError ? e : new ClipqlError(ErrorCode.BAD_USER_INPUT, String(e));
+        send(res, err.code === ErrorCode.IMAGE_TOO_LARGE ? 413 : 400, { errors: [{ message: err.message, extensions: { code: err.code, ...err.details } }] });
         return;
       }
     } else {
@@ -147,6 +161,14 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: H
   }
   for await (const chunk of result.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+/**
+ * The body as a string. GraphQL JSON with base64 images is ASCII: decoding it as latin1 gives the
+ * same string about 3 times faster than utf8 (4.7 -> 1.5 ms per MB here), on the event loop.
+ */
+function bodyText(raw: Buffer): string {
+  return isAscii(raw) ? raw.toString('latin1') : raw.toString('utf8');
 }
 
 function tooLarge(limit: number) {

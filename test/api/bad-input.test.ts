@@ -92,7 +92,7 @@ const truncated = async (format: 'png' | 'jpeg' | 'webp' | 'gif') => {
 describe('request shape', () => {
   test('no images', () => expectCode(service, { images: [], captions: ['x'] }, 'BAD_USER_INPUT', /images: at least one image/));
   test('no captions', () => expectCode(service, { images: [{ base64: good }], captions: [] }, 'BAD_USER_INPUT', /captions: at least one caption/));
-  test('both base64 and url', () => expectCode(service, { images: [{ base64: good, url: 'http://example.com/a.png' }], captions: ['x'] }, 'BAD_USER_INPUT', /exactly one of base64 and url/));
+  test('both base64 and url', () => expectCode(service, { images: [{ base64: good, url: 'http://example.com/a.png' }], captions: ['x'] }, 'BAD_USER_INPUT', /exactly one of file, base64 and url/));
   test('neither base64 nor url', () => expectCode(service, { images: [{}], captions: ['x'] }, 'BAD_USER_INPUT', /images\[0\]: give exactly one/));
   test('wrong argument type', () => expectCode(service, { images: [{ base64: good }], captions: 5 }, 'BAD_USER_INPUT'));
   test('too many images', () => expectCode(service, { images: Array(5).fill({ base64: good }), captions: ['x'] }, 'TOO_MANY_INPUTS', /5 images given, at most 4/));
