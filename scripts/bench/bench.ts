@@ -137,12 +137,14 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
     await runNode('load', ['--url', peer.url, '--target', 'peer', '--kind', 'image', '--concurrency', '2', '--amount', imageRate > 2 ? '4' : '2', '--variants', variants]);
 
     const rounds: { clipql: LoadFigure[]; peer: LoadFigure[] }[] = [];
+    let jsonImages: LoadFigure | undefined;
     const concurrencies = [1, 8, 32];
     for (let r = 0; r < p.rounds; r++) {
       log(`-- ${name}: round ${r + 1} of ${p.rounds}`);
       if (r > 0) rawImage.push(await raw('image', [1, 8, 32]));
       const round = { clipql: [] as LoadFigure[], peer: [] as LoadFigure[] };
       for (const c of concurrencies) round.clipql.push(await load(clipql, 'clipql', 'image', c));
+      if (r === 0) jsonImages = await load(clipql, 'clipql', 'image', 8, ['--transport', 'json']);
       for (const c of [1, 8]) round.peer.push(await load(peer, 'peer', 'image', c));
       rounds.push(round);
     }
@@ -171,7 +173,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
         return undefined;
       });
     }
-    return { name, dir: path.relative(REPO, dir), threads, rawImage, rawText, preprocess, rounds, captions, peerCaptions, cacheHit, rss, torch, int8 };
+    return { name, dir: path.relative(REPO, dir), threads, rawImage, rawText, preprocess, rounds, captions, jsonImages, peerCaptions, cacheHit, rss, torch, int8 };
   } finally {
     await Promise.all([clipql.stop(), peer.stop()]);
   }

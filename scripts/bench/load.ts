@@ -6,6 +6,9 @@
  *
  *   node dist/scripts/bench/load.js --url http://127.0.0.1:PORT --target clipql|peer
  *        --kind image|text --concurrency N (--seconds S | --amount N) --variants DIR [--start K]
+ *        [--transport upload|json]   how images travel (default upload): clipql gets a GraphQL
+ *                         multipart upload (input/upload.ts), the peer the raw bytes as the body;
+ *                         json: base64 inside JSON for both
  *        [--repeat-one]   (every request the same image or caption: the cache-hit figure)
  *        [--distinct N]   (only N different inputs, cycled)
  * Answers RESULT {kind, target, concurrency, ok, failed, seconds, itemsPerSecond, p50, p99, max}
@@ -18,13 +21,26 @@ import { answer, args, notebookCaptions } from './common';
 const IMAGE_QUERY = 'query($i:[ImageInput!]!){embedImages(images:$i){embedding}}';
 const TEXT_QUERY = 'query($c:[String!]!){embedCaptions(captions:$c){embedding}}';
 
-function imageBodies(dir: string, target: string): string[] {
+const BOUNDARY = 'clipql-bench-3f9a1c';
+const UPLOAD_TYPE = `multipart/form-data; boundary=${BOUNDARY}`;
+
+/** A GraphQL multipart request (operations, map, one file part) for one image, as Apollo Client's upload link sends it. */
+function uploadBody(bytes: Buffer): Buffer {
+  const field = (name: string, value: string) => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  const head = field('operations', JSON.stringify({ query: IMAGE_QUERY, variables: { i: [{ file: null }] } })) + field('map', '{"0":["variables.i.0.file"]}');
+  const file = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="0"; filename="image"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head + file), bytes, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]);
+}
+
+function imageBodies(dir: string, target: string, transport: string): Array<string | Buffer> {
   return fs
     .readdirSync(dir)
     .filter((f) => /\.(png|jpe?g)$/i.test(f))
     .sort()
     .map((f) => {
-      const b64 = fs.readFileSync(path.join(dir, f)).toString('base64');
+      const bytes = fs.readFileSync(path.join(dir, f));
+      if (transport === 'upload') return target === 'clipql' ? uploadBody(bytes) : bytes;
+      const b64 = bytes.toString('base64');
       return target === 'clipql' ? JSON.stringify({ query: IMAGE_QUERY, variables: { i: [{ base64: b64 }] } }) : JSON.stringify({ image: b64 });
     });
 }
@@ -35,13 +51,14 @@ async function main(): Promise<void> {
   const kind = a.kind === 'text' ? 'text' : 'image';
   const concurrency = Number(a.concurrency ?? 1);
   let next = Number(a.start ?? 0);
-  const images = kind === 'image' ? imageBodies(a.variants, target) : [];
+  const transport = kind === 'image' && a.transport !== 'json' ? 'upload' : 'json';
+  const images = kind === 'image' ? imageBodies(a.variants, target, transport) : [];
   const captions = notebookCaptions();
   // Interleave the start so that concurrent clients do not all send the same image first.
   const repeatOne = a['repeat-one'] === '1';
   // --distinct N: only N different images or captions (the rest are repeats: cache hits).
   const distinct = Number(a.distinct ?? Infinity);
-  const body = (): string => {
+  const body = (): string | Buffer => {
     const n = repeatOne ? 0 : next++ % distinct;
     if (kind === 'image') return images[(n * 37) % images.length];
     const text = `${captions[n % captions.length]} number ${n}`;
@@ -62,7 +79,8 @@ async function main(): Promise<void> {
       {
         method: 'POST',
         path: target === 'clipql' ? '/graphql' : kind === 'image' ? '/image' : '/text',
-        headers: { 'content-type': 'application/json' },
+        // The upload's preflight header is what Apollo's CSRF prevention asks of multipart requests.
+        headers: transport === 'json' ? { 'content-type': 'application/json' } : target === 'clipql' ? { 'content-type': UPLOAD_TYPE, 'apollo-require-preflight': 'true' } : { 'content-type': 'application/octet-stream' },
         setupRequest: (req: autocannon.Request, ctx: Record<string, unknown>) => {
           sentAt.set(ctx, performance.now());
           return { ...req, body: body() };
@@ -87,6 +105,7 @@ async function main(): Promise<void> {
   const out = {
     kind,
     target,
+    transport,
     concurrency,
     ok,
     failed,
@@ -99,7 +118,7 @@ async function main(): Promise<void> {
     max: latencies[latencies.length - 1] ?? NaN,
     autocannon: { p50: result.latency.p50, p99: result.latency.p99 },
   };
-  process.stderr.write(`load ${target} ${kind} c=${concurrency}: ${out.itemsPerSecond.toFixed(2)}/s, p50 ${out.p50.toFixed(0)} ms, p99 ${out.p99.toFixed(0)} ms, ${ok} ok, ${failed} failed ${firstError}\n`);
+  process.stderr.write(`load ${target} ${kind} (${transport}) c=${concurrency}: ${out.itemsPerSecond.toFixed(2)}/s, p50 ${out.p50.toFixed(0)} ms, p99 ${out.p99.toFixed(0)} ms, ${ok} ok, ${failed} failed ${firstError}\n`);
   answer(out);
 }
 

@@ -5,6 +5,7 @@
  * same bundle folder as clipql, with remote models off.
  *
  *   POST /image {"image": base64}  → {"embedding": [...]}   (L2-normalised, as clipql answers)
+ *   POST /image <the image's bytes> (any content-type but JSON) → the same
  *   POST /text  {"text": "..."}    → {"embedding": [...]}
  *   GET  /healthz/live
  *
@@ -44,8 +45,8 @@ async function main(): Promise<void> {
     const n = Math.hypot(...v);
     return v.map((x) => x / n);
   };
-  const embedImage = async (b64: string) => {
-    const image = await RawImage.fromBlob(new Blob([Buffer.from(b64, 'base64')]));
+  const embedImage = async (bytes: Buffer) => {
+    const image = await RawImage.fromBlob(new Blob([new Uint8Array(bytes)]));
     const inputs = await processor(image);
     const { image_embeds } = await vision(inputs);
     return normalised(image_embeds as Tensor);
@@ -66,8 +67,10 @@ async function main(): Promise<void> {
     req.on('end', () => {
       void (async () => {
         try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { image?: string; text?: string };
-          const embedding = req.url === '/image' ? await embedImage(body.image ?? '') : await embedText(body.text ?? '');
+          const raw = Buffer.concat(chunks);
+          const json = String(req.headers['content-type']).startsWith('application/json');
+          const body = json ? (JSON.parse(raw.toString('utf8')) as { image?: string; text?: string }) : {};
+          const embedding = req.url === '/image' ? await embedImage(json ? Buffer.from(body.image ?? '', 'base64') : raw) : await embedText(body.text ?? '');
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify({ embedding }));
         } catch (e) {
