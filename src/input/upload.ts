@@ -8,13 +8,13 @@
  * so an image travels as its bytes: no base64 (a third larger) and no JSON parsing of megabytes on
  * the event loop (about 10 ms per MB of base64 JSON here, see BENCHMARKS.md).
  *
- * Parsing is busboy's (the parser multer and graphql-upload use); the body has already been read
- * within the body limit (server/http.ts), so everything here is bounded by it, and each file by
- * the image limit. Errors are ClipqlErrors with codes: BAD_USER_INPUT for a malformed request,
+ * The body has already been read within the body limit (server/http.ts) and is split by
+ * multipart.ts; each file is bounded by the image limit and the number of files by the image
+ * count limit. Files are views into the body: no copies. Errors are ClipqlErrors with codes: BAD_USER_INPUT for a malformed request,
  * IMAGE_TOO_LARGE for a file over the limit, TOO_MANY_INPUTS for more files than images allowed.
  */
-import busboy from 'busboy';
 import { ClipqlError, ErrorCode } from '../errors';
+import { MultipartError, splitFormData, type FormPart } from './multipart';
 
 /** A file part of a multipart request; the value of the schema's `Upload` scalar. */
 export class UploadedFile {
@@ -43,105 +43,52 @@ const bad = (message: string) => new ClipqlError(ErrorCode.BAD_USER_INPUT, `mult
  * Parses a GraphQL multipart request body into the operations object (or batch array) with every
  * mapped path set to its UploadedFile. `contentType` is the request's header, boundary included.
  */
-export function parseGraphQLMultipart(body: Buffer, contentType: string, limits: UploadLimits): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({
-        headers: { 'content-type': contentType },
-        // Fields: operations and map, each at most the whole body. Parts: those two and the files.
-        limits: { fields: 2, fieldSize: body.length, files: limits.maxFiles, fileSize: limits.maxFileBytes, parts: limits.maxFiles + 2 },
-      });
-    } catch (e) {
-      reject(bad(`the content-type is not a usable multipart/form-data type (${(e as Error).message})`));
-      return;
-    }
-    let operations: unknown;
-    let map: Map<string, string[]> | undefined;
-    const files = new Map<string, UploadedFile>();
-    let failure: ClipqlError | undefined;
-    const fail = (e: ClipqlError) => {
-      failure ??= e;
-    };
-
-    parser.on('field', (name, value, info) => {
-      if (info.valueTruncated) return fail(bad(`the ${name} field is truncated`));
-      if (name === 'operations') {
-        if (operations !== undefined) return fail(bad('two operations fields'));
-        operations = parseJson(value, 'operations', fail);
-        if (operations !== undefined && (typeof operations !== 'object' || operations === null)) fail(bad('operations must be a JSON object or array'));
-      } else if (name === 'map') {
-        if (operations === undefined) return fail(bad('the operations field must come first, then map, then the files'));
-        if (map) return fail(bad('two map fields'));
-        map = readMap(parseJson(value, 'map', fail), fail);
-      } else {
-        fail(bad(`unexpected field ${JSON.stringify(name)} (expected operations, map, then files)`));
-      }
-    });
-    parser.on('file', (name, stream, info) => {
-      const chunks: Buffer[] = [];
-      if (!map) fail(bad('the map field must come before the files'));
-      else if (!map.has(name)) fail(bad(`file part ${JSON.stringify(name)} is not in the map`));
-      stream.on('data', (c: Buffer) => {
-        if (!failure) chunks.push(c);
-      });
-      stream.on('limit', () => fail(new ClipqlError(ErrorCode.IMAGE_TOO_LARGE, `file part ${JSON.stringify(name)} is larger than the limit of ${limits.maxFileBytes} bytes`, { details: { limit: limits.maxFileBytes } })));
-      stream.on('end', () => {
-        if (!failure) files.set(name, new UploadedFile(Buffer.concat(chunks), info.filename ?? '', info.mimeType));
-      });
-    });
-    const tooMany = () => fail(new ClipqlError(ErrorCode.TOO_MANY_INPUTS, `more than ${limits.maxFiles} files in one request`, { details: { limit: limits.maxFiles } }));
-    parser.on('filesLimit', tooMany);
-    parser.on('partsLimit', tooMany);
-    parser.on('fieldsLimit', () => fail(bad('more fields than operations and map')));
-    parser.on('error', (e: Error) => {
-      fail(bad(`malformed body (${e.message})`));
-      finish();
-    });
-    parser.on('close', finish);
-    let finished = false;
-    function finish(): void {
-      if (finished) return;
-      finished = true;
-      if (failure) return reject(failure);
-      if (operations === undefined) return reject(bad('no operations field'));
-      if (!map) return reject(bad('no map field'));
-      try {
-        for (const [name, paths] of map) {
-          const file = files.get(name);
-          if (!file) throw bad(`the map names file part ${JSON.stringify(name)}, which the body does not have`);
-          for (const p of paths) setAt(operations, p, file);
-        }
-      } catch (e) {
-        return reject(e);
-      }
-      resolve(operations);
-    }
-    parser.end(body);
-  });
-}
-
-function parseJson(text: string, field: string, fail: (e: ClipqlError) => void): unknown {
+export function parseGraphQLMultipart(body: Buffer, contentType: string, limits: UploadLimits): unknown {
+  let parts: FormPart[];
   try {
-    return JSON.parse(text) as unknown;
+    // Operations, map and at most maxFiles files; a larger part is either a field over the body or
+    // a file over the image limit: both are refused as the image limit.
+    parts = splitFormData(body, contentType, { maxParts: limits.maxFiles + 2, maxPartBytes: limits.maxFileBytes });
+  } catch (e) {
+    if (!(e instanceof MultipartError)) throw e;
+    if (e.kind === 'parts') throw new ClipqlError(ErrorCode.TOO_MANY_INPUTS, `more than ${limits.maxFiles} files in one request`, { details: { limit: limits.maxFiles } });
+    if (e.kind === 'size') throw new ClipqlError(ErrorCode.IMAGE_TOO_LARGE, `multipart request: ${e.message}`, { details: { limit: limits.maxFileBytes } });
+    throw bad(e.message);
+  }
+  const [first, second, ...rest] = parts;
+  if (first?.name !== 'operations' || first.filename !== undefined) throw bad('the first part must be the operations field (then map, then the files)');
+  if (second?.name !== 'map' || second.filename !== undefined) throw bad(second ? 'the operations field must be followed by the map field, then the files' : 'no map field');
+  const operations = parseJson(first.data, 'operations');
+  if (typeof operations !== 'object' || operations === null) throw bad('operations must be a JSON object or array');
+  const map = readMap(parseJson(second.data, 'map'));
+  const files = new Map<string, UploadedFile>();
+  for (const part of rest) {
+    if (part.name === 'operations' || part.name === 'map') throw bad(`a second ${part.name} field`);
+    if (!map.has(part.name)) throw bad(`file part ${JSON.stringify(part.name)} is not in the map`);
+    if (files.has(part.name)) throw bad(`two file parts named ${JSON.stringify(part.name)}`);
+    files.set(part.name, new UploadedFile(part.data, part.filename ?? '', part.contentType ?? 'application/octet-stream'));
+  }
+  for (const [name, paths] of map) {
+    const file = files.get(name);
+    if (!file) throw bad(`the map names file part ${JSON.stringify(name)}, which the body does not have`);
+    for (const p of paths) setAt(operations, p, file);
+  }
+  return operations;
+}
+
+function parseJson(data: Buffer, field: string): unknown {
+  try {
+    return JSON.parse(data.toString('utf8')) as unknown;
   } catch {
-    fail(bad(`the ${field} field is not valid JSON`));
-    return undefined;
+    throw bad(`the ${field} field is not valid JSON`);
   }
 }
 
-function readMap(value: unknown, fail: (e: ClipqlError) => void): Map<string, string[]> | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail(bad('map must be a JSON object {"<file part>": ["<path>", ...]}'));
-    return undefined;
-  }
+function readMap(value: unknown): Map<string, string[]> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('map must be a JSON object {"<file part>": ["<path>", ...]}');
   const out = new Map<string, string[]>();
   for (const [name, paths] of Object.entries(value)) {
-    if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string')) {
-      fail(bad(`map entry ${JSON.stringify(name)} must be a non-empty array of paths`));
-      return undefined;
-    }
+    if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string')) throw bad(`map entry ${JSON.stringify(name)} must be a non-empty array of paths`);
     out.set(name, paths as string[]);
   }
   return out;

@@ -129,7 +129,7 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: H
       // "simple" type, so Apollo's CSRF prevention asks for an apollo-require-preflight (or
       // x-apollo-operation-name) header, as it does for every upload client.
       try {
-        body = await parseGraphQLMultipart(raw, type, { maxFiles: o.limits.maxImages, maxFileBytes: o.limits.maxImageBytes });
+        body = parseGraphQLMultipart(raw, type, { maxFiles: o.limits.maxImages, maxFileBytes: o.limits.maxImageBytes });
       } catch (e) {
         const err = e instanceof ClipqlError ? e : new ClipqlError(ErrorCode.BAD_USER_INPUT, String(e));
         send(res, err.code === ErrorCode.IMAGE_TOO_LARGE ? 413 : 400, { errors: [{ message: err.message, extensions: { code: err.code, ...err.details } }] });

@@ -92,7 +92,7 @@ describe('multipart uploads', () => {
   const png = () => readFileSync(notebook()[0].path);
   const cases: Array<[string, () => Parameters<typeof post>, number, string, RegExp]> = [
     ['no boundary in the content-type', () => [[], undefined, { body: Buffer.from('x'), type: 'multipart/form-data' }], 400, 'BAD_USER_INPUT', /multipart/],
-    ['map before operations', () => [[map({ 0: ['variables.i.0.file'] }), ops({ i: [{ file: null }] })]], 400, 'BAD_USER_INPUT', /operations field must come first/],
+    ['map before operations', () => [[map({ 0: ['variables.i.0.file'] }), ops({ i: [{ file: null }] })]], 400, 'BAD_USER_INPUT', /first part must be the operations field/],
     ['operations not JSON', () => [[{ name: 'operations', value: '{nope' }, map({})]], 400, 'BAD_USER_INPUT', /not valid JSON/],
     ['no map', () => [[ops({ i: [{ file: null }] })]], 400, 'BAD_USER_INPUT', /no map field/],
     ['a map entry that is not a list', () => [[ops({ i: [{ file: null }] }), map({ 0: 'variables.i.0.file' })]], 400, 'BAD_USER_INPUT', /non-empty array/],
