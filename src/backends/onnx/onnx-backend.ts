@@ -12,6 +12,9 @@
  *                         quantization, scripts/bench/quantize.py; BENCHMARKS.md has their speed
  *                         and accuracy); missing files are an error at start-up
  *   CLIP_ONNX_MAX_BATCH   largest image batch (default 16); text batches may be 4x larger.
+ *   CLIP_ONNX_BATCH_BYTES activation budget of one run (default 32 MiB): each tower's batch is
+ *                         also capped so that its largest layer activation fits (batch-size.ts;
+ *                         ViT-L/14@336px images run one at a time on a CPU, ViT-B/32 in 16s)
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +24,7 @@ import { checkTowers } from '../../bundle/bundle';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { intSetting } from '../../settings';
 import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
+import { batchFor, towerShapes } from './batch-size';
 import type { RunRequest, Tower, WorkerConfig, WorkerMessage } from './protocol';
 
 const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'];
@@ -33,7 +37,7 @@ interface Pending {
 export class OnnxBackend implements Backend {
   readonly name = 'onnx';
   private readonly config: WorkerConfig;
-  private readonly maxImageBatch: number;
+  private readonly maxBatch: { readonly image: number; readonly text: number };
   private readonly dtype: string;
   private worker?: Worker;
   private ready?: Promise<void>;
@@ -69,7 +73,11 @@ export class OnnxBackend implements Backend {
       imageSize: options.bundle.imageSize,
       contextLength: options.bundle.contextLength,
     };
-    this.maxImageBatch = intSetting(env, 'CLIP_ONNX_MAX_BATCH', 16);
+    const maxImageBatch = intSetting(env, 'CLIP_ONNX_MAX_BATCH', 16);
+    // Other execution providers run on devices with their own memory: only the cap applies there.
+    const budget = ep === 'cpu' ? intSetting(env, 'CLIP_ONNX_BATCH_BYTES', 32 * 2 ** 20) : Infinity;
+    const shapes = towerShapes(options.bundle.config, options.bundle.imageSize, options.bundle.contextLength);
+    this.maxBatch = { image: batchFor(shapes.image, budget, maxImageBatch), text: batchFor(shapes.text, budget, maxImageBatch * 4) };
   }
 
   init(): Promise<void> {
@@ -171,7 +179,7 @@ export class OnnxBackend implements Backend {
       name: this.name,
       device: ep === 'cpu' ? 'cpu' : `${ep} (onnxruntime)`,
       model: this.options.bundle.name,
-      maxBatch: { image: this.maxImageBatch, text: this.maxImageBatch * 4 },
+      maxBatch: this.maxBatch,
       dtype: this.dtype,
       details: { executionProvider: ep, intraOpThreads: this.config.intraOpThreads, spin: this.config.spin, nice: this.config.nice, embedDim: this.dim ?? 0, thread: 'worker_threads' },
     };
