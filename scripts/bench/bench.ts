@@ -122,14 +122,16 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
     // The peer runs batch 1 and is slower: half the requests keep its runs as long as clipql's.
     const rate = (kind === 'image' ? imageRate : textRate) / (target === 'peer' ? 2 : 1);
     const amount = Math.max(c, Math.round(rate * seconds(c, rate)));
+    await server.loopDelayP99(); // resets the server's histogram
     const before = cpuSplit(server.pid);
     const r = await runNode<LoadFigure>('load', ['--url', server.url, '--target', target, '--kind', kind, '--concurrency', String(c), '--amount', String(amount), '--variants', variants, '--start', String(offset), ...extra], { onLine: log });
     offset += r.ok + r.failed + c;
     const after = cpuSplit(server.pid);
+    const delayP99 = await server.loopDelayP99();
     probe.stop();
     const live = await probe.result;
     const per = (k: 'main' | 'inference' | 'other') => (after[k] - before[k]) / Math.max(1, r.ok);
-    return { ...r, loopP99: live.p99, loopMax: live.max, probes: live.probes, cpuMs: { main: per('main'), inference: per('inference'), other: per('other') } };
+    return { ...r, delayP99, loopP99: live.p99, loopMax: live.max, probes: live.probes, cpuMs: { main: per('main'), inference: per('inference'), other: per('other') } };
   };
   try {
     // Warm both servers (first batches at a new size allocate).

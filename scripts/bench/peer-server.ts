@@ -8,11 +8,13 @@
  *   POST /image <the image's bytes> (any content-type but JSON) → the same
  *   POST /text  {"text": "..."}    → {"embedding": [...]}
  *   GET  /healthz/live
+ *   GET  /loop                     → {"p99": ms}: event-loop delay since the previous call (as clipql's /metrics)
  *
  *   node dist/scripts/bench/peer-server.js --model DIR
  * Prints `listening PORT` on stdout once the models are loaded and checked.
  */
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { AutoProcessor, AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection, RawImage, env, type Tensor } from '@huggingface/transformers';
 import { ClipTokenizer } from '../../src/preprocess/text';
@@ -57,9 +59,16 @@ async function main(): Promise<void> {
     return normalised(text_embeds as Tensor);
   };
 
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz/live') {
       res.end('{"status":"live"}');
+      return;
+    }
+    if (req.url === '/loop') {
+      res.end(JSON.stringify({ p99: delay.percentile(99) / 1e6 }));
+      delay.reset();
       return;
     }
     const chunks: Buffer[] = [];

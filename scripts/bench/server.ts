@@ -12,6 +12,11 @@ export interface RunningServer {
   readonly url: string;
   readonly pid: number;
   rssKiB(): number;
+  /**
+   * The server's own event-loop delay p99 (ms) since the previous call (perf_hooks'
+   * monitorEventLoopDelay, reset by each read): clipql's /metrics, the peer's /loop.
+   */
+  loopDelayP99(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -47,9 +52,11 @@ function waitFor(child: ChildProcess, what: string, match: (line: string) => num
   });
 }
 
-function running(child: ChildProcess, port: number): RunningServer {
+function running(child: ChildProcess, port: number, loop: (url: string) => Promise<number>): RunningServer {
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    loopDelayP99: () => loop(url).catch(() => NaN),
     pid: child.pid!,
     rssKiB: () => {
       const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -81,7 +88,11 @@ export async function startClipql(modelDir: string, env: Record<string, string> 
     },
     600_000,
   );
-  return running(child, port);
+  // prom-client's event-loop lag gauges cover the time since the previous scrape.
+  return running(child, port, async (u) => {
+    const m = /^clipql_process_nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? (\S+)$/m.exec(await (await fetch(`${u}/metrics`)).text());
+    return m ? Number(m[1]) * 1000 : NaN;
+  });
 }
 
 /**
@@ -94,7 +105,7 @@ export async function startPeer(modelDir: string): Promise<RunningServer> {
   const nice = String(Number(process.env.CLIP_ONNX_NICE ?? 10));
   const child = spawn('nice', ['-n', nice, process.execPath, path.join(DIST, 'scripts', 'bench', 'peer-server.js'), '--model', modelDir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await waitFor(child, 'the Transformers.js peer', (line) => (/^listening (\d+)/.exec(line) ? Number(/^listening (\d+)/.exec(line)![1]) : undefined), 600_000);
-  return running(child, port);
+  return running(child, port, async (u) => ((await (await fetch(`${u}/loop`)).json()) as { p99: number }).p99);
 }
 
 /**
