@@ -16,11 +16,23 @@
  */
 import type { ModelBundle } from '../bundle/bundle';
 
-/** [count, 3, size, size] float32, CHW per image, already normalised. */
+/**
+ * Images for the vision tower: one [3, size, size] float32 tensor (CHW, already normalised) per
+ * image, in order. Separate tensors rather than one buffer: joining them is the backend's business,
+ * so that it happens where it is cheap (the onnx worker copies them into a buffer it reuses, off
+ * the event loop; joining 16 ViT-B/32 images on the main thread cost about 20 ms a batch there).
+ */
 export interface ImageBatch {
-  readonly data: Float32Array;
-  readonly count: number;
+  readonly tensors: readonly Float32Array[];
   readonly size: number;
+}
+
+/** The batch as one [count, 3, size, size] buffer (for backends that need one). */
+export function joinImages(batch: ImageBatch): Float32Array {
+  const per = 3 * batch.size * batch.size;
+  const data = new Float32Array(batch.tensors.length * per);
+  batch.tensors.forEach((t, i) => data.set(t, i * per));
+  return data;
 }
 
 /** [count, contextLength] token ids (int64, as ONNX CLIP exports take them), zero padded. */

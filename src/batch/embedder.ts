@@ -59,12 +59,7 @@ export class Embedder {
       name: `${backend.name}/image`,
       maxBatch: info.maxBatch.image,
       onBatch: (i) => options.onBatch?.({ ...i, backend: backend.name, tower: 'image' }),
-      run: async (tensors) => {
-        const per = 3 * size * size;
-        const data = new Float32Array(tensors.length * per);
-        tensors.forEach((t, i) => data.set(t, i * per));
-        return splitRows(await backend.encodeImages({ data, count: tensors.length, size }));
-      },
+      run: async (tensors) => splitRows(await backend.encodeImages({ tensors, size })),
     });
     this.textBatcher = new Batcher<Int32Array, Float32Array>({
       ...common,

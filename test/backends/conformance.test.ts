@@ -37,9 +37,12 @@ function rng(seed: number): () => number {
 function images(bundle: ModelBundle, count: number, seed = 1): ImageBatch {
   const s = bundle.imageSize;
   const next = rng(seed);
-  const data = new Float32Array(count * 3 * s * s);
-  for (let i = 0; i < data.length; i++) data[i] = next() * 3.9 - 1.8;
-  return { data, count, size: s };
+  const tensors = Array.from({ length: count }, () => {
+    const t = new Float32Array(3 * s * s);
+    for (let i = 0; i < t.length; i++) t[i] = next() * 3.9 - 1.8;
+    return t;
+  });
+  return { tensors, size: s };
 }
 
 /** Token rows: start 49406, a few ids, end 49407, zeros. */
@@ -54,8 +57,7 @@ function texts(bundle: ModelBundle, rows: number[][] = TOKEN_ROWS): TokenBatch {
 
 /** Rows `from`..`from+count` of an image batch, as a batch of their own (a copy). */
 function imageRows(batch: ImageBatch, from: number, count: number): ImageBatch {
-  const per = 3 * batch.size * batch.size;
-  return { data: batch.data.slice(from * per, (from + count) * per), count, size: batch.size };
+  return { tensors: batch.tensors.slice(from, from + count).map((t) => t.slice()), size: batch.size };
 }
 
 function assertRowsClose(actual: Float32Array, expected: Float32Array, dim: number, tol: number, what: string): void {
@@ -142,6 +144,14 @@ for (const name of Object.keys(FACTORIES)) {
       const ta = await backend.encodeTexts(texts(bundle));
       const tb = await backend.encodeTexts(texts(bundle));
       assert.deepEqual(ta.data, tb.data);
+    });
+
+    test('batches of different sizes at once (a backend that reuses its input buffer must not mix them)', async () => {
+      const sizes = [3, 1, 5, 2];
+      const alone: Array<Awaited<ReturnType<Backend['encodeImages']>>> = [];
+      for (const [k, n] of sizes.entries()) alone.push(await backend.encodeImages(images(bundle, n, 20 + k)));
+      const together = await Promise.all(sizes.map((n, k) => backend.encodeImages(images(bundle, n, 20 + k))));
+      together.forEach((r, k) => assertRowsClose(r.data, alone[k].data, r.dim, 1e-5, `batch ${k}`));
     });
 
     test('concurrent init() calls share one start; dispose settles calls in flight and refuses later ones', async () => {

@@ -136,33 +136,34 @@ export class OnnxBackend implements Backend {
   /** One tiny run per tower: learns D when the graph leaves it dynamic, and pays first-run costs. */
   private async warmUp(): Promise<void> {
     const s = this.config.imageSize;
-    const img = await this.run('image', new Float32Array(3 * s * s).buffer, 1);
+    const img = await this.run('image', [new Float32Array(3 * s * s).buffer], 1);
     const ids = new BigInt64Array(this.config.contextLength);
     ids[0] = 49406n;
     ids[1] = 49407n;
-    const txt = await this.run('text', ids.buffer, 1);
+    const txt = await this.run('text', [ids.buffer], 1);
     if (img.dim !== txt.dim) {
       throw new ClipqlError(ErrorCode.BAD_MODEL, `${this.config.textPath}: text_embeds has D=${txt.dim} but image_embeds has D=${img.dim}: the towers must agree`);
     }
     this.dim = img.dim;
   }
 
-  private run(tower: Tower, buffer: ArrayBuffer, count: number): Promise<Embeddings> {
+  private run(tower: Tower, buffers: ArrayBuffer[], count: number): Promise<Embeddings> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'onnx backend is not running'));
     const id = this.nextId++;
     return new Promise<Embeddings>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const req: RunRequest = { id, tower, buffer, count };
-      worker.postMessage(req, [buffer]);
+      const req: RunRequest = { id, tower, buffers, count };
+      worker.postMessage(req, buffers);
     });
   }
 
   async encodeImages(batch: ImageBatch): Promise<Embeddings> {
     await this.init();
     if (batch.size !== this.config.imageSize) throw new TypeError(`image batch has size ${batch.size}, model takes ${this.config.imageSize}`);
-    if (batch.data.length !== batch.count * 3 * batch.size * batch.size) throw new TypeError('image batch data length does not match count');
-    return this.run('image', transferable(batch.data), batch.count);
+    if (batch.tensors.some((t) => t.length !== 3 * batch.size * batch.size)) throw new TypeError(`image tensors must each hold 3 x ${batch.size} x ${batch.size} values`);
+    // Each tensor's buffer moves to the worker, which joins them (protocol.ts).
+    return this.run('image', batch.tensors.map(transferable), batch.tensors.length);
   }
 
   async encodeTexts(batch: TokenBatch): Promise<Embeddings> {
@@ -170,7 +171,7 @@ export class OnnxBackend implements Backend {
     if (batch.contextLength !== this.config.contextLength || batch.ids.length !== batch.count * batch.contextLength) {
       throw new TypeError('token batch shape does not match the model');
     }
-    return this.run('text', transferable(batch.ids), batch.count);
+    return this.run('text', [transferable(batch.ids)], batch.count);
   }
 
   describe(): BackendInfo {

@@ -46,16 +46,28 @@ async function main(): Promise<void> {
   const idsAreInt32 = idsType?.isTensor === true && idsType.type === 'int32';
   post({ type: 'ready', vision: signature(vision), text: signature(text), textHasMask });
 
+  // The joined image batch: one buffer, grown to the largest batch seen and reused (no allocation
+  // and page faults per batch), unless a run that uses it is still going.
+  let joined = new Float32Array(0);
+  let joinedBusy = false;
   port.on('message', async (req: RunRequest) => {
+    let usesJoined = false;
     try {
       let out: ort.Tensor;
       if (req.tower === 'image') {
         const s = config.imageSize;
-        const pixels = new ort.Tensor('float32', new Float32Array(req.buffer), [req.count, 3, s, s]);
+        const per = 3 * s * s;
+        const length = req.count * per;
+        usesJoined = !joinedBusy;
+        if (usesJoined && joined.length < length) joined = new Float32Array(length);
+        const data = usesJoined ? joined.subarray(0, length) : new Float32Array(length);
+        joinedBusy ||= usesJoined;
+        req.buffers.forEach((b, i) => data.set(new Float32Array(b), i * per));
+        const pixels = new ort.Tensor('float32', data, [req.count, 3, s, s]);
         out = (await vision.run({ pixel_values: pixels })).image_embeds;
       } else {
         const n = config.contextLength;
-        const ids = new BigInt64Array(req.buffer);
+        const ids = new BigInt64Array(req.buffers[0]);
         const feeds: Record<string, ort.Tensor> = {
           input_ids: idsAreInt32 ? new ort.Tensor('int32', Int32Array.from(ids, Number), [req.count, n]) : new ort.Tensor('int64', ids, [req.count, n]),
         };
@@ -69,6 +81,8 @@ async function main(): Promise<void> {
       post({ type: 'result', id: req.id, buffer: copy.buffer as ArrayBuffer, count: req.count, dim }, [copy.buffer as ArrayBuffer]);
     } catch (e) {
       post({ type: 'run-error', id: req.id, message: (e as Error).message });
+    } finally {
+      if (usesJoined) joinedBusy = false;
     }
   });
 }

@@ -23,8 +23,8 @@ export type Tower = 'image' | 'text';
 export interface RunRequest {
   readonly id: number;
   readonly tower: Tower;
-  /** Float32 pixels for 'image', BigInt64 ids for 'text'. */
-  readonly buffer: ArrayBuffer;
+  /** 'image': one float32 [3, S, S] buffer per image (the worker joins them); 'text': one BigInt64 [count, L] buffer. */
+  readonly buffers: readonly ArrayBuffer[];
   readonly count: number;
 }
 

@@ -19,7 +19,7 @@
  *   what was in flight or waiting.
  */
 import { ClipqlError, ErrorCode } from '../../errors';
-import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
+import { joinImages, type Backend, type BackendInfo, type BackendOptions, type Embeddings, type ImageBatch, type TokenBatch } from '../backend';
 import type { ReadyInfo } from './framing';
 import { readSettings, type TorchSettings } from './settings';
 import { WorkerProcess, type Tower } from './worker-process';
@@ -227,8 +227,8 @@ export class TorchBackend implements Backend {
   encodeImages(batch: ImageBatch): Promise<Embeddings> {
     const s = this.options.bundle.imageSize;
     if (batch.size !== s) return Promise.reject(new TypeError(`image batch has size ${batch.size}, model takes ${s}`));
-    if (batch.data.length !== batch.count * 3 * s * s) return Promise.reject(new TypeError('image batch data length does not match count'));
-    return this.encode('image', batch.data, batch.count, [3, s, s], this.settings.maxImageBatch);
+    if (batch.tensors.some((t) => t.length !== 3 * s * s)) return Promise.reject(new TypeError(`image tensors must each hold 3 x ${s} x ${s} values`));
+    return this.encode('image', joinImages(batch), batch.tensors.length, [3, s, s], this.settings.maxImageBatch);
   }
 
   encodeTexts(batch: TokenBatch): Promise<Embeddings> {
