@@ -8,7 +8,7 @@
  *   POST /image <the image's bytes> (any content-type but JSON) → the same
  *   POST /text  {"text": "..."}    → {"embedding": [...]}
  *   GET  /healthz/live
- *   GET  /loop                     → {"p99": ms}: event-loop delay since the previous call (as clipql's /metrics)
+ *   GET  /loop                     → {"p99": ms}: monitorEventLoopDelay's p99 since the previous call (as clipql's /metrics)
  *
  *   node dist/scripts/bench/peer-server.js --model DIR
  * Prints `listening PORT` on stdout once the models are loaded and checked.
@@ -18,6 +18,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { AutoProcessor, AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection, RawImage, env, type Tensor } from '@huggingface/transformers';
 import { ClipTokenizer } from '../../src/preprocess/text';
+import { EVENT_LOOP_RESOLUTION_MS } from '../../src/server/metrics';
 import { args, notebookCaptions } from './common';
 
 async function main(): Promise<void> {
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     return normalised(text_embeds as Tensor);
   };
 
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
   delay.enable();
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz/live') {

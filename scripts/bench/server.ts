@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { EVENT_LOOP_RESOLUTION_MS } from '../../src/server/metrics';
 import { DIST, REPO } from './common';
 
 export interface RunningServer {
@@ -88,10 +89,12 @@ export async function startClipql(modelDir: string, env: Record<string, string> 
     },
     600_000,
   );
-  // prom-client's event-loop lag gauges cover the time since the previous scrape.
+  // prom-client's event-loop lag gauges cover the time since the previous scrape; like Node's
+  // monitorEventLoopDelay under them, they record the time between ticks, so the delay is the
+  // reading minus the tick.
   return running(child, port, async (u) => {
     const m = /^clipql_process_nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? (\S+)$/m.exec(await (await fetch(`${u}/metrics`)).text());
-    return m ? Number(m[1]) * 1000 : NaN;
+    return m ? Math.max(0, Number(m[1]) * 1000 - EVENT_LOOP_RESOLUTION_MS) : NaN;
   });
 }
 
@@ -105,7 +108,7 @@ export async function startPeer(modelDir: string): Promise<RunningServer> {
   const nice = String(Number(process.env.CLIP_ONNX_NICE ?? 10));
   const child = spawn('nice', ['-n', nice, process.execPath, path.join(DIST, 'scripts', 'bench', 'peer-server.js'), '--model', modelDir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await waitFor(child, 'the Transformers.js peer', (line) => (/^listening (\d+)/.exec(line) ? Number(/^listening (\d+)/.exec(line)![1]) : undefined), 600_000);
-  return running(child, port, async (u) => ((await (await fetch(`${u}/loop`)).json()) as { p99: number }).p99);
+  return running(child, port, async (u) => Math.max(0, ((await (await fetch(`${u}/loop`)).json()) as { p99: number }).p99 - EVENT_LOOP_RESOLUTION_MS));
 }
 
 /**
