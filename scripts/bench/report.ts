@@ -94,9 +94,11 @@ export function derive(m: ModelReport): Derived {
     const out = new Map<number, { ips: number; p50: number; p99: number; loop: number; delay: number; ratio: number; runs: number[] }>();
     const cs = m.rounds[0][side].map((x) => x.concurrency);
     for (const c of cs) {
-      const figs = m.rounds.map((r) => r[side].find((x) => x.concurrency === c)!);
-      // Round i's ratio uses round i's limit (rawImage[i]); round 0's limit was measured before the servers started.
-      const ratios = figs.map((x, i) => x.itemsPerSecond / limits[Math.min(i, limits.length - 1)]);
+      // Round i's ratio uses round i's limit (rawImage[i]); round 0's limit was measured before
+      // the servers started. Later rounds may measure only some concurrencies.
+      const inRounds = m.rounds.map((r, i) => ({ x: r[side].find((x) => x.concurrency === c), i })).filter((r) => r.x !== undefined);
+      const figs = inRounds.map((r) => r.x!);
+      const ratios = inRounds.map(({ x, i }) => x!.itemsPerSecond / limits[Math.min(i, limits.length - 1)]);
       out.set(c, {
         ips: median(figs.map((x) => x.itemsPerSecond)),
         p50: median(figs.map((x) => x.p50)),
@@ -109,7 +111,7 @@ export function derive(m: ModelReport): Derived {
     }
     return out;
   };
-  const vsPeer8Runs = m.rounds.map((r) => r.clipql.find((x) => x.concurrency === 8)!.itemsPerSecond / r.peer.find((x) => x.concurrency === 8)!.itemsPerSecond);
+  const vsPeer8Runs = m.rounds.map((r) => (r.clipql.find((x) => x.concurrency === 8)?.itemsPerSecond ?? NaN) / (r.peer.find((x) => x.concurrency === 8)?.itemsPerSecond ?? NaN)).filter(Number.isFinite);
   return { limitImage, limitText: best(m.rawText), bestBatch, e2e: collect('clipql'), peer: collect('peer'), vsPeer8: median(vsPeer8Runs), vsPeer8Runs };
 }
 
@@ -118,7 +120,10 @@ function modelTable(m: ModelReport): string {
   const L = d.limitImage;
   const LT = d.limitText;
   const rows: string[][] = [];
-  const runs = (xs: number[]) => (xs.length > 1 ? ` (rounds: ${xs.map((x) => f(x)).join(', ')})` : '');
+  const runs = (all: number[]) => {
+    const xs = all.filter(Number.isFinite); // a later round may not measure every figure
+    return xs.length > 1 ? ` (rounds: ${xs.map((x) => f(x)).join(', ')})` : '';
+  };
   for (const b of m.rawImage[0].results.map((x) => x.batch)) {
     const v = median(m.rawImage.map((r) => at(r, b)));
     rows.push([`**Limit**: image tower, batch ${b}`, `${f(v)} images/s`, ratio(v / L), '', '', `onnxruntime session, ${m.threads} threads, no server${b === d.bestBatch ? '; **best batch**' : ''}${runs(m.rawImage.map((r) => at(r, b)))}`]);
@@ -164,7 +169,8 @@ function modelTable(m: ModelReport): string {
   const t = m.torch;
   if (t.error) rows.push(['PyTorch CPU', 'failed', '', '', '', t.error]);
   else {
-    rows.push(['PyTorch CPU images (for information)', `${f(t.imagesPerSecond, 3)} images/s`, ratio((t.imagesPerSecond ?? NaN) / L), '', '', `**no fair peer**: Debian's torch ${'1.13'} with a generic BLAS; TorchScript, batch 1, ${t.images} image(s), ${t.threads} threads`]);
+    if (t.images) rows.push(['PyTorch CPU images (for information)', `${f(t.imagesPerSecond, 3)} images/s`, ratio((t.imagesPerSecond ?? NaN) / L), '', '', `**no fair peer**: Debian's torch ${'1.13'} with a generic BLAS; TorchScript, batch 1, ${t.images} image(s), ${t.threads} threads`]);
+    else rows.push(['PyTorch CPU images (for information)', 'not run', '', '', '', "**no fair peer**: Debian's torch 1.13 with a generic BLAS; one image of this model takes minutes with it (about 140 s for generate.py's eager pass on this machine), more than this run can spend"]);
     rows.push(['PyTorch CPU captions (for information)', `${f(t.captionsPerSecond)} captions/s`, ratio((t.captionsPerSecond ?? NaN) / LT), '', '', `no fair peer; ${t.captions} captions`]);
   }
   rows.push(['Cache hit (a repeated image)', `${f(m.cacheHit.itemsPerSecond)} requests/s`, '', `${ms(m.cacheHit.p50)} / ${ms(m.cacheHit.p99)}`, '', `concurrency 1, ${m.cacheHit.ok} requests of one uploaded image (multipart parse, SHA-256, header check, cached embedding)`]);
