@@ -79,10 +79,24 @@ export interface Derived {
   limitImage: number;
   limitText: number;
   bestBatch: number;
-  e2e: Map<number, { ips: number; p50: number; p99: number; loop: number; delay: number; ratio: number; runs: number[] }>;
-  peer: Map<number, { ips: number; p50: number; p99: number; loop: number; delay: number; ratio: number; runs: number[] }>;
+  e2e: Map<number, LoadDerived>;
+  peer: Map<number, LoadDerived>;
   vsPeer8: number;
   vsPeer8Runs: number[];
+  /** clipql's CPU per image at concurrency 8 (medians over rounds) and the limit's at its best batch. */
+  cpu?: { main: number; inference: number; other: number; total: number; limit: number; bound: number };
+}
+
+/** One load figure over the rounds: medians, per-round ratios to that round's limit, per-round items/s. */
+interface LoadDerived {
+  ips: number;
+  p50: number;
+  p99: number;
+  loop: number;
+  delay: number;
+  ratio: number;
+  ratios: number[];
+  runs: number[];
 }
 
 export function derive(m: ModelReport): Derived {
@@ -91,7 +105,7 @@ export function derive(m: ModelReport): Derived {
   const batches = m.rawImage[0].results.map((x) => x.batch);
   const bestBatch = batches.reduce((b, x) => (median(m.rawImage.map((r) => at(r, x))) > median(m.rawImage.map((r) => at(r, b))) ? x : b));
   const collect = (side: 'clipql' | 'peer') => {
-    const out = new Map<number, { ips: number; p50: number; p99: number; loop: number; delay: number; ratio: number; runs: number[] }>();
+    const out = new Map<number, LoadDerived>();
     const cs = m.rounds[0][side].map((x) => x.concurrency);
     for (const c of cs) {
       // Round i's ratio uses round i's limit (rawImage[i]); round 0's limit was measured before
@@ -106,13 +120,22 @@ export function derive(m: ModelReport): Derived {
         loop: median(figs.map((x) => x.loopP99 ?? NaN)),
         delay: median(figs.map((x) => x.delayP99 ?? NaN)),
         ratio: median(ratios),
+        ratios,
         runs: figs.map((x) => x.itemsPerSecond),
       });
     }
     return out;
   };
   const vsPeer8Runs = m.rounds.map((r) => (r.clipql.find((x) => x.concurrency === 8)?.itemsPerSecond ?? NaN) / (r.peer.find((x) => x.concurrency === 8)?.itemsPerSecond ?? NaN)).filter(Number.isFinite);
-  return { limitImage, limitText: best(m.rawText), bestBatch, e2e: collect('clipql'), peer: collect('peer'), vsPeer8: median(vsPeer8Runs), vsPeer8Runs };
+  const cpuRuns = m.rounds.map((r) => r.clipql.find((x) => x.concurrency === 8)?.cpuMs).filter((x): x is NonNullable<typeof x> => Boolean(x));
+  let cpu: Derived['cpu'];
+  if (cpuRuns.length > 0) {
+    const c = { main: median(cpuRuns.map((x) => x.main)), inference: median(cpuRuns.map((x) => x.inference)), other: median(cpuRuns.map((x) => x.other)) };
+    const total = c.main + c.inference + c.other;
+    const limit = median(m.rawImage.map((r) => r.results.find((x) => x.batch === bestBatch)?.cpuMsPerItem ?? NaN));
+    cpu = { ...c, total, limit, bound: limit / total };
+  }
+  return { limitImage, limitText: best(m.rawText), bestBatch, e2e: collect('clipql'), peer: collect('peer'), vsPeer8: median(vsPeer8Runs), vsPeer8Runs, cpu };
 }
 
 function modelTable(m: ModelReport): string {
@@ -142,18 +165,15 @@ function modelTable(m: ModelReport): string {
     const j = m.jsonImages;
     rows.push(['clipql images, concurrency 8, base64 in JSON (for comparison)', `${f(j.itemsPerSecond)} images/s`, ratio(j.itemsPerSecond / m.rawImage[0].results.reduce((x, r) => Math.max(x, r.itemsPerSecond), 0)), `${ms(j.p50)} / ${ms(j.p99)}`, loops(j.delayP99, j.loopP99), `the same requests with the image as base64 inside the JSON body (first round; ratio to that round's limit); CPU ${f(j.cpuMs ? j.cpuMs.main + j.cpuMs.inference + j.cpuMs.other : NaN, 1)} core-ms per image, event loop ${f(j.cpuMs?.main, 1)}`]);
   }
-  const cpuRuns = m.rounds.map((r) => r.clipql.find((x) => x.concurrency === 8)?.cpuMs).filter((x): x is NonNullable<typeof x> => Boolean(x));
-  if (cpuRuns.length > 0) {
-    const c = { main: median(cpuRuns.map((x) => x.main)), inference: median(cpuRuns.map((x) => x.inference)), other: median(cpuRuns.map((x) => x.other)) };
-    const total = c.main + c.inference + c.other;
-    const limitCpu = median(m.rawImage.map((r) => r.results.find((x) => x.batch === d.bestBatch)?.cpuMsPerItem ?? NaN));
+  if (d.cpu) {
+    const c = d.cpu;
     rows.push([
       '**clipql** CPU per image, concurrency 8',
-      `${f(total, 1)} core-ms`,
-      ratio(limitCpu / total),
+      `${f(c.total, 1)} core-ms`,
+      ratio(c.bound),
       '',
       '',
-      `event loop ${f(c.main, 1)} + inference threads ${f(c.inference, 1)} + preprocessing and other threads ${f(c.other, 1)} core-ms (from /proc, per thread); the limit spent ${f(limitCpu, 1)} core-ms per image at batch ${d.bestBatch}: their ratio bounds the end-to-end ratio when the cores are the bottleneck`,
+      `event loop ${f(c.main, 1)} + inference threads ${f(c.inference, 1)} + preprocessing and other threads ${f(c.other, 1)} core-ms (from /proc, per thread); the limit spent ${f(c.limit, 1)} core-ms per image at batch ${d.bestBatch}: their ratio bounds the end-to-end ratio when the cores are the bottleneck`,
     ]);
   }
   for (const e of m.captions) {
@@ -198,7 +218,15 @@ function modelTable(m: ModelReport): string {
 function targets(m: ModelReport): string {
   const d = derive(m);
   const large = m.name.startsWith('vit-l');
-  const bestE2e = Math.max(...[...d.e2e.values()].map((e) => e.ratio));
+  const goal = large ? 0.9 : 0.8;
+  // The best concurrency's ratio, and beside it the drift-free bound of the CPU-per-image row: on
+  // this machine a round's limit can move by a fifth between minutes (a slow-minute limit once put
+  // a one-round figure at 1.06 ×), so the target counts as met only when both reach it.
+  const [bestC, bestE] = [...d.e2e.entries()].reduce((a, b) => (b[1].ratio > a[1].ratio ? b : a));
+  const bound = d.cpu?.bound ?? NaN;
+  const perRound = (e: LoadDerived) => (e.ratios.length > 1 ? `rounds ${e.ratios.map((x) => x.toFixed(2)).join(', ')}` : 'one round');
+  const others = [...d.e2e.entries()].filter(([c]) => c !== bestC && c > 1).map(([c, e]) => `concurrency ${c}: ${ratio(e.ratio)} (${perRound(e)})`);
+  const e2eMeasured = [`${ratio(bestE.ratio)} at concurrency ${bestC} (${perRound(bestE)})`, ...others, `CPU per image bound ${ratio(bound)}`].join('; ');
   const c8 = d.e2e.get(8)!;
   const loop = Math.max(...[...d.e2e.values()].map((e) => e.loop), ...m.captions.map((e) => e.loopP99 ?? NaN));
   const delay = Math.max(...[...d.e2e.values()].map((e) => e.delay), ...m.captions.map((e) => e.delayP99 ?? NaN));
@@ -206,7 +234,7 @@ function targets(m: ModelReport): string {
   const after = s.filter((x) => x.requests >= s[1].requests).map((x) => x.kib);
   const spread = (Math.max(...after) - Math.min(...after)) / Math.min(...after);
   const rows: [string, string, boolean][] = [
-    [`end-to-end images/s ≥ ${large ? '0.9' : '0.8'} × the limit (best concurrency vs best batch)`, ratio(bestE2e), bestE2e >= (large ? 0.9 : 0.8)],
+    [`end-to-end images/s ≥ ${goal} × the limit (best concurrency vs best batch; met when the CPU-per-image bound reaches it too)`, e2eMeasured, bestE.ratio >= goal && bound >= goal],
     [`images/s at concurrency 8 ≥ ${large ? '1.0' : '1.2'} × Transformers.js`, ratio(d.vsPeer8), d.vsPeer8 >= (large ? 1.0 : 1.2)],
     ['p99 ≤ 2 × p50 at concurrency 8 (images)', `${ms(c8.p99)} / ${ms(c8.p50)} = ${ratio(c8.p99 / c8.p50)}`, c8.p99 <= 2 * c8.p50],
     ['event-loop delay p99 ≤ 20 ms (in the server, worst clipql run)', ms(delay), delay <= 20],
