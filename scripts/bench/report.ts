@@ -193,7 +193,7 @@ function modelTable(m: ModelReport): string {
     else rows.push(['PyTorch CPU images (for information)', 'not run', '', '', '', "**no fair peer**: Debian's torch 1.13 with a generic BLAS; one image of this model takes minutes with it (about 140 s for generate.py's eager pass on this machine), more than this run can spend"]);
     rows.push(['PyTorch CPU captions (for information)', `${f(t.captionsPerSecond)} captions/s`, ratio((t.captionsPerSecond ?? NaN) / LT), '', '', `no fair peer; ${t.captions} captions`]);
   }
-  rows.push(['Cache hit (a repeated image)', `${f(m.cacheHit.itemsPerSecond)} requests/s`, '', `${ms(m.cacheHit.p50)} / ${ms(m.cacheHit.p99)}`, '', `concurrency 1, ${m.cacheHit.ok} requests of one uploaded image (multipart parse, SHA-256, header check, cached embedding)`]);
+  rows.push(['Cache hit (a repeated image)', `${f(m.cacheHit.itemsPerSecond)} requests/s`, ratio(m.cacheHit.itemsPerSecond / L), `${ms(m.cacheHit.p50)} / ${ms(m.cacheHit.p99)}`, '', `concurrency 1, ${m.cacheHit.ok} requests of one uploaded image (multipart parse, SHA-256, header check, cached embedding); ratio: requests/s to the image limit`]);
   const s = m.rss.samples;
   const after = s.filter((x) => x.requests >= s[1].requests);
   const lo = Math.min(...after.map((x) => x.kib));
@@ -201,7 +201,7 @@ function modelTable(m: ModelReport): string {
   rows.push([
     `Server RSS over ${s[s.length - 1].requests.toLocaleString('en')} requests`,
     `${(s[1].kib / 1024).toFixed(0)} → ${(s[s.length - 1].kib / 1024).toFixed(0)} MiB`,
-    '',
+    `${ratio(s[s.length - 1].kib / s[1].kib)} (end to first tenth)`,
     '',
     '',
     `after the first tenth: min ${(lo / 1024).toFixed(0)}, max ${(hi / 1024).toFixed(0)} MiB (${(((hi - lo) / lo) * 100).toFixed(1)} % spread); at start ${(s[0].kib / 1024).toFixed(0)} MiB; alternately ${(s[1].requests - s[0].requests).toLocaleString('en')} image and ${(s[1].requests - s[0].requests).toLocaleString('en')} caption requests, concurrency 8, cycling ${m.rss.distinct} different images and ${m.rss.distinct} captions (the first pass encoded, then cache hits)`,
