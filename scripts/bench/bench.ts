@@ -100,6 +100,17 @@ async function main(): Promise<void> {
   log(`wrote ${path.relative(REPO, out)} in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
 }
 
+/** clipql serving with CLIP_BACKEND=torch on the CPU: n images and n captions, one at a time. */
+async function torchBackend(dir: string, variants: string, n: number): Promise<NonNullable<ModelReport['torchService']>> {
+  const server = await startClipql(dir, { CLIP_BACKEND: 'torch', CLIP_TORCH_DEVICES: 'cpu', CLIP_REQUEST_TIMEOUT_MS: '600000', CLIP_TORCH_CALL_TIMEOUT_MS: '600000' });
+  try {
+    const one = (kind: string) => runNode<LoadFigure>('load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '1', '--amount', String(n), '--variants', variants], { onLine: log });
+    return { images: await one('image'), captions: await one('text') };
+  } finally {
+    await server.stop();
+  }
+}
+
 async function benchModel(name: string, dir: string, p: Profile, variants: string): Promise<ModelReport> {
   log(`== ${name}`);
   await writeTokenizerJson(dir);
@@ -175,6 +186,15 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
       (e: Error) => ({ error: e.message.slice(0, 200) }) as ModelReport['torch'],
     );
 
+    // The GPU backend's code path (src/backends/torch: worker process, framing, batching) run on
+    // the CPU: what clipql adds to PyTorch, beside the raw PyTorch row. Skipped where PyTorch
+    // images are (ViT-L/14@336px: minutes an image with Debian's torch).
+    let torchService: ModelReport['torchService'];
+    if (p.torchImages > 0) {
+      log('clipql with the torch backend on CPU (for information)');
+      torchService = await torchBackend(dir, variants, p.torchImages).catch((e: Error) => ({ error: e.message.slice(0, 200) }));
+    }
+
     let int8: ModelReport['int8'];
     if (fs.existsSync(path.join(dir, 'onnx', 'vision_model_int8.onnx'))) {
       log('int8 against fp32');
@@ -184,7 +204,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
         return undefined;
       });
     }
-    return { name, dir: path.relative(REPO, dir), threads, rawImage, rawText, preprocess, rounds, captions, jsonImages, peerCaptions, cacheHit, rss, torch, int8 };
+    return { name, dir: path.relative(REPO, dir), threads, rawImage, rawText, preprocess, rounds, captions, jsonImages, peerCaptions, cacheHit, rss, torch, torchService, int8 };
   } finally {
     await Promise.all([clipql.stop(), peer.stop()]);
   }

@@ -53,6 +53,8 @@ export interface ModelReport {
   readonly cacheHit: LoadFigure;
   readonly rss: { samples: { requests: number; kib: number }[]; distinct: number };
   readonly torch: { imagesPerSecond?: number; captionsPerSecond?: number; images?: number; captions?: number; threads?: number; error?: string };
+  /** clipql with CLIP_BACKEND=torch on the CPU (the GPU backend's worker process), concurrency 1. */
+  readonly torchService?: { images?: LoadFigure; captions?: LoadFigure; error?: string };
   readonly int8?: Int8Report;
 }
 
@@ -192,6 +194,15 @@ function modelTable(m: ModelReport): string {
     if (t.images) rows.push(['PyTorch CPU images (for information)', `${f(t.imagesPerSecond, 3)} images/s`, ratio((t.imagesPerSecond ?? NaN) / L), '', '', `**no fair peer**: Debian's torch ${'1.13'} with a generic BLAS; TorchScript, batch 1, ${t.images} image(s), ${t.threads} threads`]);
     else rows.push(['PyTorch CPU images (for information)', 'not run', '', '', '', "**no fair peer**: Debian's torch 1.13 with a generic BLAS; one image of this model takes minutes with it (about 140 s for generate.py's eager pass on this machine), more than this run can spend"]);
     rows.push(['PyTorch CPU captions (for information)', `${f(t.captionsPerSecond)} captions/s`, ratio((t.captionsPerSecond ?? NaN) / LT), '', '', `no fair peer; ${t.captions} captions`]);
+  }
+  const ts = m.torchService;
+  if (ts?.error) rows.push(['clipql, torch backend on CPU', 'failed', '', '', '', ts.error]);
+  else if (ts?.images && ts.captions) {
+    const vs = (x: number, raw: number | undefined) => (raw ? `; ${ratio(x / raw)} the PyTorch row` : '');
+    const failed = (x: LoadFigure) => (x.failed > 0 ? `; **${x.failed} failed**: ${x.firstError ?? ''}` : '');
+    const what = 'CLIP_BACKEND=torch, CLIP_TORCH_DEVICES=cpu: the GPU backend\'s worker process (src/backends/torch) running the same TorchScript as the PyTorch row, over HTTP, concurrency 1';
+    rows.push(['clipql, torch backend on CPU, images (for information)', `${f(ts.images.itemsPerSecond, 3)} images/s`, ratio(ts.images.itemsPerSecond / L), `${ms(ts.images.p50)} / ${ms(ts.images.p99)}`, '', `${what}, ${ts.images.ok} images${vs(ts.images.itemsPerSecond, t.imagesPerSecond)}${failed(ts.images)}`]);
+    rows.push(['clipql, torch backend on CPU, captions (for information)', `${f(ts.captions.itemsPerSecond)} captions/s`, ratio(ts.captions.itemsPerSecond / LT), `${ms(ts.captions.p50)} / ${ms(ts.captions.p99)}`, '', `${ts.captions.ok} captions${vs(ts.captions.itemsPerSecond, t.captionsPerSecond)}${failed(ts.captions)}; ratio to the text limit`]);
   }
   rows.push(['Cache hit (a repeated image)', `${f(m.cacheHit.itemsPerSecond)} requests/s`, ratio(m.cacheHit.itemsPerSecond / L), `${ms(m.cacheHit.p50)} / ${ms(m.cacheHit.p99)}`, '', `concurrency 1, ${m.cacheHit.ok} requests of one uploaded image (multipart parse, SHA-256, header check, cached embedding); ratio: requests/s to the image limit`]);
   const s = m.rss.samples;
