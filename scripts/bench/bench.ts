@@ -12,7 +12,8 @@
  * in interleaved rounds and reported as medians.
  *
  *   node dist/scripts/bench/bench.js [--models vit-b-32,vit-l-14-336] [--quick] [--out BENCHMARKS.md]
- *   node dist/scripts/bench/bench.js --render /tmp/clipql-bench/results.json   (tables only, again)
+ *   node dist/scripts/bench/bench.js --render /tmp/clipql-bench/results.json   (tables only, again;
+ *        [--date 'YYYY-MM-DD HH:MM UTC'] [--minutes N] for a results.json saved mid-run)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +23,14 @@ import { makeVariants } from './inputs';
 import { renderMarkdown, type ModelReport, type LoadFigure, type RawResult } from './report';
 import { cpuSplit, startClipql, startPeer, type RunningServer } from './server';
 import { writeTokenizerJson } from './tokenizer-json';
+
+/** results.json once a run has finished (while it runs: the bare ModelReport[] so far). */
+interface Saved {
+  readonly date: string;
+  readonly minutes: number;
+  readonly quick: boolean;
+  readonly models: ModelReport[];
+}
 
 interface Profile {
   /** Seconds per raw batch size (at least 2 runs). */
@@ -72,9 +81,11 @@ async function main(): Promise<void> {
   const out = path.resolve(REPO, a.out ?? 'BENCHMARKS.md');
   const started = Date.now();
   if (a.render) {
-    // Re-render from a saved results.json (no measurement).
-    const saved = JSON.parse(fs.readFileSync(a.render, 'utf8')) as ModelReport[];
-    const md = renderMarkdown(saved, await machine(), { minutes: Number(a.minutes ?? NaN), quick: Boolean(a.quick) });
+    // Re-render from a saved results.json (no measurement): the run's own date and duration, from
+    // the file (or --date / --minutes for a file saved without them).
+    const saved = JSON.parse(fs.readFileSync(a.render, 'utf8')) as ModelReport[] | Saved;
+    const run: Partial<Saved> = Array.isArray(saved) ? {} : saved;
+    const md = renderMarkdown(Array.isArray(saved) ? saved : saved.models, { ...(await machine()), ...(run.date ? { date: run.date } : {}), ...(a.date ? { date: a.date } : {}) }, { minutes: Number(a.minutes ?? run.minutes ?? NaN), quick: Boolean(a.quick ?? run.quick) });
     fs.writeFileSync(out, md);
     process.stdout.write(md);
     return;
@@ -94,7 +105,10 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(reports, null, 1));
   }
   if (reports.length === 0) throw new Error('no benchmark model: run `npm run bench:models` first');
-  const md = renderMarkdown(reports, await machine(), { minutes: (Date.now() - started) / 60_000, quick: Boolean(a.quick) });
+  const m = await machine();
+  const saved: Saved = { date: m.date, minutes: (Date.now() - started) / 60_000, quick: Boolean(a.quick), models: reports };
+  fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(saved, null, 1));
+  const md = renderMarkdown(reports, m, { minutes: saved.minutes, quick: saved.quick });
   fs.writeFileSync(out, md);
   process.stdout.write(md);
   log(`wrote ${path.relative(REPO, out)} in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
