@@ -12,8 +12,7 @@
  * in interleaved rounds and reported as medians.
  *
  *   node dist/scripts/bench/bench.js [--models vit-b-32,vit-l-14-336] [--quick] [--out BENCHMARKS.md]
- *   node dist/scripts/bench/bench.js --render /tmp/clipql-bench/results.json   (tables only, again;
- *        [--date 'YYYY-MM-DD HH:MM UTC'] [--minutes N] for a results.json saved mid-run)
+ *   node dist/scripts/bench/bench.js --render /tmp/clipql-bench/results.json   (tables only, again)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +23,7 @@ import { renderMarkdown, type ModelReport, type LoadFigure, type RawResult } fro
 import { cpuSplit, startClipql, startPeer, type RunningServer } from './server';
 import { writeTokenizerJson } from './tokenizer-json';
 
-/** results.json once a run has finished (while it runs: the bare ModelReport[] so far). */
+/** results.json: rewritten after each model (minutes so far), so a cut-short run keeps what it measured. */
 interface Saved {
   readonly date: string;
   readonly minutes: number;
@@ -81,17 +80,17 @@ async function main(): Promise<void> {
   const out = path.resolve(REPO, a.out ?? 'BENCHMARKS.md');
   const started = Date.now();
   if (a.render) {
-    // Re-render from a saved results.json (no measurement): the run's own date and duration, from
-    // the file (or --date / --minutes for a file saved without them).
-    const saved = JSON.parse(fs.readFileSync(a.render, 'utf8')) as ModelReport[] | Saved;
-    const run: Partial<Saved> = Array.isArray(saved) ? {} : saved;
-    const md = renderMarkdown(Array.isArray(saved) ? saved : saved.models, { ...(await machine()), ...(run.date ? { date: run.date } : {}), ...(a.date ? { date: a.date } : {}) }, { minutes: Number(a.minutes ?? run.minutes ?? NaN), quick: Boolean(a.quick ?? run.quick) });
+    // Re-render from a saved results.json (no measurement), with the run's own date and duration.
+    const saved = JSON.parse(fs.readFileSync(a.render, 'utf8')) as Saved;
+    const md = renderMarkdown(saved.models, { ...(await machine()), date: saved.date }, saved);
     fs.writeFileSync(out, md);
     process.stdout.write(md);
     return;
   }
   const variants = await makeVariants(path.join(TMP, 'variants'), 32);
   const reports: ModelReport[] = [];
+  const m = await machine();
+  let saved: Saved | undefined;
   for (const name of wanted) {
     const dir = path.join(REPO, 'models', `bench-${name}`);
     // models.ts writes .complete once the generator has finished and checked the folder; a folder
@@ -102,13 +101,11 @@ async function main(): Promise<void> {
       continue;
     }
     reports.push(await benchModel(name, dir, forModel(name, profile), variants));
-    fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(reports, null, 1));
+    saved = { date: utcNow(), minutes: (Date.now() - started) / 60_000, quick: Boolean(a.quick), models: reports };
+    fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(saved, null, 1));
   }
-  if (reports.length === 0) throw new Error('no benchmark model: run `npm run bench:models` first');
-  const m = await machine();
-  const saved: Saved = { date: m.date, minutes: (Date.now() - started) / 60_000, quick: Boolean(a.quick), models: reports };
-  fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(saved, null, 1));
-  const md = renderMarkdown(reports, m, { minutes: saved.minutes, quick: saved.quick });
+  if (!saved) throw new Error('no benchmark model: run `npm run bench:models` first');
+  const md = renderMarkdown(reports, { ...m, date: saved.date }, saved);
   fs.writeFileSync(out, md);
   process.stdout.write(md);
   log(`wrote ${path.relative(REPO, out)} in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
@@ -243,6 +240,8 @@ async function memory(server: RunningServer, variants: string, total: number, di
   return { samples, distinct };
 }
 
+const utcNow = () => new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+
 async function machine(): Promise<Record<string, string>> {
   const version = (p: string) => (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version;
   const torch = await runChild<{ v: string }>('/usr/bin/python3', ['-c', 'import torch, json; print("RESULT " + json.dumps({"v": torch.__version__}))']).catch(() => ({ v: 'not installed' }));
@@ -255,7 +254,7 @@ async function machine(): Promise<Record<string, string>> {
     transformers: `@huggingface/transformers ${version('@huggingface/transformers')}`,
     autocannon: `autocannon ${version('autocannon')}`,
     torch: `torch ${torch.v}`,
-    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    date: utcNow(),
   };
 }
 
