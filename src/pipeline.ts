@@ -83,12 +83,18 @@ export class ClipPipeline {
   }
 
   /**
-   * Preprocessed CHW tensor of one image (throws BAD_IMAGE & co. for bad bytes; OVERLOADED when
-   * the preprocessing queue is full). A deadline or abort in `opts` drops it from that queue.
+   * The RGB crop of one image, as the backends take it (ImageBatch): BAD_IMAGE & co. for bad
+   * bytes; OVERLOADED when the preprocessing queue is full. A deadline or abort in `opts` drops it
+   * from that queue.
    */
-  async imageTensor(bytes: Uint8Array, opts?: SubmitOptions): Promise<Float32Array> {
-    const { tensor } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? 'exact', this.options.decodeLimits, opts);
-    return tensor;
+  async imagePixels(bytes: Uint8Array, opts?: SubmitOptions): Promise<Uint8Array> {
+    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? 'exact', this.options.decodeLimits, opts);
+    return pixels;
+  }
+
+  /** Preprocessing threads in use (CLIP_PREPROCESS_THREADS, or the default for the default backend). */
+  get preprocessThreads(): number {
+    return this.pool.threads;
   }
 
   /** The preprocessing threads' queue (/metrics). */
@@ -112,7 +118,7 @@ export class ClipPipeline {
 
   async embedImage(bytes: Uint8Array, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
-    return embedder.embedImage(sha256(bytes), (work) => this.imageTensor(bytes, work), opts);
+    return embedder.embedImage(sha256(bytes), (work) => this.imagePixels(bytes, work), opts);
   }
 
   async embedText(text: string, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {

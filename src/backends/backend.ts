@@ -17,22 +17,44 @@
 import type { ModelBundle } from '../bundle/bundle';
 
 /**
- * Images for the vision tower: one [3, size, size] float32 tensor (CHW, already normalised) per
- * image, in order. Separate tensors rather than one buffer: joining them is the backend's business,
- * so that it happens where it is cheap (the onnx worker copies them into a buffer it reuses, off
- * the event loop; joining 16 ViT-B/32 images on the main thread cost about 20 ms a batch there).
+ * Images for the vision tower: one RGB crop per image, `size` × `size` × 3 uint8, row-major HWC,
+ * exactly as preprocessing leaves it (after resize, centre crop and convert("RGB"); before
+ * ToTensor and Normalize). Pixels travel as bytes, a quarter of the float32 tensor: each backend
+ * normalises where it is cheapest (the onnx worker thread while it joins the batch, the torch
+ * worker on the device), and must give the same float32 values as `toTensor` (preprocess/image/
+ * transform.ts, bit-identical to torchvision's ToTensor + Normalize); the conformance and torch
+ * tests check this byte for byte.
  */
 export interface ImageBatch {
-  readonly tensors: readonly Float32Array[];
+  readonly pixels: readonly Uint8Array[];
   readonly size: number;
 }
 
-/** The batch as one [count, 3, size, size] buffer (for backends that need one). */
-export function joinImages(batch: ImageBatch): Float32Array {
-  const per = 3 * batch.size * batch.size;
-  const data = new Float32Array(batch.tensors.length * per);
-  batch.tensors.forEach((t, i) => data.set(t, i * per));
-  return data;
+/**
+ * How much work a backend can usefully have in flight, which the Embedder's batchers use
+ * (instead of a default) to decide how many batches to dispatch before the first comes back.
+ */
+export interface BackendCapacity {
+  /** Independent executors: GPUs or worker processes (1 for one in-process session). */
+  readonly devices: number;
+  /**
+   * Batches worth having in flight on each executor: 1 when it runs one batch at a time and
+   * nothing overlaps (a CPU session: a second batch would only queue and add latency); 2 or more
+   * when the next batch's transfer and upload overlap the current one's compute (the torch worker).
+   */
+  readonly perDevice: number;
+  /** Host CPU threads that inference itself keeps busy; the preprocessing pool's default takes the rest. */
+  readonly hostThreads: number;
+  /**
+   * Image batch sizes that run best, ascending (e.g. the sizes captured as CUDA graphs: other
+   * sizes are padded up to the next one). Empty: any size up to maxBatch.image is as good.
+   */
+  readonly imageBatchSizes: readonly number[];
+}
+
+/** Batches in flight in all: devices × perDevice. */
+export function inFlightOf(c: BackendCapacity): number {
+  return c.devices * c.perDevice;
 }
 
 /** [count, contextLength] token ids (int64, as ONNX CLIP exports take them), zero padded. */
@@ -61,6 +83,8 @@ export interface BackendInfo {
   readonly maxBatch: { readonly image: number; readonly text: number };
   /** Numeric precision of inference, e.g. "float32", "float16". */
   readonly dtype: string;
+  /** Batches in flight and preferred sizes (see BackendCapacity). */
+  readonly capacity: BackendCapacity;
   /** Free-form details (execution provider, threads, worker pids...). */
   readonly details: Readonly<Record<string, string | number | boolean>>;
 }

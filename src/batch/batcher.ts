@@ -5,9 +5,13 @@
  * Policy:
  * - A batch is dispatched as soon as `maxBatch` items are queued, or when the oldest queued item
  *   has waited `maxDelayMs` (the only time the batcher waits: when a full batch cannot be formed).
- * - At most `maxInFlight` batches run at once (1 for a CPU session, one per GPU worker). Items that
- *   arrive while batches run accumulate and leave together: under load the backend is fed full
- *   batches without any timer.
+ * - At most `maxInFlight` batches run at once (the backend's capacity: 1 for a CPU session, two
+ *   per torch worker so that one arrives while one computes). Items that arrive while batches run
+ *   accumulate and leave together: under load the backend is fed full batches without any timer.
+ * - With `preferredSizes` (the sizes a backend runs without padding, e.g. its CUDA graphs), a batch
+ *   of another size n is cut at the largest preferred size below it when padding n up to the next
+ *   one would waste more than a quarter of n (40 with sizes 32, 64 leaves as 32 + 8, 13 with 8, 16
+ *   as one 13 that the backend pads to 16): padding wastes device time, extra launches host time.
  * - Results come back in submission order; `run` must return one result (or an Error) per item,
  *   in order, like DataLoader's batch function. An Error in a slot fails that item only; a
  *   rejected `run` fails the items of that batch only.
@@ -27,6 +31,8 @@ export interface BatcherOptions<I, O> {
   readonly maxQueue?: number;
   /** Batches running at once; default 1. */
   readonly maxInFlight?: number;
+  /** Batch sizes the backend runs best, ascending (see the policy above); default none. */
+  readonly preferredSizes?: readonly number[];
   /** The batch function: same length and order as `items`; an Error in a slot fails that item. */
   readonly run: (items: I[]) => Promise<Array<O | Error>>;
   /** Called once per dispatched batch, for metrics and tests. */
@@ -141,7 +147,7 @@ export class Batcher<I, O> {
         }, this.maxDelayMs - waited);
         return;
       }
-      this.dispatch(this.queue.splice(0, this.options.maxBatch));
+      this.dispatch(this.queue.splice(0, cutSize(Math.min(this.queue.length, this.options.maxBatch), this.options.preferredSizes)));
     }
     if (this.queue.length === 0 && this.timer) {
       clearTimeout(this.timer);
@@ -188,6 +194,15 @@ export class Batcher<I, O> {
       },
     );
   }
+}
+
+/** How many of `n` waiting items to send, given the backend's preferred sizes (policy above). */
+export function cutSize(n: number, preferred: readonly number[] = []): number {
+  if (preferred.length === 0 || preferred.includes(n)) return n;
+  const up = preferred.find((s) => s > n);
+  const down = [...preferred].reverse().find((s) => s < n);
+  if (down === undefined || (up !== undefined && up - n <= n / 4)) return n;
+  return down;
 }
 
 function abortError(signal: AbortSignal): Error {

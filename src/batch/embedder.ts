@@ -9,7 +9,7 @@
  *
  * Embeddings are the backend's raw projected vectors (not normalised), as float32 rows.
  */
-import type { Backend } from '../backends/backend';
+import { inFlightOf, type Backend } from '../backends/backend';
 import { ClipqlError, ErrorCode } from '../errors';
 import { Batcher, type SubmitOptions } from './batcher';
 import { LruCache } from './lru';
@@ -21,6 +21,7 @@ export interface EmbedderOptions {
   readonly cacheSize?: number;
   readonly maxDelayMs?: number;
   readonly maxQueue?: number;
+  /** Batches in flight per tower; default: the backend's capacity (devices × perDevice). */
   readonly maxInFlight?: number;
   /** Called once per backend batch (metrics). */
   readonly onBatch?: (event: BatchEvent) => void;
@@ -44,7 +45,7 @@ export interface EmbedderStats {
 }
 
 export class Embedder {
-  private readonly imageBatcher: Batcher<Float32Array, Float32Array>;
+  private readonly imageBatcher: Batcher<Uint8Array, Float32Array>;
   private readonly textBatcher: Batcher<Int32Array, Float32Array>;
   private readonly imageCache: LruCache<string, Float32Array>;
   private readonly textCache: LruCache<string, Float32Array>;
@@ -52,14 +53,15 @@ export class Embedder {
 
   constructor(readonly backend: Backend, options: EmbedderOptions) {
     const info = backend.describe();
-    const common = { maxDelayMs: options.maxDelayMs, maxQueue: options.maxQueue, maxInFlight: options.maxInFlight };
+    const common = { maxDelayMs: options.maxDelayMs, maxQueue: options.maxQueue, maxInFlight: options.maxInFlight ?? inFlightOf(info.capacity) };
     const size = options.imageSize;
-    this.imageBatcher = new Batcher<Float32Array, Float32Array>({
+    this.imageBatcher = new Batcher<Uint8Array, Float32Array>({
       ...common,
       name: `${backend.name}/image`,
       maxBatch: info.maxBatch.image,
+      preferredSizes: info.capacity.imageBatchSizes,
       onBatch: (i) => options.onBatch?.({ ...i, backend: backend.name, tower: 'image' }),
-      run: async (tensors) => splitRows(await backend.encodeImages({ tensors, size })),
+      run: async (pixels) => splitRows(await backend.encodeImages({ pixels, size })),
     });
     this.textBatcher = new Batcher<Int32Array, Float32Array>({
       ...common,
@@ -78,12 +80,13 @@ export class Embedder {
   }
 
   /**
-   * Embedding of the image whose content key is `key` (sha256 of its bytes). `tensor` is only
-   * called when the embedding is neither cached nor already being computed; the options it gets
-   * are the shared work's (see `cached`), to pass on to preprocessing.
+   * Embedding of the image whose content key is `key` (sha256 of its bytes). `pixels` (its RGB
+   * crop, ImageBatch's layout) is only called when the embedding is neither cached nor already
+   * being computed; the options it gets are the shared work's (see `cached`), to pass on to
+   * preprocessing.
    */
-  embedImage(key: string, tensor: (opts: SubmitOptions) => Promise<Float32Array>, opts: SubmitOptions = {}): Promise<Float32Array> {
-    return this.cached(`i:${key}`, this.imageCache, async (work) => this.imageBatcher.submit(await tensor(work), work), opts);
+  embedImage(key: string, pixels: (opts: SubmitOptions) => Promise<Uint8Array>, opts: SubmitOptions = {}): Promise<Float32Array> {
+    return this.cached(`i:${key}`, this.imageCache, async (work) => this.imageBatcher.submit(await pixels(work), work), opts);
   }
 
   /**

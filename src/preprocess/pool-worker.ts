@@ -1,16 +1,16 @@
-/** One preprocessing thread (see pool.ts): bytes in, a normalised CHW tensor out (transferred). */
+/** One preprocessing thread (see pool.ts): bytes in, the RGB crop out (transferred). */
 import { parentPort } from 'node:worker_threads';
 import { isClipqlError } from '../errors';
-import { preprocessImage } from './image/transform';
+import { preprocessPixels } from './image/transform';
 import type { PreprocessReply, PreprocessTask } from './pool';
 
 const port = parentPort!;
 port.on('message', async (t: PreprocessTask) => {
   let reply: PreprocessReply;
   try {
-    const result = await preprocessImage(t.bytes, t.cfg, { mode: t.mode, limits: t.limits });
+    const result = await preprocessPixels(t.bytes, t.cfg, { mode: t.mode, limits: t.limits });
     reply = { id: t.id, ok: true, result };
-    port.postMessage(reply, [result.tensor.buffer as ArrayBuffer]);
+    port.postMessage(reply, [result.pixels.buffer as ArrayBuffer]);
     return;
   } catch (e) {
     reply = isClipqlError(e)

@@ -1,11 +1,12 @@
 /**
  * Image preprocessing off the main thread. Decoding (sharp), the PIL-exact resize and the
- * normalisation are CPU work of 5–100 ms per image; on the event loop they would stall every
- * other request, the health checks and the batch window. A small pool of worker threads runs
- * `preprocessImage` instead; the tensor comes back as a transferred buffer.
+ * crop are CPU work of 5–100 ms per image; on the event loop they would stall every other
+ * request, the health checks and the batch window. A small pool of worker threads runs
+ * `preprocessPixels` instead; the uint8 RGB crop comes back as a transferred buffer (the backends
+ * normalise: ImageBatch in backends/backend.ts).
  *
- * Size: CLIP_PREPROCESS_THREADS (default 1: on a 2-core machine, one thread preprocesses while
- * onnxruntime's threads infer). 0 runs preprocessing inline on the calling thread (tests, CLI).
+ * Size: CLIP_PREPROCESS_THREADS, default `defaultPreprocessThreads` (below): the cores that
+ * inference leaves. 0 runs preprocessing inline on the calling thread (tests, CLI).
  * Errors keep their ClipqlError code across the thread boundary.
  */
 import path from 'node:path';
@@ -15,7 +16,7 @@ import type { SubmitOptions } from '../batch/batcher';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { DecodeLimits } from './image/decode';
 import type { ImageTransformConfig } from './image/config';
-import { preprocessImage, type PreprocessMode, type PreprocessedImage } from './image/transform';
+import { preprocessPixels, type PreprocessMode, type PreprocessedPixels } from './image/transform';
 
 export interface PreprocessTask {
   readonly id: number;
@@ -26,7 +27,7 @@ export interface PreprocessTask {
 }
 
 export type PreprocessReply =
-  | { readonly id: number; readonly ok: true; readonly result: PreprocessedImage }
+  | { readonly id: number; readonly ok: true; readonly result: PreprocessedPixels }
   | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string; readonly details?: Record<string, unknown> };
 
 /** Bounds on waiting work (see "Admission" below). */
@@ -51,7 +52,7 @@ interface Slot {
 
 export class PreprocessPool {
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, { resolve(r: PreprocessedImage): void; reject(e: Error): void; slot: Slot }>();
+  private readonly pending = new Map<number, { resolve(r: PreprocessedPixels): void; reject(e: Error): void; slot: Slot }>();
   private nextId = 1;
   private closed = false;
   private readonly gate?: AdmissionGate;
@@ -103,7 +104,7 @@ export class PreprocessPool {
    * Preprocesses one image: BAD_IMAGE & co. for bad bytes; OVERLOADED when `maxQueue` tasks
    * already wait; TIMEOUT or the abort reason when `opts` fires before the task has started.
    */
-  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: SubmitOptions): Promise<PreprocessedImage> {
+  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: SubmitOptions): Promise<PreprocessedPixels> {
     if (!this.gate || this.closed) return this.dispatch(bytes, cfg, mode, limits);
     return this.gate.run(() => this.dispatch(bytes, cfg, mode, limits), opts);
   }
@@ -114,8 +115,8 @@ export class PreprocessPool {
   }
   // ---- end of admission ------------------------------------------------------------------------
 
-  private dispatch(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>): Promise<PreprocessedImage> {
-    if (this.slots.length === 0) return preprocessImage(bytes, cfg, { mode, limits });
+  private dispatch(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>): Promise<PreprocessedPixels> {
+    if (this.slots.length === 0) return preprocessPixels(bytes, cfg, { mode, limits });
     if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the preprocessing pool is closed'));
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
@@ -127,7 +128,7 @@ export class PreprocessPool {
       slot.worker.postMessage(task);
     }).finally(() => {
       if (slot.busy === 0) slot.worker.unref();
-    }) as Promise<PreprocessedImage>;
+    }) as Promise<PreprocessedPixels>;
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,7 @@ export function createContext(pipeline: ClipPipeline, limits: Limits, signal: Ab
         l = new DataLoader<ImageRef, Float32Array, string>(
           async (refs) => {
             const embedder = await pipeline.embedder(backend);
-            return Promise.all(refs.map((r) => settle(embedder.embedImage(r.sha256, (work) => r.tensor(work), opts))));
+            return Promise.all(refs.map((r) => settle(embedder.embedImage(r.sha256, (work) => r.pixels(work), opts))));
           },
           { cacheKeyFn: (r) => r.sha256 },
         );

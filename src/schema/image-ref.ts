@@ -25,9 +25,9 @@ export class ImageRef {
     private readonly pipeline: ClipPipeline,
   ) {}
 
-  /** `opts`: the deadline and abort under which the tensor is still wanted (see Embedder). */
-  tensor(opts?: SubmitOptions): Promise<Float32Array> {
-    return this.pipeline.imageTensor(this.bytes, opts);
+  /** The RGB crop for the backends; `opts`: the deadline and abort under which it is still wanted (see Embedder). */
+  pixels(opts?: SubmitOptions): Promise<Uint8Array> {
+    return this.pipeline.imagePixels(this.bytes, opts);
   }
 }
 

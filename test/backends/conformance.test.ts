@@ -33,16 +33,16 @@ function rng(seed: number): () => number {
   };
 }
 
-/** `count` random images, as CLIP-normalised pixels (roughly -1.8..2.1), fresh buffers each call. */
+/** `count` random RGB crops (uint8 S × S × 3), fresh buffers each call. */
 function images(bundle: ModelBundle, count: number, seed = 1): ImageBatch {
   const s = bundle.imageSize;
   const next = rng(seed);
-  const tensors = Array.from({ length: count }, () => {
-    const t = new Float32Array(3 * s * s);
-    for (let i = 0; i < t.length; i++) t[i] = next() * 3.9 - 1.8;
+  const pixels = Array.from({ length: count }, () => {
+    const t = new Uint8Array(3 * s * s);
+    for (let i = 0; i < t.length; i++) t[i] = Math.floor(next() * 256);
     return t;
   });
-  return { tensors, size: s };
+  return { pixels, size: s };
 }
 
 /** Token rows: start 49406, a few ids, end 49407, zeros. */
@@ -57,7 +57,7 @@ function texts(bundle: ModelBundle, rows: number[][] = TOKEN_ROWS): TokenBatch {
 
 /** Rows `from`..`from+count` of an image batch, as a batch of their own (a copy). */
 function imageRows(batch: ImageBatch, from: number, count: number): ImageBatch {
-  return { tensors: batch.tensors.slice(from, from + count).map((t) => t.slice()), size: batch.size };
+  return { pixels: batch.pixels.slice(from, from + count).map((t) => t.slice()), size: batch.size };
 }
 
 function assertRowsClose(actual: Float32Array, expected: Float32Array, dim: number, tol: number, what: string): void {

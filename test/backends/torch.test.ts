@@ -64,17 +64,17 @@ function torchBackend(env: Record<string, string> = {}, b: ModelBundle = bundle)
   return new TorchBackend({ bundle: b, env: { ...CPU_ENV, ...env } });
 }
 
-/** Seeded pseudo-random CLIP-normalised pixels (fresh buffer each call: backends may detach it). */
+/** Seeded pseudo-random RGB crops (fresh buffers each call: backends may detach them). */
 function images(count: number, seed = 1): ImageBatch {
   const s = bundle.imageSize;
   const per = 3 * s * s;
-  const data = new Float32Array(count * per);
+  const data = new Uint8Array(count * per);
   let x = seed >>> 0;
   for (let i = 0; i < data.length; i++) {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    data[i] = (x / 4294967296) * 3.9 - 1.8;
+    data[i] = x >>> 24;
   }
-  return { tensors: Array.from({ length: count }, (_, i) => data.slice(i * per, (i + 1) * per)), size: s };
+  return { pixels: Array.from({ length: count }, (_, i) => data.slice(i * per, (i + 1) * per)), size: s };
 }
 
 const TOKEN_ROWS = [[320, 1125, 539, 320, 2368], [320, 1929], [550, 2441, 786, 12, 320, 896, 1374], [2368], [320, 3086, 539, 1237], [1929, 267, 2368]];
@@ -170,19 +170,25 @@ describe('torch on the CPU against onnx on the CPU', () => {
     assert.equal(info.details['worker0.restarts'], 0);
   });
 
-  test("an OpenAI-style checkpoint (float16 weights, casts to float16 and 'cuda' device constants in the graph) runs on the CPU", async () => {
+  for (const impl of ['eager', 'torchscript'] as const)
+  test(`an OpenAI-style checkpoint (float16 weights, casts to float16 and 'cuda' device constants in the graph) runs on the CPU: CLIP_TORCH_IMPL=${impl}`, async () => {
     // Made from the tiny model the way OpenAI's released files look: what clip.load(jit=True) patches.
-    const quirky = path.join(tmp, 'openai-style.pt');
+    const quirky = path.join(tmp, `openai-style-${impl}.pt`);
     const { stdout } = await run(PYTHON, ['-c', OPENAI_STYLE_SCRIPT, bundle.files.torch!, quirky]);
     const [devices, casts] = stdout.trim().split(/\s+/).map(Number);
     assert.ok(devices > 0, `the tiny model has device constants to move (${stdout.trim()})`);
 
-    const openai = torchBackend({ CLIP_TORCH_MODEL: quirky });
+    const openai = torchBackend({ CLIP_TORCH_MODEL: quirky, CLIP_TORCH_IMPL: impl });
     try {
       await openai.init();
       const notes = String(openai.describe().details['worker0.notes']);
-      assert.match(notes, /device constant\(s\) moved to cpu/);
-      if (casts > 0) assert.match(notes, /float16 checkpoint converted to float32/);
+      if (impl === 'eager') {
+        // The eager model takes the weights only (as float32): no graph to patch.
+        assert.match(notes, /eager model, math attention/);
+      } else {
+        assert.match(notes, /device constant\(s\) moved to cpu/);
+        if (casts > 0) assert.match(notes, /float16 checkpoint converted to float32/);
+      }
       for (const [a, b] of [
         [await torch.encodeImages(images(3, 2)), await openai.encodeImages(images(3, 2))],
         [await torch.encodeTexts(texts()), await openai.encodeTexts(texts())],
@@ -215,7 +221,7 @@ describe('worker failures at run time (one backend: CLIP_TORCH_MAX_BATCH=2, CLIP
     const whole = await b.encodeImages(images(5, 11));
     const all = images(5, 11);
     for (let i = 0; i < 5; i++) {
-      const one = await b.encodeImages({ tensors: [all.tensors[i]], size: all.size });
+      const one = await b.encodeImages({ pixels: [all.pixels[i]], size: all.size });
       one.data.forEach((v, j) => assert.ok(Math.abs(v - whole.data[i * whole.dim + j]) <= 1e-5, `image ${i} column ${j}: ${v} vs ${whole.data[i * whole.dim + j]}`));
     }
     const twice = await b.encodeTexts(texts([...TOKEN_ROWS, ...TOKEN_ROWS])); // 12 rows: 8 + 4
@@ -306,11 +312,13 @@ describe('start-up failures name their cause', { concurrency: true }, () => {
   test('a corrupt model file: BAD_MODEL naming the file', async () => {
     const file = path.join(tmp, 'corrupt-model.pt');
     writeFileSync(file, randomBytes(4096));
-    const b = torchBackend({}, { ...bundle, files: { ...bundle.files, torch: file } });
-    const e = await rejection(b.init(), ErrorCode.BAD_MODEL, 'corrupt model');
-    assert.ok(e.message.includes(file), e.message);
-    assert.match(e.message, /not a TorchScript archive/);
-    await b.dispose();
+    for (const impl of ['eager', 'torchscript']) {
+      const b = torchBackend({ CLIP_TORCH_IMPL: impl }, { ...bundle, files: { ...bundle.files, torch: file } });
+      const e = await rejection(b.init(), ErrorCode.BAD_MODEL, `corrupt model (${impl})`);
+      assert.ok(e.message.includes(file), e.message);
+      assert.match(e.message, impl === 'eager' ? /neither a TorchScript archive .* nor a torch.save'd state_dict/ : /not a TorchScript archive/);
+      await b.dispose();
+    }
   });
 
   test('a bundle without torch/model.pt: BAD_MODEL naming the expected file', () => {

@@ -90,7 +90,7 @@ test('the preprocessing pool: a burst beyond its bound gets OVERLOADED, deadline
     assert.deepEqual(settled.map((r) => (r.status === 'fulfilled' ? 'ok' : code(r.reason))), ['ok', 'ok', 'TIMEOUT', 'TIMEOUT', 'TIMEOUT', ...Array(7).fill('OVERLOADED')]);
     assert.deepEqual(pool.stats(), { queued: 0, running: 0, refused: 14 });
     const ok = await pool.run(images[0], cfg, 'exact');
-    assert.equal(ok.tensor.length, 3 * 224 * 224);
+    assert.equal(ok.pixels.length, 224 * 224 * 3);
   } finally {
     await pool.close();
   }

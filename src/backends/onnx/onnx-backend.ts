@@ -72,6 +72,7 @@ export class OnnxBackend implements Backend {
       nice: intSetting(env, 'CLIP_ONNX_NICE', 10, 0),
       imageSize: options.bundle.imageSize,
       contextLength: options.bundle.contextLength,
+      transform: options.bundle.image,
     };
     const maxImageBatch = intSetting(env, 'CLIP_ONNX_MAX_BATCH', 16);
     // Other execution providers run on devices with their own memory: only the cap applies there.
@@ -136,7 +137,7 @@ export class OnnxBackend implements Backend {
   /** One tiny run per tower: learns D when the graph leaves it dynamic, and pays first-run costs. */
   private async warmUp(): Promise<void> {
     const s = this.config.imageSize;
-    const img = await this.run('image', [new Float32Array(3 * s * s).buffer], 1);
+    const img = await this.run('image', [new Uint8Array(3 * s * s).buffer], 1);
     const ids = new BigInt64Array(this.config.contextLength);
     ids[0] = 49406n;
     ids[1] = 49407n;
@@ -161,9 +162,9 @@ export class OnnxBackend implements Backend {
   async encodeImages(batch: ImageBatch): Promise<Embeddings> {
     await this.init();
     if (batch.size !== this.config.imageSize) throw new TypeError(`image batch has size ${batch.size}, model takes ${this.config.imageSize}`);
-    if (batch.tensors.some((t) => t.length !== 3 * batch.size * batch.size)) throw new TypeError(`image tensors must each hold 3 x ${batch.size} x ${batch.size} values`);
-    // Each tensor's buffer moves to the worker, which joins them (protocol.ts).
-    return this.run('image', batch.tensors.map(transferable), batch.tensors.length);
+    if (batch.pixels.some((t) => t.length !== 3 * batch.size * batch.size)) throw new TypeError(`image crops must each hold ${batch.size} x ${batch.size} x 3 bytes`);
+    // Each crop's buffer moves to the worker, which normalises them into one batch (protocol.ts).
+    return this.run('image', batch.pixels.map(transferable), batch.pixels.length);
   }
 
   async encodeTexts(batch: TokenBatch): Promise<Embeddings> {
@@ -182,6 +183,8 @@ export class OnnxBackend implements Backend {
       model: this.options.bundle.name,
       maxBatch: this.maxBatch,
       dtype: this.dtype,
+      // One session, one run at a time: a second batch in flight would only queue in the worker.
+      capacity: { devices: 1, perDevice: 1, hostThreads: this.config.executionProvider === 'cpu' ? this.config.intraOpThreads : 1, imageBatchSizes: [] },
       details: { executionProvider: ep, intraOpThreads: this.config.intraOpThreads, spin: this.config.spin, nice: this.config.nice, embedDim: this.dim ?? 0, thread: 'worker_threads' },
     };
   }
@@ -200,7 +203,7 @@ export class OnnxBackend implements Backend {
 }
 
 /** The buffer to transfer: the view's own buffer when it covers it exactly, else a copy. */
-function transferable(view: Float32Array | BigInt64Array): ArrayBuffer {
+function transferable(view: Uint8Array | BigInt64Array): ArrayBuffer {
   if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) return view.buffer;
   return view.slice().buffer as ArrayBuffer;
 }

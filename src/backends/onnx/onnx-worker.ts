@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { TowerSignature } from '../../bundle/bundle';
+import { toTensor } from '../../preprocess/image/tensor';
 import type { RunRequest, WorkerConfig, WorkerMessage } from './protocol';
 import { lowerThreadPriority, sessionOptions } from './session-options';
 
@@ -47,7 +48,8 @@ async function main(): Promise<void> {
   post({ type: 'ready', vision: signature(vision), text: signature(text), textHasMask });
 
   // The joined image batch: one buffer, grown to the largest batch seen and reused (no allocation
-  // and page faults per batch), unless a run that uses it is still going.
+  // and page faults per batch), unless a run that uses it is still going. The crops are normalised
+  // into it by toTensor itself, the function the tests hold to torchvision's values.
   let joined = new Float32Array(0);
   let joinedBusy = false;
   port.on('message', async (req: RunRequest) => {
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
         if (usesJoined && joined.length < length) joined = new Float32Array(length);
         const data = usesJoined ? joined.subarray(0, length) : new Float32Array(length);
         joinedBusy ||= usesJoined;
-        req.buffers.forEach((b, i) => data.set(new Float32Array(b), i * per));
+        req.buffers.forEach((b, i) => toTensor(new Uint8Array(b), config.transform, data, i * per));
         const pixels = new ort.Tensor('float32', data, [req.count, 3, s, s]);
         out = (await vision.run({ pixel_values: pixels })).image_embeds;
       } else {

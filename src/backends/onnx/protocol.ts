@@ -3,6 +3,7 @@
  * transferred ArrayBuffers: no copies, no JSON.
  */
 import type { TowerSignature } from '../../bundle/bundle';
+import type { ImageTransformConfig } from '../../preprocess/image/config';
 
 export interface WorkerConfig {
   readonly visionPath: string;
@@ -16,6 +17,8 @@ export interface WorkerConfig {
   readonly nice: number;
   readonly imageSize: number;
   readonly contextLength: number;
+  /** The bundle's image transform: its mean, std and rescaling normalise the uint8 crops (toTensor). */
+  readonly transform: ImageTransformConfig;
 }
 
 export type Tower = 'image' | 'text';
@@ -23,7 +26,7 @@ export type Tower = 'image' | 'text';
 export interface RunRequest {
   readonly id: number;
   readonly tower: Tower;
-  /** 'image': one float32 [3, S, S] buffer per image (the worker joins them); 'text': one BigInt64 [count, L] buffer. */
+  /** 'image': one uint8 [S, S, 3] RGB crop per image (the worker normalises them into one batch); 'text': one BigInt64 [count, L] buffer. */
   readonly buffers: readonly ArrayBuffer[];
   readonly count: number;
 }

@@ -1,11 +1,11 @@
 /**
- * The binary framing between the torch backend and its Python workers (worker.py), over the
+ * The binary framing between the torch backend and its Python workers (worker.py, frames.py), over the
  * child's stdin (requests) and stdout (answers). Every frame is a fixed 32-byte little-endian
  * header, then the payload:
  *
  *   offset  size  field
  *        0     4  magic "CLPQ"
- *        4     1  version (1)
+ *        4     1  version (2)
  *        5     1  type (FrameType)
  *        6     1  dtype of the payload (DType)
  *        7     1  ndim (0..4)
@@ -13,13 +13,14 @@
  *       12    16  shape, 4 x u32 (unused dimensions 0)
  *       28     4  payload length in bytes (u32)
  *
- * Tensors travel as raw little-endian bytes, never as JSON numbers; only ready, fatal and failed
- * frames carry a small UTF-8 JSON object. worker.py's HEADER and constants must agree with these.
+ * Tensors travel as raw little-endian bytes, never as JSON numbers; only ready, fatal, failed and
+ * timing frames carry a small UTF-8 JSON object. frames.py's HEADER and constants must agree with
+ * these. Answers may come in any order (the worker overlaps batches); the id pairs them.
  */
 import { endianness } from 'node:os';
 
 export const MAGIC = 0x5150_4c43; // "CLPQ" read as a little-endian u32
-export const VERSION = 1;
+export const VERSION = 2;
 export const HEADER_BYTES = 32;
 /** A header announcing more than this is corrupt (the stream is out of step), not a result. */
 export const MAX_PAYLOAD_BYTES = 2 ** 31;
@@ -29,18 +30,22 @@ export const FrameType = {
   READY: 1,
   /** worker → backend, JSON FatalInfo: the worker cannot start, and exits. */
   FATAL: 2,
-  /** backend → worker, float32 [n, 3, S, S]. */
+  /** backend → worker, uint8 [n, S, S, 3]: RGB crops (ImageBatch), normalised by the worker on its device. */
   IMAGE: 3,
   /** backend → worker, int64 [n, contextLength]. */
   TEXT: 4,
-  /** worker → backend, float32 [n, D]. */
+  /** worker → backend, float32 [n, D] (for NORMALISE: float32 [n, 3, S, S]). */
   RESULT: 5,
   /** worker → backend, JSON { message }: this request failed, the worker serves on. */
   FAILED: 6,
+  /** worker → backend, JSON BatchTiming, just before the RESULT with the same id. */
+  TIMING: 7,
+  /** backend → worker, uint8 [n, S, S, 3]: answer the normalised float32 tensor itself (tests). */
+  NORMALISE: 8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-export const DType = { JSON: 0, FLOAT32: 1, INT64: 2 } as const;
+export const DType = { JSON: 0, FLOAT32: 1, INT64: 2, UINT8: 3 } as const;
 export type DType = (typeof DType)[keyof typeof DType];
 
 export interface Frame {
@@ -63,9 +68,28 @@ export interface ReadyInfo {
   readonly build: string;
   readonly python: string;
   readonly pid: number;
+  /** "eager" or "torchscript"; the eager model's attention ("sdpa" or "math"). */
+  readonly impl: string;
+  readonly attention: string;
+  /** torch's intra-op threads in the worker. */
+  readonly threads: number;
+  /** Image batch sizes captured as CUDA graphs (empty: none). */
+  readonly cudaGraphs: readonly number[];
   /** Conversions applied at load (device constants moved, float16 checkpoint made float32...). */
   readonly notes: readonly string[];
   readonly startSeconds: number;
+}
+
+/** A worker's own clock readings for one batch (ms since the epoch; deviceMs from device events, null on the CPU). */
+export interface BatchTiming {
+  readonly id: number;
+  /** The request's payload was read whole. */
+  readonly received: number;
+  /** The compute thread took it up. */
+  readonly started: number;
+  /** Its result was ready on the host. */
+  readonly finished: number;
+  readonly deviceMs: number | null;
 }
 
 /** Why a worker could not start. `kind` bad-model comes with the file. */
@@ -102,7 +126,7 @@ export function jsonFrame(type: FrameType, id: number, value: unknown): Buffer {
   return Buffer.concat([tensorHeader(type, id, DType.JSON, [], body.length), body]);
 }
 
-const ITEM_BYTES: Record<number, number> = { [DType.FLOAT32]: 4, [DType.INT64]: 8 };
+const ITEM_BYTES: Record<number, number> = { [DType.FLOAT32]: 4, [DType.INT64]: 8, [DType.UINT8]: 1 };
 
 /**
  * Cuts a byte stream into frames. `push` takes chunks as they arrive and returns the frames they

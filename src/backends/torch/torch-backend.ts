@@ -8,8 +8,12 @@
  * - `init()` starts every worker and waits for all their ready frames; one that cannot start
  *   (python or torch missing, no GPU, a bad model file, the start-up timeout) fails init with its
  *   reason, and the others are stopped. There is no fall back to the CPU.
+ * - Capacity: each worker keeps CLIP_TORCH_IN_FLIGHT batches in flight (worker.py overlaps the
+ *   upload of one with the compute of another), and the Embedder's batchers send devices ×
+ *   in-flight batches at once (describe().capacity).
  * - Each call goes to the ready worker with the fewest calls in flight; a call larger than the
- *   batch limit is split across workers. Every call has a deadline (CLIP_TORCH_CALL_TIMEOUT_MS):
+ *   batch limit is split across workers. Images travel as uint8 crops; the workers normalise them
+ *   with toTensor's own table (preprocess/image/tensor.ts). Every call has a deadline (CLIP_TORCH_CALL_TIMEOUT_MS):
  *   past it, TIMEOUT, and the worker is killed as possibly hung.
  * - A worker that dies fails its calls in flight with BACKEND_UNAVAILABLE and is restarted after
  *   an exponential backoff (RESTART_BASE_MS doubling up to RESTART_MAX_MS, reset by the first call
@@ -19,14 +23,26 @@
  *   what was in flight or waiting.
  */
 import { ClipqlError, ErrorCode } from '../../errors';
-import { joinImages, type Backend, type BackendInfo, type BackendOptions, type Embeddings, type ImageBatch, type TokenBatch } from '../backend';
-import type { ReadyInfo } from './framing';
+import { tensorTable } from '../../preprocess/image/tensor';
+import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
+import type { BatchTiming, ReadyInfo } from './framing';
 import { readSettings, type TorchSettings } from './settings';
 import { WorkerProcess, type Tower } from './worker-process';
 
 const RESTART_BASE_MS = 250;
 const RESTART_MAX_MS = 30_000;
 const STOP_GRACE_MS = 3000;
+/** Batch timings kept for trace() (tests, benchmarks). */
+const TRACE_LENGTH = 1024;
+
+/** One batch as a worker timed it (its own clock, ms since the epoch). */
+export interface TracedBatch extends BatchTiming {
+  readonly worker: number;
+  readonly pid: number;
+  readonly device: string;
+  readonly tower: Tower;
+  readonly count: number;
+}
 
 type SlotState = 'starting' | 'ready' | 'backoff' | 'stopped';
 
@@ -66,6 +82,7 @@ export class TorchBackend implements Backend {
   private dim?: number;
   private waiters: Waiter[] = [];
   private turn = 0;
+  private readonly traced: TracedBatch[] = [];
 
   constructor(private readonly options: BackendOptions) {
     this.settings = readSettings(options);
@@ -113,6 +130,8 @@ export class TorchBackend implements Backend {
       device: slot.device,
       imageSize: this.options.bundle.imageSize,
       contextLength: this.options.bundle.contextLength,
+      pixelTable: tensorTable(this.options.bundle.image),
+      heads: headsOf(this.options.bundle.config),
       env: this.childEnv,
       log: this.options.log,
       onExit: (w, reason) => this.onExit(slot, w, reason),
@@ -192,49 +211,72 @@ export class TorchBackend implements Backend {
     }
   }
 
-  private async run(tower: Tower, data: Float32Array | BigInt64Array, shape: number[], deadline: number): Promise<Embeddings> {
+  private async run(tower: Tower, rows: readonly (Uint8Array | BigInt64Array)[], shape: number[], deadline: number): Promise<Embeddings> {
     const { slot, worker } = await this.pick(deadline);
-    const out = await worker.request(tower, data, shape, deadline);
+    const out = await worker.request(tower, rows, shape, deadline);
     slot.failures = 0;
+    if (out.timing) {
+      this.traced.push({ ...out.timing, worker: this.slots.indexOf(slot), pid: worker.pid ?? 0, device: slot.device, tower, count: shape[0] });
+      if (this.traced.length > TRACE_LENGTH) this.traced.shift();
+    }
     return out;
   }
 
-  /** Splits a call into chunks of at most `max` rows, runs them (on several workers when there are), joins the rows in order. */
-  private async encode(tower: Tower, data: Float32Array | BigInt64Array, count: number, rowShape: number[], max: number): Promise<Embeddings> {
+  /**
+   * Splits a call into chunks of at most `max` rows, runs them (on several workers when there
+   * are), joins the rows in order. `rows(start, n)` gives a chunk's payload parts.
+   */
+  private async encode(tower: Tower, count: number, rows: (start: number, n: number) => (Uint8Array | BigInt64Array)[], rowShape: number[], max: number): Promise<Embeddings> {
     if (this.disposed) throw unavailable('the torch backend was disposed');
     await this.init();
     if (this.disposed) throw unavailable('the torch backend was disposed');
-    const dim = this.dim!;
-    if (count === 0) return { data: new Float32Array(0), count: 0, dim };
+    const width = tower === 'normalise' ? rowShape.reduce((a, b) => a * b, 1) : this.dim!;
+    if (count === 0) return { data: new Float32Array(0), count: 0, dim: width };
     const deadline = Date.now() + this.settings.callTimeoutMs;
-    const rowLength = data.length / count;
     const parts: Promise<Embeddings>[] = [];
     for (let start = 0; start < count; start += max) {
       const n = Math.min(max, count - start);
-      parts.push(this.run(tower, data.subarray(start * rowLength, (start + n) * rowLength), [n, ...rowShape], deadline));
+      parts.push(this.run(tower, rows(start, n), [n, ...rowShape], deadline));
     }
     const done = await Promise.all(parts);
     if (done.length === 1) return done[0];
-    const out = new Float32Array(count * dim);
+    const out = new Float32Array(count * width);
     let offset = 0;
     for (const e of done) {
       out.set(e.data, offset);
       offset += e.data.length;
     }
-    return { data: out, count, dim };
+    return { data: out, count, dim: width };
+  }
+
+  private imageRows(batch: ImageBatch, tower: 'image' | 'normalise'): Promise<Embeddings> {
+    const s = this.options.bundle.imageSize;
+    if (batch.size !== s) return Promise.reject(new TypeError(`image batch has size ${batch.size}, model takes ${s}`));
+    if (batch.pixels.some((t) => t.length !== 3 * s * s)) return Promise.reject(new TypeError(`image crops must each hold ${s} x ${s} x 3 bytes`));
+    return this.encode(tower, batch.pixels.length, (start, n) => batch.pixels.slice(start, start + n), [s, s, 3], this.settings.maxImageBatch);
   }
 
   encodeImages(batch: ImageBatch): Promise<Embeddings> {
-    const s = this.options.bundle.imageSize;
-    if (batch.size !== s) return Promise.reject(new TypeError(`image batch has size ${batch.size}, model takes ${s}`));
-    if (batch.tensors.some((t) => t.length !== 3 * s * s)) return Promise.reject(new TypeError(`image tensors must each hold 3 x ${s} x ${s} values`));
-    return this.encode('image', joinImages(batch), batch.tensors.length, [3, s, s], this.settings.maxImageBatch);
+    return this.imageRows(batch, 'image');
+  }
+
+  /**
+   * The float32 [count, 3, S, S] tensor the workers feed the vision tower for these crops, as
+   * they computed it on their device (tests: it must equal toTensor's to the bit).
+   */
+  normalise(batch: ImageBatch): Promise<Embeddings> {
+    return this.imageRows(batch, 'normalise');
   }
 
   encodeTexts(batch: TokenBatch): Promise<Embeddings> {
     const n = this.options.bundle.contextLength;
     if (batch.contextLength !== n || batch.ids.length !== batch.count * n) return Promise.reject(new TypeError('token batch shape does not match the model'));
-    return this.encode('text', batch.ids, batch.count, [n], this.settings.maxTextBatch);
+    return this.encode('text', batch.count, (start, k) => [batch.ids.subarray(start * n, (start + k) * n)], [n], this.settings.maxTextBatch);
+  }
+
+  /** The last batches' timings, as the workers measured them (oldest first). */
+  trace(): readonly TracedBatch[] {
+    return [...this.traced];
   }
 
   describe(): BackendInfo {
@@ -244,12 +286,18 @@ export class TorchBackend implements Backend {
       python: this.settings.python,
       modelFile: this.settings.modelFile,
       workers: this.slots.length,
+      inFlightPerWorker: this.settings.inFlight,
+      threadsPerWorker: this.settings.threads,
+      impl: this.settings.impl,
+      cudaGraphs: this.settings.cudaGraphs.join(',') || 'off',
+      compile: this.settings.compile,
       embedDim: this.dim ?? 0,
       callTimeoutMs: this.settings.callTimeoutMs,
     };
     if (first) {
       details.torch = first.torch;
       details.build = first.build;
+      details.attention = first.attention;
     }
     this.slots.forEach((s, i) => {
       details[`worker${i}.device`] = s.device;
@@ -265,6 +313,13 @@ export class TorchBackend implements Backend {
       model: this.options.bundle.name,
       maxBatch: { image: this.settings.maxImageBatch, text: this.settings.maxTextBatch },
       dtype: this.settings.dtype,
+      capacity: {
+        devices: this.slots.length,
+        perDevice: this.settings.inFlight,
+        // A CPU worker's torch threads compute; a GPU worker's process mostly moves bytes.
+        hostThreads: this.slots.reduce((n, s) => n + (s.device === 'cpu' ? this.settings.threads : 1), 0),
+        imageBatchSizes: this.settings.cudaGraphs,
+      },
       details,
     };
   }
@@ -294,6 +349,16 @@ export class TorchBackend implements Backend {
       }),
     );
   }
+}
+
+/** The towers' attention heads from a Hugging Face config.json (the eager model cannot infer them from shapes). */
+function headsOf(config: Readonly<Record<string, unknown>>): { vision?: number; text?: number } {
+  const heads = (key: string) => {
+    const sub = config[key] as Record<string, unknown> | undefined;
+    const n = sub?.num_attention_heads;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
+  };
+  return { vision: heads('vision_config'), text: heads('text_config') };
 }
 
 /** One error for several workers' start-up failures (one message per device when they differ). */

@@ -14,7 +14,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { ClipqlError, ErrorCode } from '../../errors';
 import type { Embeddings, Logger } from '../backend';
-import { DType, FrameReader, FrameType, float32Payload, jsonPayload, tensorHeader, type FatalInfo, type Frame, type ReadyInfo } from './framing';
+import { DType, FrameReader, FrameType, float32Payload, jsonPayload, tensorHeader, type BatchTiming, type FatalInfo, type Frame, type ReadyInfo } from './framing';
 import type { TorchSettings } from './settings';
 
 export interface WorkerProcessOptions {
@@ -23,6 +23,10 @@ export interface WorkerProcessOptions {
   readonly device: string;
   readonly imageSize: number;
   readonly contextLength: number;
+  /** toTensor's 3 × 256 float32 table (tensor.ts): the worker normalises with exactly these values. */
+  readonly pixelTable: Float32Array;
+  /** Attention heads of the towers (the bundle's config.json), when it gives them. */
+  readonly heads: { readonly vision?: number; readonly text?: number };
   /** The child's environment. */
   readonly env: NodeJS.ProcessEnv;
   readonly log?: Logger;
@@ -30,11 +34,20 @@ export interface WorkerProcessOptions {
   readonly onExit?: (worker: WorkerProcess, reason: ClipqlError) => void;
 }
 
-export type Tower = 'image' | 'text';
+/** 'normalise' answers the normalised pixels themselves (tests: byte-identical normalisation). */
+export type Tower = 'image' | 'text' | 'normalise';
+
+/** A batch's result with the worker's own timing of it. */
+export interface WorkerResult extends Embeddings {
+  readonly timing?: BatchTiming;
+}
 
 interface Pending {
   readonly count: number;
-  readonly resolve: (e: Embeddings) => void;
+  /** Columns the answer must have: D, or 3 × S × S for 'normalise'. */
+  readonly width: number;
+  timing?: BatchTiming;
+  readonly resolve: (e: WorkerResult) => void;
   readonly reject: (e: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
@@ -74,7 +87,13 @@ export class WorkerProcess {
     this.started = new Promise<ReadyInfo>((resolve, reject) => (this.settleStart = { resolve, reject }));
     this.started.catch(() => undefined); // the owner awaits it; never an unhandled rejection
     this.closed = new Promise<void>((resolve) => (this.markClosed = resolve));
+    const table = Buffer.from(options.pixelTable.buffer, options.pixelTable.byteOffset, options.pixelTable.byteLength).toString('hex');
     const args = ['-u', s.workerScript, '--model', s.modelFile, '--device', options.device, '--dtype', s.dtype, '--image-size', String(options.imageSize), '--context-length', String(options.contextLength)];
+    args.push('--pixel-table', table, '--impl', s.impl, '--attention', s.attention, '--threads', String(s.threads), '--in-flight', String(s.inFlight));
+    if (options.heads.vision) args.push('--vision-heads', String(options.heads.vision));
+    if (options.heads.text) args.push('--text-heads', String(options.heads.text));
+    if (s.cudaGraphs.length > 0) args.push('--cuda-graphs', s.cudaGraphs.join(','));
+    if (s.compile) args.push('--compile');
     this.child = spawn(s.python, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
 
     this.child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
@@ -118,22 +137,26 @@ export class WorkerProcess {
   }
 
   /**
-   * Sends one batch. `data` is the raw tensor (float32 pixels or int64 ids), `shape` its shape;
-   * the bytes are written as they are, without a copy. Rejects with TIMEOUT at `deadline`.
+   * Sends one batch: `parts` are its rows' bytes in order (uint8 crops for 'image' and
+   * 'normalise', int64 ids for 'text'), written as they are, without a copy or a join; `shape` is
+   * the whole batch's. Rejects with TIMEOUT at `deadline`.
    */
-  request(tower: Tower, data: Float32Array | BigInt64Array, shape: readonly number[], deadline: number): Promise<Embeddings> {
+  request(tower: Tower, parts: readonly (Uint8Array | BigInt64Array)[], shape: readonly number[], deadline: number): Promise<WorkerResult> {
     if (!this.alive || !this.ready) return Promise.reject(unavailable(`the torch worker on ${this.device} is not running`));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
     const count = shape[0];
-    const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const payload = parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    const bytes = payload.reduce((n, p) => n + p.length, 0);
+    const type = tower === 'image' ? FrameType.IMAGE : tower === 'normalise' ? FrameType.NORMALISE : FrameType.TEXT;
+    const width = tower === 'normalise' ? 3 * this.options.imageSize * this.options.imageSize : this.ready.dim;
     let header: Buffer;
     try {
-      header = tensorHeader(tower === 'image' ? FrameType.IMAGE : FrameType.TEXT, id, tower === 'image' ? DType.FLOAT32 : DType.INT64, shape, payload.length);
+      header = tensorHeader(type, id, tower === 'text' ? DType.INT64 : DType.UINT8, shape, bytes);
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise<Embeddings>((resolve, reject) => {
+    return new Promise<WorkerResult>((resolve, reject) => {
       const ms = Math.max(1, deadline - Date.now());
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
@@ -142,8 +165,8 @@ export class WorkerProcess {
         );
         this.kill(unavailable(`the torch worker on ${this.device} (pid ${this.pid}) was killed because a call timed out; it is being restarted`));
       }, ms);
-      this.pending.set(id, { count, resolve, reject, timer });
-      this.write([header, payload]);
+      this.pending.set(id, { count, width, resolve, reject, timer });
+      this.write([header, ...payload]);
     });
   }
 
@@ -225,6 +248,11 @@ export class WorkerProcess {
         this.failAll(this.killReason);
         return; // worker.py exits by itself after a FATAL frame
       }
+      case FrameType.TIMING: {
+        const p = this.pending.get(f.id);
+        if (p) p.timing = jsonPayload<BatchTiming>(f.payload);
+        return;
+      }
       case FrameType.RESULT:
       case FrameType.FAILED: {
         const p = this.pending.get(f.id);
@@ -233,10 +261,10 @@ export class WorkerProcess {
         clearTimeout(p.timer);
         if (f.type === FrameType.FAILED) {
           p.reject(unavailable(`torch worker on ${this.device}: ${jsonPayload<{ message: string }>(f.payload).message}`));
-        } else if (f.dtype !== DType.FLOAT32 || f.shape.length !== 2 || f.shape[0] !== p.count || f.shape[1] !== this.ready?.dim) {
-          p.reject(unavailable(`torch worker on ${this.device} answered [${f.shape.join(', ')}] for ${p.count} inputs, expected [${p.count}, ${this.ready?.dim}]`));
+        } else if (f.dtype !== DType.FLOAT32 || f.shape[0] !== p.count || f.shape.slice(1).reduce((a, b) => a * b, 1) !== p.width || f.shape.length < 2) {
+          p.reject(unavailable(`torch worker on ${this.device} answered [${f.shape.join(', ')}] for ${p.count} inputs, expected ${p.count} rows of ${p.width}`));
         } else {
-          p.resolve({ data: float32Payload(f.payload), count: f.shape[0], dim: f.shape[1] });
+          p.resolve({ data: float32Payload(f.payload), count: p.count, dim: p.width, timing: p.timing });
         }
         return;
       }

@@ -8,4 +8,4 @@ export { DEFAULT_DECODE_LIMITS, decodeImage, inspectImage, type DecodedImage, ty
 export type { AcceptedFormat } from './headers';
 export { Resampling, type ResampleFilter } from './resample';
 export { configureSharp, sharpConcurrency, DEFAULT_SHARP_SETTINGS, type SharpSettings } from './sharp';
-export { cropOffset, preprocessImage, resizeAndCrop, resizedSize, toTensor, type PreprocessedImage, type PreprocessMode, type PreprocessOptions } from './transform';
+export { cropOffset, preprocessImage, preprocessPixels, resizeAndCrop, resizedSize, toTensor, type PreprocessedImage, type PreprocessedPixels, type PreprocessMode, type PreprocessOptions } from './transform';

@@ -31,6 +31,9 @@ import type { ImageTransformConfig } from './config';
 import { decodeError, decodeImage, DEFAULT_DECODE_LIMITS, inspectImage, type DecodedImage, type DecodeLimits, type PixelLayout } from './decode';
 import { nearestWindow, reduceBox, resampleWindow, Resampling, type RasterU8, type Window } from './resample';
 import { fastResize } from './sharp';
+import { toTensor } from './tensor';
+
+export { toTensor };
 
 export type PreprocessMode = 'exact' | 'fast';
 
@@ -199,50 +202,10 @@ function placeRgb(px: Uint8Array, win: Window, layout: PixelLayout, zero: Uint8A
   return out;
 }
 
-/**
- * ToTensor + Normalize: RGB HWC uint8 → CHW float32, written to `out` at `offset` (a batch buffer)
- * or to a new array. The float32 operations are torchvision's: x / 255, then (x - mean) / std,
- * each rounded to float32, with mean and std as float32; the result is bit-identical.
- */
-export function toTensor(rgb: Uint8Array, cfg: ImageTransformConfig, out?: Float32Array, offset = 0): Float32Array {
-  const n = cfg.cropHeight * cfg.cropWidth;
-  if (rgb.length !== n * 3) throw new RangeError(`toTensor expects ${cfg.cropWidth}x${cfg.cropHeight}x3 = ${n * 3} bytes, got ${rgb.length}`);
-  const dst = out ?? new Float32Array(3 * n);
-  if (offset < 0 || offset + 3 * n > dst.length) throw new RangeError(`toTensor: ${3 * n} values do not fit at offset ${offset} of ${dst.length}`);
-  // one lookup table per channel: the input has only 256 values
-  const table = tensorTable(cfg);
-  for (let c = 0; c < 3; c++) {
-    const t = table.subarray(c * 256, c * 256 + 256);
-    const base = offset + c * n;
-    for (let i = 0; i < n; i++) dst[base + i] = t[rgb[i * 3 + c]];
-  }
-  return dst;
-}
-
-const tables = new WeakMap<ImageTransformConfig, Float32Array>();
-
-function tensorTable(cfg: ImageTransformConfig): Float32Array {
-  let t = tables.get(cfg);
-  if (t) return t;
-  const f = Math.fround;
-  t = new Float32Array(3 * 256);
-  for (let c = 0; c < 3; c++) {
-    const mean = f(cfg.mean[c]);
-    const std = f(cfg.std[c]);
-    for (let v = 0; v < 256; v++) {
-      // ToTensor divides by 255; other factors multiply, as transformers' rescale does
-      let x = !cfg.doRescale ? v : cfg.rescaleFactor === 1 / 255 ? f(v / 255) : f(v * cfg.rescaleFactor);
-      if (cfg.doNormalize) x = f(f(x - mean) / std);
-      t[c * 256 + v] = x;
-    }
-  }
-  tables.set(cfg, t);
-  return t;
-}
-
-export interface PreprocessedImage {
-  /** CHW float32, 3 × cropHeight × cropWidth. */
-  readonly tensor: Float32Array;
+/** An image after resize, centre crop and convert("RGB"): what the backends receive (ImageBatch). */
+export interface PreprocessedPixels {
+  /** RGB HWC uint8, cropHeight × cropWidth × 3. */
+  readonly pixels: Uint8Array;
   /** The decoded image's size and format, and PIL's mode for it. */
   readonly width: number;
   readonly height: number;
@@ -250,13 +213,18 @@ export interface PreprocessedImage {
   readonly mode: string;
 }
 
+export interface PreprocessedImage extends Omit<PreprocessedPixels, 'pixels'> {
+  /** CHW float32, 3 × cropHeight × cropWidth: toTensor of the pixels. */
+  readonly tensor: Float32Array;
+}
+
 export interface PreprocessOptions {
   readonly mode?: PreprocessMode;
   readonly limits?: Partial<DecodeLimits>;
 }
 
-/** Bytes → model input. Throws ClipqlError (BAD_IMAGE, UNSUPPORTED_FORMAT, IMAGE_TOO_LARGE). */
-export async function preprocessImage(bytes: Uint8Array, cfg: ImageTransformConfig, opts: PreprocessOptions = {}): Promise<PreprocessedImage> {
+/** Bytes → the model's RGB crop. Throws ClipqlError (BAD_IMAGE, UNSUPPORTED_FORMAT, IMAGE_TOO_LARGE). */
+export async function preprocessPixels(bytes: Uint8Array, cfg: ImageTransformConfig, opts: PreprocessOptions = {}): Promise<PreprocessedPixels> {
   if (opts.mode === 'fast') {
     const info = await inspectImage(bytes, opts.limits);
     const { size } = cropGeometry(info.width, info.height, cfg);
@@ -267,11 +235,17 @@ export async function preprocessImage(bytes: Uint8Array, cfg: ImageTransformConf
       const rgb = await fastResizeAndCrop(bytes, info.width, info.height, cfg, opts.limits).catch((e: unknown) => {
         throw e instanceof ClipqlError ? e : decodeError(info.format, e, opts.limits?.maxPixels ?? DEFAULT_DECODE_LIMITS.maxPixels);
       });
-      return { tensor: toTensor(rgb, cfg), width: info.width, height: info.height, format: info.format, mode: info.mode };
+      return { pixels: rgb, width: info.width, height: info.height, format: info.format, mode: info.mode };
     }
   }
   const img = await decodeImage(bytes, opts.limits);
-  return { tensor: toTensor(resizeAndCrop(img, cfg, opts.mode), cfg), width: img.width, height: img.height, format: img.format, mode: img.mode };
+  return { pixels: resizeAndCrop(img, cfg, opts.mode), width: img.width, height: img.height, format: img.format, mode: img.mode };
+}
+
+/** Bytes → model input tensor (preprocessPixels, then ToTensor + Normalize). */
+export async function preprocessImage(bytes: Uint8Array, cfg: ImageTransformConfig, opts: PreprocessOptions = {}): Promise<PreprocessedImage> {
+  const { pixels, ...facts } = await preprocessPixels(bytes, cfg, opts);
+  return { ...facts, tensor: toTensor(pixels, cfg) };
 }
 
 const SHARP_FAST_MODES = new Set(['L', 'LA', 'RGB', 'RGBA']);
