@@ -8,7 +8,8 @@
  *   embeddings ──L2 normalise, text @ image.T──▶ similarity (similarity/similarity.ts)
  */
 import { createHash } from 'node:crypto';
-import type { Backend, BackendOptions } from './backends/backend';
+import os from 'node:os';
+import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type EmbedderOptions } from './batch/embedder';
 import type { SubmitOptions } from './batch/batcher';
@@ -33,7 +34,7 @@ export interface PipelineOptions {
   readonly preprocessMode?: 'exact' | 'fast';
   readonly decodeLimits?: Partial<DecodeLimits>;
   readonly embedder?: Omit<EmbedderOptions, 'imageSize'>;
-  /** Preprocessing threads (default: CLIP_PREPROCESS_THREADS, else 1; 0 = inline). */
+  /** Preprocessing threads (default: CLIP_PREPROCESS_THREADS, else defaultPreprocessThreads; 0 = inline). */
   readonly preprocessThreads?: number;
   /** Build the backend registry (tests pass their own). */
   readonly registry?: (options: BackendOptions) => BackendRegistry;
@@ -66,7 +67,8 @@ export class ClipPipeline {
     const tokenizer = await ClipTokenizer.fromBundle(bundle.dir);
     const backendOptions: BackendOptions = { bundle, env, log: options.log };
     const registry = (options.registry ?? defaultRegistry)(backendOptions);
-    const threads = options.preprocessThreads ?? intSetting(env, 'CLIP_PREPROCESS_THREADS', 1, 0);
+    const capacity = registry.peek(options.backend ?? 'onnx')?.describe().capacity;
+    const threads = options.preprocessThreads ?? intSetting(env, 'CLIP_PREPROCESS_THREADS', defaultPreprocessThreads(os.availableParallelism(), capacity), 0);
     // Images waiting for a thread beyond this are refused with OVERLOADED (preprocess/pool.ts).
     const maxQueue = intSetting(env, 'CLIP_PREPROCESS_QUEUE_MAX', DEFAULT_PREPROCESS_QUEUE, 0);
     return new ClipPipeline(bundle, tokenizer, registry, options, new PreprocessPool(threads, { maxQueue }));
@@ -147,6 +149,18 @@ export class ClipPipeline {
     await this.registry.disposeAll();
     await this.pool.close();
   }
+}
+
+/**
+ * Preprocessing threads when CLIP_PREPROCESS_THREADS is not set: the cores that the default
+ * backend's inference leaves (BackendCapacity.hostThreads), less one for the event loop, at least
+ * one. The onnx backend on the CPU takes every core (1 thread, as measured best on 2 cores in
+ * BENCHMARKS.md); a GPU backend takes one core per worker, so a 16-core machine with one GPU gets
+ * 14 threads, about what one GPU needs to be fed PIL-exact crops (README: "Preprocessing threads").
+ */
+export function defaultPreprocessThreads(cores: number, capacity: BackendCapacity | undefined): number {
+  if (!capacity) return 1;
+  return Math.max(1, cores - capacity.hostThreads - 1);
 }
 
 export function sha256(bytes: Uint8Array): string {

@@ -39,6 +39,22 @@ export class BackendRegistry {
     return [...this.entries.values()].flatMap((e) => (e.backend ? [e.backend] : []));
   }
 
+  /**
+   * The named backend, created but not necessarily started (describe() works before init: its
+   * settings and capacity are known), or undefined when it is unknown or its settings are bad
+   * (get() then says why).
+   */
+  peek(name: string): Backend | undefined {
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    try {
+      entry.backend ??= entry.factory(this.options);
+    } catch {
+      return undefined;
+    }
+    return entry.backend;
+  }
+
   /** The named backend, initialised. Rejects with BACKEND_UNAVAILABLE for unknown or failed ones. */
   get(name: string): Promise<Backend> {
     const entry = this.entries.get(name);
@@ -49,7 +65,7 @@ export class BackendRegistry {
     }
     if (!entry.ready) {
       entry.ready = (async () => {
-        const backend = entry.factory(this.options);
+        const backend = entry.backend ?? entry.factory(this.options);
         entry.backend = backend;
         try {
           await backend.init();

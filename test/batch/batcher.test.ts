@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Batcher } from '../../src/batch/batcher';
+import { Batcher, cutSize } from '../../src/batch/batcher';
+import { Embedder } from '../../src/batch/embedder';
 import { ClipqlError } from '../../src/errors';
 
 function recorder(delayMs = 5) {
@@ -132,4 +133,49 @@ test('abuse: bad options are refused with precise TypeErrors; close() refuses ne
   const b = new Batcher<number, number>({ maxBatch: 1, run: async (x) => x });
   b.close();
   await assert.rejects(b.submit(1), (e: unknown) => e instanceof ClipqlError && e.code === 'BACKEND_UNAVAILABLE');
+});
+
+test('preferred sizes: a batch is cut at the size below when padding up would waste more than a quarter', () => {
+  // Hand-checked against the policy in batcher.ts (sizes 8, 16, 32, 64).
+  const sizes = [8, 16, 32, 64];
+  const cases: Array<[number, number]> = [
+    [32, 32], // a preferred size leaves whole
+    [40, 32], // 40 -> 64 wastes 24 > 10: cut to 32 (8 remain)
+    [60, 60], // 60 -> 64 wastes 4 <= 15: one batch, padded
+    [13, 13], // 13 -> 16 wastes 3 <= 3.25
+    [9, 8], // 9 -> 16 wastes 7 > 2.25: cut to 8
+    [5, 5], // below the smallest size: nothing to cut to
+    [100, 64], // above the largest: cut to it
+  ];
+  for (const [n, want] of cases) assert.equal(cutSize(n, sizes), want, `cutSize(${n})`);
+  assert.equal(cutSize(40), 40, 'no preferred sizes: any size');
+});
+
+test('preferred sizes: 40 queued items with sizes 16, 32 leave as 32 + 8', async () => {
+  const { calls, run } = recorder(5);
+  const b = new Batcher<number, number>({ maxBatch: 64, maxDelayMs: 30, maxInFlight: 2, preferredSizes: [16, 32], run });
+  await Promise.all(Array.from({ length: 40 }, (_, i) => b.submit(i)));
+  assert.deepEqual(calls.map((c) => c.length), [32, 8]);
+});
+
+test("the Embedder keeps the backend's capacity in flight (devices x perDevice batches)", async () => {
+  let running = 0;
+  let peak = 0;
+  const fake = {
+    name: 'fake',
+    init: async () => undefined,
+    describe: () => ({ name: 'fake', device: 'cpu', model: 'm', dtype: 'float32', details: {}, maxBatch: { image: 1, text: 1 }, capacity: { devices: 2, perDevice: 2, hostThreads: 1, imageBatchSizes: [] } }),
+    encodeImages: async (batch: { pixels: readonly Uint8Array[] }) => {
+      peak = Math.max(peak, ++running);
+      await sleep(20);
+      running--;
+      return { data: new Float32Array(batch.pixels.length * 2), count: batch.pixels.length, dim: 2 };
+    },
+    encodeTexts: async () => ({ data: new Float32Array(0), count: 0, dim: 2 }),
+    health: async () => undefined,
+    dispose: async () => undefined,
+  };
+  const e = new Embedder(fake, { imageSize: 1, cacheSize: 0, maxDelayMs: 0 });
+  await Promise.all(Array.from({ length: 12 }, (_, i) => e.embedImage(`k${i}`, async () => new Uint8Array(3))));
+  assert.equal(peak, 4, 'four single-image batches ran at once');
 });
