@@ -17,7 +17,7 @@ import { loadBundle, type ModelBundle } from './bundle/bundle';
 import { ClipqlError, ErrorCode } from './errors';
 import { defaultBpeVocab } from './paths';
 import { intSetting } from './settings';
-import { inspectImage } from './preprocess/image';
+import type { ImageProbe } from './preprocess/image/probe';
 import { DEFAULT_PREPROCESS_QUEUE, PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import { ClipTokenizer } from './preprocess/text';
@@ -104,14 +104,9 @@ export class ClipPipeline {
     return this.pool.stats();
   }
 
-  /**
-   * Header facts of an image, with every check short of decoding the pixels (size, format, declared
-   * pixels). Damage further into the file (truncation) surfaces when the image is decoded for its
-   * embedding, only if one is needed and not cached.
-   */
-  async probeImage(bytes: Uint8Array): Promise<{ width: number; height: number; format: string; mode: string }> {
-    const d = await inspectImage(bytes, this.options.decodeLimits);
-    return { width: d.width, height: d.height, format: d.format, mode: d.mode };
+  /** sha256 and header facts of an image (preprocess/image/probe.ts), on a preprocessing thread. */
+  probeImage(bytes: Uint8Array): Promise<ImageProbe> {
+    return this.pool.probe(bytes, this.options.decodeLimits);
   }
 
   tokenize(text: string): Int32Array {

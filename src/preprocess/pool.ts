@@ -16,18 +16,21 @@ import type { SubmitOptions } from '../batch/batcher';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { DecodeLimits } from './image/decode';
 import type { ImageTransformConfig } from './image/config';
+import { probeImage, type ImageProbe } from './image/probe';
 import { preprocessPixels, type PreprocessMode, type PreprocessedPixels } from './image/transform';
 
+/** 'pixels': the RGB crop; 'probe': the content hash and header facts (cfg and mode unused). */
 export interface PreprocessTask {
   readonly id: number;
+  readonly kind: 'pixels' | 'probe';
   readonly bytes: Uint8Array;
-  readonly cfg: ImageTransformConfig;
-  readonly mode: PreprocessMode;
+  readonly cfg?: ImageTransformConfig;
+  readonly mode?: PreprocessMode;
   readonly limits?: Partial<DecodeLimits>;
 }
 
 export type PreprocessReply =
-  | { readonly id: number; readonly ok: true; readonly result: PreprocessedPixels }
+  | { readonly id: number; readonly ok: true; readonly result: PreprocessedPixels | ImageProbe }
   | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string; readonly details?: Record<string, unknown> };
 
 /** Bounds on waiting work (see "Admission" below). */
@@ -44,6 +47,8 @@ export interface PoolStats {
 
 export const DEFAULT_PREPROCESS_QUEUE = 256;
 const TASKS_PER_THREAD = 2;
+/** Probes are short (hashing, a header): more of them may be posted per thread. */
+const PROBES_PER_THREAD = 4;
 
 interface Slot {
   readonly worker: Worker;
@@ -52,16 +57,18 @@ interface Slot {
 
 export class PreprocessPool {
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, { resolve(r: PreprocessedPixels): void; reject(e: Error): void; slot: Slot }>();
+  private readonly pending = new Map<number, { resolve(r: PreprocessedPixels | ImageProbe): void; reject(e: Error): void; slot: Slot }>();
   private nextId = 1;
   private closed = false;
   private readonly gate?: AdmissionGate;
+  private readonly probeGate?: AdmissionGate;
 
   constructor(readonly threads: number, admission: PoolAdmission = {}) {
     if (!Number.isInteger(threads) || threads < 0) throw new TypeError(`PreprocessPool threads must be an integer >= 0, got ${threads}`);
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
     if (threads > 0) {
       this.gate = new AdmissionGate({ concurrency: TASKS_PER_THREAD * threads, maxQueue: admission.maxQueue ?? DEFAULT_PREPROCESS_QUEUE, name: 'image preprocessing' });
+      this.probeGate = new AdmissionGate({ concurrency: PROBES_PER_THREAD * threads, maxQueue: admission.maxQueue ?? DEFAULT_PREPROCESS_QUEUE, name: 'image probing' });
     }
   }
 
@@ -105,8 +112,20 @@ export class PreprocessPool {
    * already wait; TIMEOUT or the abort reason when `opts` fires before the task has started.
    */
   run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: SubmitOptions): Promise<PreprocessedPixels> {
-    if (!this.gate || this.closed) return this.dispatch(bytes, cfg, mode, limits);
-    return this.gate.run(() => this.dispatch(bytes, cfg, mode, limits), opts);
+    const task = { kind: 'pixels' as const, bytes, cfg, mode, limits };
+    if (!this.gate || this.closed) return this.dispatch(task) as Promise<PreprocessedPixels>;
+    return this.gate.run(() => this.dispatch(task), opts) as Promise<PreprocessedPixels>;
+  }
+
+  /**
+   * The image's sha256 and header facts (image/probe.ts), on a thread: hashing a photo and
+   * sharp's metadata call (which captures a stack trace each time) cost about half a millisecond
+   * of the main thread per image, which a GPU serving a thousand images a second cannot spare.
+   */
+  probe(bytes: Uint8Array, limits?: Partial<DecodeLimits>): Promise<ImageProbe> {
+    const task = { kind: 'probe' as const, bytes, limits };
+    if (!this.probeGate || this.closed) return this.dispatch(task) as Promise<ImageProbe>;
+    return this.probeGate.run(() => this.dispatch(task)) as Promise<ImageProbe>;
   }
 
   /** Tasks waiting for a thread, tasks on the threads, and tasks refused so far (metrics). */
@@ -115,8 +134,8 @@ export class PreprocessPool {
   }
   // ---- end of admission ------------------------------------------------------------------------
 
-  private dispatch(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>): Promise<PreprocessedPixels> {
-    if (this.slots.length === 0) return preprocessPixels(bytes, cfg, { mode, limits });
+  private dispatch(t: Omit<PreprocessTask, 'id'>): Promise<PreprocessedPixels | ImageProbe> {
+    if (this.slots.length === 0) return t.kind === 'probe' ? probeImage(t.bytes, t.limits) : preprocessPixels(t.bytes, t.cfg!, { mode: t.mode, limits: t.limits });
     if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the preprocessing pool is closed'));
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
@@ -124,11 +143,11 @@ export class PreprocessPool {
       this.pending.set(id, { resolve, reject, slot });
       slot.busy++;
       if (slot.busy === 1) slot.worker.ref();
-      const task: PreprocessTask = { id, bytes, cfg, mode, limits };
+      const task: PreprocessTask = { id, ...t };
       slot.worker.postMessage(task);
     }).finally(() => {
       if (slot.busy === 0) slot.worker.unref();
-    }) as Promise<PreprocessedPixels>;
+    }) as Promise<PreprocessedPixels | ImageProbe>;
   }
 
   async close(): Promise<void> {

@@ -44,8 +44,8 @@ export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, 
   if (bytes.length > limits.maxImageBytes) {
     throw new ClipqlError(ErrorCode.IMAGE_TOO_LARGE, `the image is larger than the limit of ${limits.maxImageBytes} bytes (${bytes.length} bytes)`);
   }
-  const facts = await pipeline.probeImage(bytes);
-  return new ImageRef(bytes, sha256(bytes), facts, pipeline);
+  const { sha256, ...facts } = await pipeline.probeImage(bytes);
+  return new ImageRef(bytes, sha256, facts, pipeline);
 }
 
 /** Prefixes an error with the argument it came from ("images[2]: ..."), for frontends. */

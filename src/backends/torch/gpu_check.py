@@ -1,23 +1,23 @@
 #!/usr/bin/env python3
 """
 The torch backend's GPU check (run through scripts/gpu-check.sh): on a machine with a GPU, runs
-worker.py on each GPU in float32 and float16 against the CPU reference (worker.py on the CPU in
-float32, and onnxruntime on the CPU when the Python package is installed), for the tiny bundle
-and, when present, the full-size bundle models/bench-vit-b-32 (--bench builds others). Prints, per bundle, device and
-dtype: the largest absolute difference of the raw embeddings, the lowest cosine, the largest
-absolute difference of the similarity matrix (normalised text @ image.T), how many best matches
-agree, and images per second through the worker (binary frames over a pipe, as the service runs
-it) and in-process (the model alone).
+worker.py (through client.py, in its binary frames, as the service runs it) on each GPU in
+float32 and float16, for both model paths (CLIP_TORCH_IMPL: eager, the model built from the
+file's weights, and torchscript, the file's graphs), against the CPU reference: worker.py on the
+CPU, eager, float32 (and onnxruntime on the CPU when its Python package is installed). Bundles:
+models/tiny-clip-336 and, when present and on a GPU, models/bench-vit-b-32 (--bench builds others). Prints,
+per bundle, device, dtype and impl: the largest absolute difference of the raw embeddings, the
+lowest cosine, the largest absolute difference of the similarity matrix (normalised text @
+image.T), how many best matches agree, and images per second through the worker (several
+batches in flight, uint8 crops) and in-process (runner.Runner alone, CUDA events on a GPU).
 
 Exits 0 when every float32 run matches the CPU to a cosine of 0.9999 and similarities to 1e-4,
 and every float16 run to a cosine of 0.995 and similarities to 1e-2; 1 when one does not; 2 when
 there is no GPU or no PyTorch (with the reason). `--devices cpu` runs the whole check on the CPU
-(float32 only), to try the script itself on a machine without a GPU.
+(float32; eager and torchscript), to try the script itself on a machine without a GPU.
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,64 +27,10 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.dont_write_bytecode = True  # no __pycache__ beside worker.py or models/generate.py
 sys.path.insert(0, HERE)
 import worker as W  # noqa: E402
+from client import Bundle, Worker, WorkerError, random_crops, random_ids  # noqa: E402
 
 TOLERANCE = {"float32": (0.9999, 1e-4), "float16": (0.995, 1e-2)}
-
-
-class WorkerClient:
-    """worker.py in a child process, spoken to in its binary frames (what the TypeScript backend does)."""
-
-    def __init__(self, model, device, dtype, image_size):
-        cmd = [sys.executable, "-u", os.path.join(HERE, "worker.py"), "--model", model, "--device", device, "--dtype", dtype, "--image-size", str(image_size)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.channel = W.Channel(self.proc.stdout, self.proc.stdin)
-        self.next_id = 1
-        ftype, _, _, _, payload = self.read()
-        info = json.loads(payload)
-        if ftype != W.T_READY:
-            self.close()
-            raise RuntimeError("worker on %s %s could not start: %s" % (device, dtype, info.get("message")))
-        self.info = info
-
-    def read(self):
-        head = self.proc.stdout.read(W.HEADER.size)
-        if len(head) < W.HEADER.size:
-            raise RuntimeError("the worker closed its output (exit status %s)" % self.proc.wait())
-        _, _, ftype, dtype, ndim, rid, s0, s1, s2, s3, n = W.HEADER.unpack(head)
-        return ftype, dtype, rid, (s0, s1, s2, s3)[:ndim], self.proc.stdout.read(n)
-
-    def encode(self, torch, tower, x):
-        rid, self.next_id = self.next_id, self.next_id + 1
-        ftype = W.T_IMAGE if tower == "image" else W.T_TEXT
-        dtype = W.D_FLOAT32 if tower == "image" else W.D_INT64
-        x = x.contiguous()
-        self.channel.write(ftype, rid, dtype, tuple(x.shape), W.tensor_view(x))
-        t, _, got, shape, payload = self.read()
-        if t != W.T_RESULT or got != rid:
-            raise RuntimeError("worker answered frame type %d for request %d: %s" % (t, got, bytes(payload[:500])))
-        return W.tensor_from(torch, bytearray(payload), W.D_FLOAT32, shape)
-
-    def close(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def inputs(torch, image_size, n_images, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    pixels = (torch.randn(n_images, 3, image_size, image_size, generator=g) * 0.9).clamp(-1.8, 2.1)
-    rows = []
-    for i in range(8):
-        length = 2 + int(torch.randint(1, 20, (1,), generator=g))
-        ids = [W.SOT] + torch.randint(300, 40000, (length,), generator=g).tolist() + [W.EOT]
-        rows.append(ids + [0] * (77 - len(ids)))
-    return pixels, torch.tensor(rows, dtype=torch.int64)
+IMPLS = ("eager", "torchscript")
 
 
 def compare(torch, ref, got):
@@ -100,28 +46,48 @@ def compare(torch, ref, got):
     return raw, cos, sim, agree, sr.shape[0] + sr.shape[1]
 
 
-def throughput(fn, batch, seconds):
-    """Images per second of fn(batch) over at least 3 calls and about `seconds`, after one warm-up call."""
-    fn()
-    calls, t0 = 0, time.perf_counter()
-    while calls < 3 or time.perf_counter() - t0 < seconds:
-        fn()
-        calls += 1
-    return calls * batch / (time.perf_counter() - t0)
+def inproc_rate(torch, runner, batch, seconds):
+    """Images/s of runner.encode_image on a device-resident uint8 batch. On a GPU: CUDA events
+    around a timed loop, after warm-up and a synchronize (a CPU clock would time the launches)."""
+    x = batch.to(runner.device)
+    cuda = runner.device.type == "cuda"
+    for _ in range(2):
+        runner.encode_image(x)
+    if cuda:
+        torch.cuda.synchronize(runner.device)
+    t = time.perf_counter()
+    runner.encode_image(x)
+    if cuda:
+        torch.cuda.synchronize(runner.device)
+    calls = max(3, int(seconds / max(time.perf_counter() - t, 1e-4)))
+    if cuda:
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        for _ in range(calls):
+            runner.encode_image(x)
+        end.record()
+        end.synchronize()
+        elapsed = begin.elapsed_time(end) / 1e3
+    else:
+        t = time.perf_counter()
+        for _ in range(calls):
+            runner.encode_image(x)
+        elapsed = time.perf_counter() - t
+    return calls * x.shape[0] / elapsed
 
 
 def onnx_reference(bundle, pixels, ids):
+    """onnxruntime (Python) on the CPU, fed the normalised tensor the worker computes; None without it."""
     try:
         import onnxruntime as ort
     except Exception:
         return None
     out = []
     for name, feed, x in (("vision_model.onnx", "pixel_values", pixels.numpy()), ("text_model.onnx", "input_ids", ids.numpy())):
-        path = os.path.join(bundle, "onnx", name)
+        path = os.path.join(bundle.dir, "onnx", name)
         if not os.path.isfile(path):
             return None
-        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        out.append(sess.run(None, {feed: x})[0])
+        out.append(ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {feed: x})[0])
     return out
 
 
@@ -139,82 +105,84 @@ def bench_bundle(torch, preset, tmp):
     os.makedirs(out, exist_ok=True)
     model = G.build_model(preset, G.SEED)
     s = G.PRESETS[preset]["image_resolution"]
-    pixels, ids = inputs(torch, s, 2)
-    G.export_torchscript(model, out, pixels, ids[:2])
+    g = torch.Generator().manual_seed(0)
+    G.export_torchscript(model, out, torch.randn(2, 3, s, s, generator=g), random_ids(torch, 2))
     G.write_configs(out, preset, G.SEED, model)
     print("built %s with models/generate.py (TorchScript only) in %.0f s" % (out, time.time() - t0), flush=True)
     return out
 
 
-def check_bundle(torch, bundle, devices, args):
-    with open(os.path.join(bundle, "preprocessor_config.json")) as f:
-        crop = json.load(f)["crop_size"]
-    s = crop if isinstance(crop, int) else crop["height"]
-    model = os.path.join(bundle, "torch", "model.pt")
-    big = s > 64 and os.path.getsize(model) > 100e6
+def check_bundle(torch, folder, devices, args):
+    bundle = Bundle(folder)
+    s = bundle.image_size
+    big = s > 64 and os.path.getsize(bundle.model) > 100e6
     n = args.images or (8 if big else 16)
-    pixels, ids = inputs(torch, s, n)
-    shown = os.path.relpath(bundle, REPO) if bundle.startswith(REPO + os.sep) else bundle
+    crops, ids = random_crops(torch, n, s), random_ids(torch, 8, bundle.context_length)
+    shown = os.path.relpath(folder, REPO) if folder.startswith(REPO + os.sep) else folder
     print("\n== %s (S=%d, %d images, 8 captions)" % (shown, s, n), flush=True)
 
-    cpu = WorkerClient(model, "cpu", "float32", s)
-    ref = (cpu.encode(torch, "image", pixels), cpu.encode(torch, "text", ids))
-    cpu_rate = throughput(lambda: cpu.encode(torch, "image", pixels[: min(n, 4)]), min(n, 4), 2.0)
+    cpu = Worker(bundle, device="cpu", dtype="float32")
+    ref = (cpu.encode(crops), cpu.encode(ids))
+    small = crops[: min(n, 4)]
+    cpu_rate = cpu.stream([small] * 3, in_flight=2)["perSecond"]
     cpu.close()
-    print("reference: worker.py on cpu float32 (torch %s), D=%d, %.1f images/s" % (torch.__version__, ref[0].shape[1], cpu_rate))
-    ort_out = onnx_reference(bundle, pixels, ids)
+    print("reference: worker.py on cpu float32 eager (torch %s), D=%d, %.1f images/s" % (torch.__version__, ref[0].shape[1], cpu_rate))
+    ort_out = onnx_reference(bundle, bundle.pixel_table(torch)[torch.arange(3).view(1, 3, 1, 1), crops.permute(0, 3, 1, 2).long()], ids)
     if ort_out is not None:
         raw, cos, sim, agree, of = compare(torch, ref, (torch.from_numpy(ort_out[0]), torch.from_numpy(ort_out[1])))
         print("onnxruntime cpu vs torch cpu: max|d emb| %.2e  min cos %.7f  max|d sim| %.2e  best matches %d/%d" % (raw, cos, sim, agree, of))
 
-    print("%-8s %-8s %-7s %11s %10s %11s %8s %13s %13s  %s" % ("device", "dtype", "model", "max|d emb|", "min cos", "max|d sim|", "best", "img/s worker", "img/s inproc", "verdict"))
-    batch = pixels[:1].expand(args.batch, -1, -1, -1).contiguous() + torch.linspace(0, 0.01, args.batch).view(-1, 1, 1, 1)
-    models = [("as-is", model, None)]
+    print("%-8s %-8s %-11s %-7s %11s %10s %11s %8s %13s %13s  %s" % ("device", "dtype", "impl", "model", "max|d emb|", "min cos", "max|d sim|", "best", "img/s worker", "img/s inproc", "verdict"))
+    batch = crops[:1].expand(args.batch, -1, -1, -1).contiguous()
+    models = [("as-is", bundle, None)]
     if args.openai_style:
         # The same weights as OpenAI ships its checkpoints: float16, with "cuda" device constants
         # and float16 casts in the graphs. Compared with the float32 reference, so float16 tolerances.
         quirky = os.path.join(args.tmp, "openai-style-%d.pt" % len(os.listdir(args.tmp)))
-        make_openai_style(torch, model, quirky)
-        models.append(("openai", quirky, TOLERANCE["float16"]))
+        make_openai_style(torch, bundle.model, quirky)
+        models.append(("openai", Bundle(folder, model=quirky), TOLERANCE["float16"]))
     ok = True
     for device in devices:
         for dtype in ("float32", "float16") if device != "cpu" else ("float32",):
-            for label, path, tolerance in models:
-                ok = check_one(torch, path, label, device, dtype, s, pixels, ids, batch, ref, tolerance or TOLERANCE[dtype], args) and ok
+            for impl in IMPLS:
+                for label, b, tolerance in models:
+                    ok = check_one(torch, b, label, device, dtype, impl, crops, ids, batch, ref, tolerance or TOLERANCE[dtype], args) and ok
     return ok
 
 
-def check_one(torch, model, label, device, dtype, s, pixels, ids, batch, ref, tolerance, args):
-    """One row of the table: worker.py on `device` in `dtype` against the reference."""
+def check_one(torch, bundle, label, device, dtype, impl, crops, ids, batch, ref, tolerance, args):
+    """One row of the table: worker.py on `device` in `dtype` with `impl` against the reference."""
+    head = "%-8s %-8s %-11s %-7s" % (device, dtype, impl, label)
     try:
-        w = WorkerClient(model, device, dtype, s)
-    except RuntimeError as e:
-        print("%-8s %-8s %-7s FAILED: %s" % (device, dtype, label, e))
+        w = Worker(bundle, device=device, dtype=dtype, impl=impl)
+    except WorkerError as e:
+        print("%s FAILED: %s" % (head, e), flush=True)
         return False
-    got = (w.encode(torch, "image", pixels), w.encode(torch, "text", ids))
-    rate = throughput(lambda: w.encode(torch, "image", batch), args.batch, args.seconds)
+    try:
+        got = (w.encode(crops), w.encode(ids))
+        w.stream([batch] * 2, in_flight=2)  # warm-up at this batch size
+        t0, runs, rate = time.perf_counter(), [], 0.0
+        while not runs or time.perf_counter() - t0 < args.seconds:
+            runs.append(w.stream([batch] * 4, in_flight=2))
+        rate = sum(r["items"] for r in runs) / sum(r["seconds"] for r in runs)
+    except WorkerError as e:
+        print("%s FAILED: %s" % (head, e), flush=True)
+        w.close()
+        return False
     notes = w.info.get("notes")
     w.close()
     rate_in = float("nan")
     try:
-        m = W.Model(torch, model, W.resolve_device(torch, device), torch.float16 if dtype == "float16" else torch.float32, s, 77)
-        x = batch.to(m.device)
-
-        def inproc():
-            with m.context():
-                m.model.encode_image(x.to(m.dtype))
-            if m.device.type == "cuda":
-                torch.cuda.synchronize(m.device)
-
-        rate_in = throughput(inproc, args.batch, args.seconds)
-        del m, x
+        runner = bundle.runner(torch, device=device, dtype=dtype, impl=impl)
+        rate_in = inproc_rate(torch, runner, batch, args.seconds)
+        del runner
     except Exception as e:
-        print("(in-process run failed: %s)" % W.brief(e))
+        print("(in-process run failed: %s)" % W.F.brief(e))
     raw, cos, sim, agree, of = compare(torch, ref, got)
     min_cos, max_sim = tolerance
     passed = cos >= min_cos and sim <= max_sim
     verdict = "ok" if passed else "FAIL (cos >= %g, |d sim| <= %g)" % (min_cos, max_sim)
-    print("%-8s %-8s %-7s %11.2e %10.7f %11.2e %5d/%-2d %13.1f %13.1f  %s%s" % (device, dtype, label, raw, cos, sim, agree, of, rate, rate_in, verdict, "  [%s]" % "; ".join(notes) if notes else ""), flush=True)
+    print("%s %11.2e %10.7f %11.2e %5d/%-2d %13.1f %13.1f  %s%s" % (head, raw, cos, sim, agree, of, rate, rate_in, verdict, "  [%s]" % "; ".join(notes) if notes else ""), flush=True)
     if device != "cpu":
         torch.cuda.empty_cache()
     return passed
@@ -223,10 +191,12 @@ def check_one(torch, model, label, device, dtype, s, pixels, ids, batch, ref, to
 def make_openai_style(torch, src, dst):
     """Writes `src` the way OpenAI's released checkpoints are: float16 weights, float16 casts and
     "cuda" device constants traced into the graphs (what clip.load(jit=True) has to patch)."""
+    from torchscript import method_graphs, node_value
+
     m = torch.jit.load(src, map_location="cpu")
     g1, g2 = torch._C.Graph(), torch._C.Graph()
     cuda, half = g1.insertConstant(torch.device("cuda")).node(), g2.insertConstant(5).node()
-    for graph in W.method_graphs(m):
+    for graph in method_graphs(m):
         for n in graph.findAllNodes("prim::Constant"):
             if "value" in n.attributeNames() and str(n.output().type()) == "Device":
                 n.copyAttributes(cuda)
@@ -234,7 +204,7 @@ def make_openai_style(torch, src, dst):
             ins = list(n.inputs())
             for i in (1, 2):
                 c = ins[i].node() if i < len(ins) else None
-                if c is not None and c.kind() == "prim::Constant" and "value" in c.attributeNames() and str(c.output().type()) == "int" and W.node_value(c) == 6:
+                if c is not None and c.kind() == "prim::Constant" and "value" in c.attributeNames() and str(c.output().type()) == "int" and node_value(c) == 6:
                     c.copyAttributes(half)
     m.half()
     m.save(dst)
@@ -271,7 +241,9 @@ def main(argv):
         print("torch %s (%s); %s" % (torch.__version__, W.torch_build(torch), names))
 
     args.batch = args.batch or (4 if devices == ["cpu"] else 32)
-    bundles = args.bundle or [b for b in (os.path.join(REPO, "models", "tiny-clip-336"), os.path.join(REPO, "models", "bench-vit-b-32")) if os.path.isfile(os.path.join(b, "torch", "model.pt"))]
+    # On the CPU only the tiny bundle by default: a full-size ViT-B/32 takes seconds an image there.
+    defaults = ("tiny-clip-336",) if devices == ["cpu"] else ("tiny-clip-336", "bench-vit-b-32")
+    bundles = args.bundle or [b for b in (os.path.join(REPO, "models", d) for d in defaults) if os.path.isfile(os.path.join(b, "torch", "model.pt"))]
     if not bundles:
         print("gpu-check: no bundle with torch/model.pt (run /usr/bin/python3 models/generate.py tiny)", file=sys.stderr)
         return 2
@@ -282,7 +254,7 @@ def main(argv):
             ok = check_bundle(torch, os.path.abspath(b), devices, args) and ok
         for preset in [p for p in args.bench.split(",") if p]:
             b = bench_bundle(torch, preset.strip(), tmp)
-            if b not in bundles:
+            if b not in [os.path.abspath(x) for x in bundles]:
                 ok = check_bundle(torch, b, devices, args) and ok
     print("\ngpu-check: %s" % ("all within tolerance" if ok else "FAILED"))
     return 0 if ok else 1
