@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check for the torch backend, sized for a short lease on a GPU machine: runs the PyTorch
-# worker (src/backends/torch/worker.py) on each GPU in float32 and float16 against the CPU
-# reference, on models/tiny-clip-336 and, when present, models/bench-vit-b-32 (made by
+# worker (src/backends/torch/worker.py, through client.py) on each GPU in float32 and float16, eager
+# and TorchScript (CLIP_TORCH_IMPL), against the CPU
+# reference, on models/tiny-clip-336 and, on GPUs when present, models/bench-vit-b-32 (made by
 # `/usr/bin/python3 models/generate.py --preset vit-b-32`), and prints the largest differences of
 # embeddings and similarities and images per second. ROCm and CUDA builds of PyTorch run the same
 # code (torch.cuda).

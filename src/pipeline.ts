@@ -26,7 +26,7 @@ import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from 
 export interface PipelineOptions {
   /** Model bundle folder. */
   readonly modelDir: string;
-  /** Default backend name (default "onnx"). */
+  /** Default backend name (default: the registry's first, onnx). */
   readonly backend?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly log?: BackendOptions['log'];
@@ -58,16 +58,16 @@ export class ClipPipeline {
     private readonly options: PipelineOptions,
     private readonly pool: PreprocessPool,
   ) {
-    this.defaultBackend = options.backend ?? 'onnx';
+    this.defaultBackend = options.backend ?? registry.defaultName;
   }
 
   static async open(options: PipelineOptions): Promise<ClipPipeline> {
     const env = options.env ?? process.env;
-    const bundle = await loadBundle(options.modelDir, { bpeVocab: defaultBpeVocab(env), requireOnnx: (options.backend ?? 'onnx') === 'onnx' });
-    const tokenizer = await ClipTokenizer.fromBundle(bundle.dir);
+    const bundle = await loadBundle(options.modelDir, { bpeVocab: defaultBpeVocab(env), cacheDir: env.CLIP_CACHE_DIR || undefined });
+    const tokenizer = await ClipTokenizer.fromBundle(bundle.files.tokenizerDir);
     const backendOptions: BackendOptions = { bundle, env, log: options.log };
     const registry = (options.registry ?? defaultRegistry)(backendOptions);
-    const capacity = registry.peek(options.backend ?? 'onnx')?.describe().capacity;
+    const capacity = registry.peek(options.backend ?? registry.defaultName)?.describe().capacity;
     const threads = options.preprocessThreads ?? intSetting(env, 'CLIP_PREPROCESS_THREADS', defaultPreprocessThreads(os.availableParallelism(), capacity), 0);
     // Images waiting for a thread beyond this are refused with OVERLOADED (preprocess/pool.ts).
     const maxQueue = intSetting(env, 'CLIP_PREPROCESS_QUEUE_MAX', DEFAULT_PREPROCESS_QUEUE, 0);

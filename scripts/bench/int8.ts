@@ -7,6 +7,8 @@
  *   node dist/scripts/bench/int8.js --model DIR [--batch 8] [--rounds 2] [--seconds 4]
  * Answers RESULT Int8Report (report.ts).
  */
+import { defaultBpeVocab } from '../../src/paths';
+import { loadBundle } from '../../src/bundle/bundle';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
   const images = notebookImages();
   const pixels = new Float32Array(images.length * 3 * s * s);
   for (let i = 0; i < images.length; i++) pixels.set((await preprocessImage(images[i].bytes, cfg, { mode: 'exact' })).tensor, i * 3 * s * s);
-  const tokenizer = await ClipTokenizer.fromBundle(dir);
+  const tokenizer = await ClipTokenizer.fromBundle((await loadBundle(dir, { bpeVocab: defaultBpeVocab(process.env), cacheDir: process.env.CLIP_CACHE_DIR || undefined })).files.tokenizerDir);
   const captions = notebookCaptions();
   const ids = new BigInt64Array(captions.length * 77);
   captions.forEach((c, i) => tokenizer.tokenize(c, 77).forEach((v, k) => (ids[i * 77 + k] = BigInt(v))));

@@ -13,6 +13,8 @@
  *   node dist/scripts/bench/peer-server.js --model DIR
  * Prints `listening PORT` on stdout once the models are loaded and checked.
  */
+import { defaultBpeVocab } from '../../src/paths';
+import { loadBundle } from '../../src/bundle/bundle';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
   ]);
 
   // Same inputs, same ids: the peer must tokenise as clipql does, or captions/s compare nothing.
-  const ours = await ClipTokenizer.fromBundle(dir);
+  const ours = await ClipTokenizer.fromBundle((await loadBundle(dir, { bpeVocab: defaultBpeVocab(process.env), cacheDir: process.env.CLIP_CACHE_DIR || undefined })).files.tokenizerDir);
   for (const c of notebookCaptions()) {
     const theirs = Array.from((tokenizer(c).input_ids as Tensor).data as BigInt64Array, Number);
     const mine = Array.from(ours.tokenize(c, 77)).filter((x) => x !== 0);

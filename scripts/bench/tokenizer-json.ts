@@ -11,12 +11,13 @@ import { loadBundle } from '../../src/bundle/bundle';
 import { defaultBpeVocab } from '../../src/paths';
 
 export async function writeTokenizerJson(dir: string): Promise<void> {
-  await loadBundle(dir, { bpeVocab: defaultBpeVocab(process.env) }); // builds vocab.json, merges.txt
   const file = path.join(dir, 'tokenizer.json');
   if (fs.existsSync(file)) return;
-  const vocab = JSON.parse(fs.readFileSync(path.join(dir, 'vocab.json'), 'utf8')) as Record<string, number>;
+  // Builds vocab.json and merges.txt in the cache folder (files.tokenizerDir) when the bundle lacks them.
+  const { files } = await loadBundle(dir, { bpeVocab: defaultBpeVocab(process.env), cacheDir: process.env.CLIP_CACHE_DIR || undefined });
+  const vocab = JSON.parse(fs.readFileSync(files.vocab!, 'utf8')) as Record<string, number>;
   const merges = fs
-    .readFileSync(path.join(dir, 'merges.txt'), 'utf8')
+    .readFileSync(files.merges!, 'utf8')
     .split('\n')
     .filter((l) => l && !l.startsWith('#version'));
   const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true });

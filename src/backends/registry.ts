@@ -34,6 +34,13 @@ export class BackendRegistry {
     return [...this.entries.keys()];
   }
 
+  /** The backend served when none is named: the first registered (defaultRegistry: onnx, the embedded one). */
+  get defaultName(): string {
+    const first = this.names()[0];
+    if (first === undefined) throw new TypeError('the backend registry is empty');
+    return first;
+  }
+
   /** Backends that have been created (started or starting), for Query.backends and shutdown. */
   created(): Backend[] {
     return [...this.entries.values()].flatMap((e) => (e.backend ? [e.backend] : []));

@@ -18,6 +18,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ClipqlError, ErrorCode } from '../errors';
 import { parsePreprocessorConfig, type ImageTransformConfig } from '../preprocess/image/config';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
 import { buildVocabFiles } from '../preprocess/text/vocab';
 
 export const CONTEXT_LENGTH = 77;
@@ -31,6 +33,8 @@ export interface BundleFiles {
   readonly tokenizerJson?: string;
   readonly vocab?: string;
   readonly merges?: string;
+  /** The folder the tokenizer files are read from: the bundle, or the cache folder they were built in. */
+  readonly tokenizerDir: string;
 }
 
 export interface ModelBundle {
@@ -51,15 +55,40 @@ export interface ModelBundle {
 }
 
 export interface LoadBundleOptions {
-  /** Require the ONNX towers (default true; the torch backend needs only torch/model.pt). */
-  readonly requireOnnx?: boolean;
-  readonly requireTorch?: boolean;
   /**
    * OpenAI's bpe_simple_vocab_16e6.txt.gz: when the bundle lacks tokenizer files, build
-   * vocab.json + merges.txt from it into the bundle (the committed tiny bundles ship without
-   * them, because the vocabulary is not ours to commit).
+   * vocab.json + merges.txt from it (the committed tiny bundles ship without them, because the
+   * vocabulary is not ours to commit). They are built in `cacheDir`, never in the bundle: a
+   * model folder is often a read-only volume.
    */
   readonly bpeVocab?: string;
+  /** Where derived files go (default: $XDG_CACHE_HOME/clipql or ~/.cache/clipql; the system's temporary folder when that cannot be written). */
+  readonly cacheDir?: string;
+}
+
+/** The default cache folder for derived files (CLIP_CACHE_DIR overrides it in the pipeline). */
+export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'clipql');
+}
+
+/**
+ * vocab.json + merges.txt built from OpenAI's BPE file, in a cache subfolder named after that
+ * file's sha256 (so different vocabularies never mix), reused when already there.
+ */
+async function cachedVocab(bpeVocab: string, cacheDir: string): Promise<string> {
+  const digest = createHash('sha256').update(await fs.readFile(bpeVocab).catch(() => Buffer.alloc(0))).digest('hex').slice(0, 16);
+  for (const base of [cacheDir, path.join(os.tmpdir(), `clipql-cache-${os.userInfo().uid}`)]) {
+    const dir = path.join(base, `bpe-${digest}`);
+    if ((await exists(path.join(dir, 'vocab.json'))) && (await exists(path.join(dir, 'merges.txt')))) return dir;
+    try {
+      await buildVocabFiles(bpeVocab, dir);
+      return dir;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as { cause?: NodeJS.ErrnoException }).cause?.code;
+      if (e instanceof ClipqlError || !['EACCES', 'EROFS', 'EPERM', 'ENOTDIR'].includes(code ?? '')) throw e;
+    }
+  }
+  throw bad(cacheDir, 'cannot be written, nor can the temporary folder: set CLIP_CACHE_DIR to a writable folder');
 }
 
 function bad(file: string, what: string): ClipqlError {
@@ -97,17 +126,16 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
   if (!stat?.isDirectory()) throw bad(dir, 'model bundle folder does not exist');
   const f = (...p: string[]) => path.join(dir, ...p);
 
-  const required: string[] = [f('preprocessor_config.json'), f('config.json')];
-  if (options.requireOnnx ?? true) required.push(f('onnx', 'vision_model.onnx'), f('onnx', 'text_model.onnx'));
-  if (options.requireTorch) required.push(f('torch', 'model.pt'));
-  for (const file of required) if (!(await exists(file))) throw bad(file, 'missing from the model bundle');
+  // The towers are each backend's business (it checks its own files when it is created).
+  for (const file of [f('preprocessor_config.json'), f('config.json')]) if (!(await exists(file))) throw bad(file, 'missing from the model bundle');
 
   const tokenizerJson = (await exists(f('tokenizer.json'))) ? f('tokenizer.json') : undefined;
+  let tokenizerDir = dir;
   if (!tokenizerJson && !((await exists(f('vocab.json'))) && (await exists(f('merges.txt'))))) {
     if (!options.bpeVocab) {
       throw bad(f('vocab.json'), 'tokenizer files missing: the bundle needs tokenizer.json or vocab.json + merges.txt (set CLIP_VOCAB to OpenAI\'s bpe_simple_vocab_16e6.txt.gz to build them)');
     }
-    await buildVocabFiles(options.bpeVocab, dir);
+    tokenizerDir = await cachedVocab(options.bpeVocab, options.cacheDir ?? defaultCacheDir());
   }
 
   const config = await readJson(f('config.json'));
@@ -132,8 +160,9 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
       preprocessor: f('preprocessor_config.json'),
       config: f('config.json'),
       tokenizerJson,
-      vocab: tokenizerJson ? undefined : f('vocab.json'),
-      merges: tokenizerJson ? undefined : f('merges.txt'),
+      vocab: tokenizerJson ? undefined : path.join(tokenizerDir, 'vocab.json'),
+      merges: tokenizerJson ? undefined : path.join(tokenizerDir, 'merges.txt'),
+      tokenizerDir,
     },
     image,
     imageSize: image.cropHeight,

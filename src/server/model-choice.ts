@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fetchModel, loadManifest, readRecord, silentProgress, DEFAULT_MANIFEST, DEFAULT_MODELS_DIR } from '../models';
+import { fetchModel, loadManifest, readRecord, silentProgress, DEFAULT_MANIFEST, DEFAULT_MODELS_DIR } from '../download';
 import { TINY_MODEL_DIR } from '../paths';
 import type { Logger } from './log';
 

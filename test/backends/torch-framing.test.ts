@@ -16,13 +16,13 @@ function tensorFrame(id: number, rows: Float32Array, shape: number[]): Buffer {
 
 describe('framing', () => {
   test('the header is 32 bytes: magic, version, type, dtype, ndim, id, shape, length', () => {
-    const h = tensorHeader(FrameType.IMAGE, 7, DType.FLOAT32, [2, 3, 4, 5], 480);
+    const h = tensorHeader(FrameType.IMAGE, 7, DType.UINT8, [2, 3, 4, 5], 120);
     assert.equal(h.length, HEADER_BYTES);
     assert.equal(h.subarray(0, 4).toString('latin1'), 'CLPQ');
-    assert.deepEqual([h[4], h[5], h[6], h[7]], [1, FrameType.IMAGE, DType.FLOAT32, 4]);
+    assert.deepEqual([h[4], h[5], h[6], h[7]], [2, FrameType.IMAGE, DType.UINT8, 4]);
     assert.equal(h.readUInt32LE(8), 7);
     assert.deepEqual([0, 1, 2, 3].map((i) => h.readUInt32LE(12 + 4 * i)), [2, 3, 4, 5]);
-    assert.equal(h.readUInt32LE(28), 480);
+    assert.equal(h.readUInt32LE(28), 120);
   });
 
   test('frames come out whole and in order however the stream is cut', () => {
@@ -64,22 +64,42 @@ describe('settings', () => {
   const refused = (env: Record<string, string>, pattern: RegExp) =>
     assert.throws(() => settings(env), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BACKEND_UNAVAILABLE && pattern.test(e.message));
 
-  test('CLIP_TORCH_DEVICES: cpu by default, GPU indices as cuda:N, nonsense refused', () => {
+  test('CLIP_TORCH_DEVICES: cpu by default, several CPU workers, GPU indices as cuda:N (repeats: several workers on one GPU), nonsense refused', () => {
     assert.deepEqual(parseDevices(undefined), ['cpu']);
     assert.deepEqual(parseDevices('cpu'), ['cpu']);
+    assert.deepEqual(parseDevices('cpu,cpu'), ['cpu', 'cpu']);
     assert.deepEqual(parseDevices('0,1'), ['cuda:0', 'cuda:1']);
     assert.deepEqual(parseDevices(' cuda:1 , 0 '), ['cuda:1', 'cuda:0']);
+    assert.deepEqual(parseDevices('0,0'), ['cuda:0', 'cuda:0']);
     refused({ CLIP_TORCH_DEVICES: 'gpu' }, /CLIP_TORCH_DEVICES must be/);
-    refused({ CLIP_TORCH_DEVICES: 'cpu,0' }, /bad entry "cpu"/);
-    refused({ CLIP_TORCH_DEVICES: '0,0' }, /lists cuda:0 twice/);
+    refused({ CLIP_TORCH_DEVICES: 'cpu,0' }, /mixes the CPU and GPUs/);
   });
 
-  test('CLIP_TORCH_DTYPE: float16 on GPUs and float32 on the CPU by default; float16 on the CPU refused', () => {
+  test('CLIP_TORCH_DTYPE: float16 on GPUs and float32 on the CPU by default; bfloat16 as an option; half precision on the CPU refused', () => {
     assert.equal(settings({}).dtype, 'float32');
     assert.equal(settings({ CLIP_TORCH_DEVICES: '0' }).dtype, 'float16');
     assert.equal(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'float32' }).dtype, 'float32');
+    assert.equal(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bfloat16' }).dtype, 'bfloat16');
     refused({ CLIP_TORCH_DTYPE: 'float16' }, /float16 needs a GPU/);
-    refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bf16' }, /must be float32 or float16/);
+    refused({ CLIP_TORCH_DTYPE: 'bfloat16' }, /bfloat16 needs a GPU/);
+    refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bf16' }, /must be one of float32, float16, bfloat16/);
+  });
+
+  test('threads, batches in flight, implementation, attention, CUDA graphs, compile', () => {
+    const d = settings({});
+    assert.deepEqual([d.inFlight, d.impl, d.attention, d.cudaGraphs, d.compile], [2, 'eager', 'auto', [], false]);
+    assert.equal(settings({ CLIP_TORCH_DEVICES: 'cpu,cpu', CLIP_TORCH_THREADS: '3' }).threads, 3);
+    assert.equal(settings({ CLIP_TORCH_DEVICES: '0' }).threads, 2);
+    assert.equal(settings({ CLIP_TORCH_DEVICES: '0' }).maxImageBatch, 64, 'GPU default batch');
+    assert.deepEqual(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_CUDA_GRAPHS: 'on' }).cudaGraphs, [1, 2, 4, 8, 16, 32, 64]);
+    assert.deepEqual(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_CUDA_GRAPHS: '32,8,8' }).cudaGraphs, [8, 32]);
+    assert.equal(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_COMPILE: '1' }).compile, true);
+    refused({ CLIP_TORCH_CUDA_GRAPHS: 'on' }, /needs GPUs/);
+    refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_CUDA_GRAPHS: '8,128' }, /batch sizes from 1 to CLIP_TORCH_MAX_BATCH \(64\)/);
+    refused({ CLIP_TORCH_IMPL: 'jit' }, /CLIP_TORCH_IMPL must be one of eager, torchscript/);
+    refused({ CLIP_TORCH_ATTENTION: 'flash' }, /CLIP_TORCH_ATTENTION must be one of auto, sdpa, math/);
+    refused({ CLIP_TORCH_COMPILE: 'yes' }, /CLIP_TORCH_COMPILE must be one of 0, 1/);
+    refused({ CLIP_TORCH_IN_FLIGHT: '0' }, /CLIP_TORCH_IN_FLIGHT must be an integer >= 1/);
   });
 
   test('batch limits, timeouts, python, model file', () => {

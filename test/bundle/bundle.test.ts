@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { ClipqlError } from '../../src/errors';
-import { TINY_MODEL_DIR } from '../../src/paths';
+import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
 import { ClipPipeline } from '../../src/pipeline';
 import { BPE_VOCAB } from '../helpers/shared';
 
@@ -110,4 +110,35 @@ test('a tower file that is not ONNX', async () => {
   const dir = copyBundle();
   writeFileSync(path.join(dir, 'onnx', 'vision_model.onnx'), Buffer.from('this is not a protobuf'));
   await expectBadModel(dir, /vision_model\.onnx: onnxruntime could not load it/);
+});
+
+test('a model folder that cannot be written serves, and no file appears in it (derived tokenizer files go to the cache)', async () => {
+  const dir = copyBundle();
+  const listing = () => execFileSync('find', [dir, '-printf', '%P %s %T@\n']).toString().split('\n').sort().join('\n');
+  const before = listing();
+  // Root ignores file modes, so the check runs as an unprivileged user when we are root.
+  const script = `
+    const { ClipPipeline } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'src', 'pipeline.js'))});
+    (async () => {
+      const p = await ClipPipeline.open({ modelDir: process.argv[1], env: { ...process.env, CLIP_PREPROCESS_THREADS: '0' } });
+      const e = await p.embedText('It is a cat');
+      const fs = require('fs');
+      let writable = true;
+      try { fs.writeFileSync(require('path').join(process.argv[1], 'probe'), 'x'); } catch { writable = false; }
+      console.log(JSON.stringify({ dim: e.length, writable, tokenizerDir: p.bundle.files.tokenizerDir }));
+      await p.close();
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  execFileSync('chmod', ['a+rx', path.dirname(dir)]); // mkdtemp's 0700 would keep the other user out altogether
+  execFileSync('chmod', ['-R', 'a-w,a+rX', dir]);
+  try {
+    const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'nobody', '--'] : [];
+    const env = { ...process.env, HOME: '/nonexistent', XDG_CACHE_HOME: '', CLIP_CACHE_DIR: '', CLIP_VOCAB: BPE_VOCAB() };
+    const out = JSON.parse(execFileSync(asUser[0] ?? process.execPath, [...asUser.slice(1), ...(asUser.length ? [process.execPath] : []), '-e', script, dir], { env }).toString()) as { dim: number; writable: boolean; tokenizerDir: string };
+    assert.equal(out.writable, false, 'the folder really is read-only for the process');
+    assert.equal(out.dim, 32, 'a caption was embedded');
+    assert.ok(!out.tokenizerDir.startsWith(dir), `tokenizer files read from ${out.tokenizerDir}, outside the bundle`);
+  } finally {
+    execFileSync('chmod', ['-R', 'u+w', dir]);
+  }
+  assert.equal(listing(), before, 'no file was added to or changed in the model folder');
 });

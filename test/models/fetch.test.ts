@@ -10,12 +10,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadBundle } from '../../src/bundle/bundle';
 import { ClipqlError } from '../../src/errors';
-import { main } from '../../src/models/cli';
-import { fetchModel, type FetchModelOptions } from '../../src/models/fetch';
-import { loadManifest } from '../../src/models/manifest';
-import { createProgress, formatBytes, formatDuration } from '../../src/models/progress';
-import { proxyFor } from '../../src/models/proxy';
-import { RECORD_FILE } from '../../src/models/store';
+import { main } from '../../src/download/cli';
+import { fetchModel, type FetchModelOptions } from '../../src/download/fetch';
+import { loadManifest } from '../../src/download/manifest';
+import { createProgress, formatBytes, formatDuration } from '../../src/download/progress';
+import { proxyFor } from '../../src/download/proxy';
+import { RECORD_FILE } from '../../src/download/store';
 import { BPE_VOCAB } from '../helpers/shared';
 import { bundleFiles, closedPort, COMMIT, connectProxy, HubServer, sha256, tempDir, writeManifest } from './hub-server';
 

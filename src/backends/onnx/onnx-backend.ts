@@ -58,6 +58,7 @@ export class OnnxBackend implements Backend {
     }
     this.dtype = dtype;
     const variant = (file: string) => {
+      if (!existsSync(file)) throw new ClipqlError(ErrorCode.BAD_MODEL, `${file}: missing from the model bundle (the onnx backend needs onnx/vision_model.onnx and onnx/text_model.onnx)`, { details: { file } });
       if (dtype === 'float32') return file;
       const q = file.replace(/\.onnx$/, '_int8.onnx');
       if (!existsSync(q)) throw new ClipqlError(ErrorCode.BAD_MODEL, `CLIP_ONNX_DTYPE=int8 but ${q} does not exist (make it with scripts/bench/quantize.py)`, { details: { file: q } });

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""
+(d) the peer: the walkthrough's own stack as a plain batch script. OpenAI-style PyTorch CLIP
+(clip_model.py's eager CLIP from the bundle's weights, as clip.load(jit=False) builds it; or with
+--torchscript the bundle's TorchScript graphs, loaded as torchscript.py does, patched for the
+device) fed by a torch.utils.data.DataLoader whose workers (num_workers = cores) decode and
+preprocess with PIL + torchvision exactly as scripts/bench/torch_peer.py does (Resize bicubic,
+CenterCrop, ToTensor, Normalize); batch 64, pinned memory, float16 on the GPU.
+
+  python scripts/gpu-bench/peer.py --bundle DIR --images DIR --device cuda:0 --dtype float16
+         [--batch 64] [--workers N] [--count N] [--warmup-batches 2]
+Prints RESULT {"imagesPerSecond", "images", "seconds", "batch", "workers"}: images after the
+warm-up batches over the time from the end of the warm-up (synchronized) to the last batch's
+embeddings (synchronized). Run as its own process, so that its DataLoader workers and GPU memory
+go with it. Not run here on a GPU (none on the machine this was written on).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(REPO, "src", "backends", "torch"))
+
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor  # noqa: E402
+
+from client import Bundle  # noqa: E402
+
+
+class Files(torch.utils.data.Dataset):
+    """`count` items cycling over the JPEG files: each item is decoded and preprocessed afresh."""
+
+    def __init__(self, folder, count, transform):
+        self.files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith((".jpg", ".jpeg")))
+        self.count, self.transform = count, transform
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, i):
+        with Image.open(self.files[i % len(self.files)]) as im:
+            return self.transform(im.convert("RGB"))
+
+
+def load_model(bundle, device, dtype, torchscript):
+    if torchscript:
+        from torchscript import load_torchscript
+
+        model, _ = load_torchscript(torch, bundle.model, device, dtype)
+        return model.encode_image
+    import clip_model
+
+    model = clip_model.build_clip(clip_model.load_state_dict(bundle.model), vision_heads=bundle.vision_heads, text_heads=bundle.text_heads)
+    model = model.to(device=device, dtype=dtype)
+    return lambda x: model.encode_image(x)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--device", default="cuda:0")
+    ap.add_argument("--dtype", default="float16")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--count", type=int, default=64 * 40)
+    ap.add_argument("--warmup-batches", type=int, default=2)
+    ap.add_argument("--torchscript", action="store_true")
+    a = ap.parse_args()
+    bundle = Bundle(a.bundle)
+    device, dtype = torch.device(a.device), getattr(torch, a.dtype)
+    cuda = device.type == "cuda"
+    pre = bundle.pre
+    transform = Compose([Resize(bundle.image_size, interpolation=InterpolationMode.BICUBIC), CenterCrop(bundle.image_size), ToTensor(), Normalize(pre["image_mean"], pre["image_std"])])
+    encode = load_model(bundle, device, dtype, a.torchscript)
+    loader = torch.utils.data.DataLoader(Files(a.images, a.count, transform), batch_size=a.batch, num_workers=a.workers, pin_memory=cuda)
+    sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
+    images, t0 = 0, None
+    with torch.inference_mode():
+        for i, x in enumerate(loader):
+            y = encode(x.to(device, non_blocking=True).to(dtype))
+            if i + 1 == a.warmup_batches:
+                sync()
+                t0 = time.perf_counter()
+            elif t0 is not None:
+                images += x.shape[0]
+        sync()
+    seconds = time.perf_counter() - t0
+    assert y.dim() == 2 and torch.isfinite(y.float()).all(), "non-finite or misshapen embeddings"
+    out = {"imagesPerSecond": images / seconds, "images": images, "seconds": seconds, "batch": a.batch, "workers": a.workers, "model": "torchscript" if a.torchscript else "clip_model eager"}
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
