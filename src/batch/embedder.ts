@@ -98,6 +98,25 @@ export class Embedder {
   }
 
   /**
+   * One request's images as one submission (the DataLoader's batch function calls this): the
+   * same as embedImage for each, and their crops join the batch queue together. An item that fails
+   * is an Error in its slot (DataLoader's contract); the others are unaffected.
+   */
+  embedImages(items: readonly ImageItem[], opts: SubmitOptions = {}): Promise<Array<Float32Array | Error>> {
+    this.calls.images++;
+    return Promise.all(items.map((it) => settle(this.embedImage(it.key, it.pixels, opts))));
+  }
+
+  /** One request's captions as one submission: their misses enter the text queue together. */
+  embedTokensMany(rows: readonly Int32Array[], opts: SubmitOptions = {}): Promise<Array<Float32Array | Error>> {
+    this.calls.texts++;
+    return Promise.all(this.textBatcher.together(() => rows.map((t) => settle(this.embedTokens(t, opts)))));
+  }
+
+  /** Calls of embedImages / embedTokensMany so far (tests: a request's items arrive in one call). */
+  readonly calls = { images: 0, texts: 0 };
+
+  /**
    * The cache and the in-flight map. Work for a key is shared by every caller that asks while it
    * runs, so no single caller's deadline or abort may cancel it: each caller waits under its own
    * limits, and the shared work is cancelled (dropped from the queues) only when the last caller
@@ -147,6 +166,14 @@ export class Embedder {
     this.textBatcher.close();
   }
 }
+
+/** An image of a request: its content key (sha256) and, if it must be encoded, its RGB crop. */
+export interface ImageItem {
+  readonly key: string;
+  readonly pixels: (opts: SubmitOptions) => Promise<Uint8Array>;
+}
+
+const settle = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
 
 function splitRows(e: { data: Float32Array; count: number; dim: number }): Float32Array[] {
   return Array.from({ length: e.count }, (_, i) => e.data.slice(i * e.dim, (i + 1) * e.dim));

@@ -26,8 +26,6 @@ export function createContext(pipeline: ClipPipeline, limits: Limits, signal: Ab
   const opts = { deadline, signal };
   const images = new Map<string, DataLoader<ImageRef, Float32Array, string>>();
   const texts = new Map<string, DataLoader<string, Float32Array, string>>();
-  // A failed item is returned as an Error in its slot: it fails its own field, not its neighbours.
-  const settle = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   return {
     pipeline,
     limits,
@@ -37,9 +35,11 @@ export function createContext(pipeline: ClipPipeline, limits: Limits, signal: Ab
       let l = images.get(backend);
       if (!l) {
         l = new DataLoader<ImageRef, Float32Array, string>(
+          // The request's new images, after DataLoader's per-request cache, as one submission; a
+          // failed item is an Error in its slot: it fails its own field, not its neighbours.
           async (refs) => {
             const embedder = await pipeline.embedder(backend);
-            return Promise.all(refs.map((r) => settle(embedder.embedImage(r.sha256, (work) => r.pixels(work), opts))));
+            return embedder.embedImages(refs.map((r) => ({ key: r.sha256, pixels: (work) => r.pixels(work) })), opts);
           },
           { cacheKeyFn: (r) => r.sha256 },
         );
@@ -52,7 +52,17 @@ export function createContext(pipeline: ClipPipeline, limits: Limits, signal: Ab
       if (!l) {
         l = new DataLoader<string, Float32Array, string>(async (captions) => {
           const embedder = await pipeline.embedder(backend);
-          return Promise.all(captions.map((c) => settle(Promise.resolve().then(() => embedder.embedTokens(pipeline.tokenize(c), opts)))));
+          const rows: Array<Int32Array | Error> = captions.map((c) => {
+            try {
+              return pipeline.tokenize(c);
+            } catch (e) {
+              return e instanceof Error ? e : new Error(String(e));
+            }
+          });
+          const ok = rows.filter((r): r is Int32Array => !(r instanceof Error));
+          const done = await embedder.embedTokensMany(ok, opts);
+          let k = 0;
+          return rows.map((r) => (r instanceof Error ? r : done[k++]));
         });
         texts.set(backend, l);
       }

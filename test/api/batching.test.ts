@@ -48,3 +48,16 @@ test('duplicates inside one request are encoded once', async () => {
   assert.equal(after.imageBatches - before.imageBatches, 1, 'one image batch');
   assert.equal(after.textBatches - before.textBatches, 1, 'one text batch');
 });
+
+test("a request's new items reach the Embedder in one call per tower, and its captions leave in one batch", async () => {
+  const embedder = await service.pipeline.embedder();
+  const images = await Promise.all([201, 202, 203].map((s) => patternImage(s)));
+  const captions = ['It is one', 'It is two', 'It is three', 'It is four', 'It is five'];
+  const calls = { ...embedder.calls };
+  const before = embedder.stats();
+  const a = await gql(service.url, Q, { images: images.map((i) => ({ base64: i.toString('base64') })), captions });
+  assert.equal(a.body.errors, undefined, JSON.stringify(a.body.errors));
+  assert.equal(embedder.calls.images - calls.images, 1, 'the three new images in one embedImages call');
+  assert.equal(embedder.calls.texts - calls.texts, 1, 'the five new captions in one embedTokensMany call');
+  assert.equal(embedder.stats().textBatches - before.textBatches, 1, 'the five captions in one backend batch');
+});
