@@ -12,7 +12,7 @@ import os from 'node:os';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type EmbedderOptions } from './batch/embedder';
-import type { SubmitOptions } from './batch/batcher';
+import type { CallLimits as SubmitOptions } from './control/cancel';
 import { loadBundle, type ModelBundle } from './bundle/bundle';
 import { ClipqlError, ErrorCode } from './errors';
 import { defaultBpeVocab } from './paths';

@@ -20,6 +20,7 @@
  *   queued, it leaves the queue (its work is never done) and rejects with TIMEOUT / the abort
  *   reason; when it fires in flight, the caller is answered at once and the result is dropped.
  */
+import { alreadyCancelled, watch, type CallLimits } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 
 export interface BatcherOptions<I, O> {
@@ -41,20 +42,15 @@ export interface BatcherOptions<I, O> {
   readonly name?: string;
 }
 
-export interface SubmitOptions {
-  /** Absolute time (Date.now() scale) after which the caller gives up with TIMEOUT. */
-  readonly deadline?: number;
-  readonly signal?: AbortSignal;
-}
+/** A submission's deadline and abort signal (control/cancel.ts). */
+export type SubmitOptions = CallLimits;
 
 interface Entry<I, O> {
   readonly item: I;
   readonly enqueuedAt: number;
   settled: boolean;
   queued: boolean;
-  timer?: NodeJS.Timeout;
-  onAbort?: () => void;
-  signal?: AbortSignal;
+  unwatch?: () => void;
   resolve(value: O): void;
   reject(error: Error): void;
 }
@@ -95,7 +91,8 @@ export class Batcher<I, O> {
   submit(item: I, opts: SubmitOptions = {}): Promise<O> {
     const name = this.options.name ?? 'batcher';
     if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `${name} is shutting down`));
-    if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal));
+    const cancelled = alreadyCancelled(opts, name);
+    if (cancelled) return Promise.reject(cancelled);
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(
         new ClipqlError(ErrorCode.OVERLOADED, `${name}: the queue is full (${this.maxQueue} items waiting); try again shortly`, { details: { maxQueue: this.maxQueue } }),
@@ -103,15 +100,7 @@ export class Batcher<I, O> {
     }
     return new Promise<O>((resolve, reject) => {
       const entry: Entry<I, O> = { item, enqueuedAt: Date.now(), settled: false, queued: true, resolve, reject };
-      if (opts.deadline !== undefined) {
-        const ms = Math.max(0, opts.deadline - Date.now());
-        entry.timer = setTimeout(() => this.giveUp(entry, new ClipqlError(ErrorCode.TIMEOUT, `${name}: the request's deadline passed before its work was done`)), ms);
-      }
-      if (opts.signal) {
-        entry.signal = opts.signal;
-        entry.onAbort = () => this.giveUp(entry, abortError(opts.signal!));
-        opts.signal.addEventListener('abort', entry.onAbort, { once: true });
-      }
+      if (opts.deadline !== undefined || opts.signal) entry.unwatch = watch(opts, name, (e) => this.giveUp(entry, e));
       this.queue.push(entry);
       this.pump();
     });
@@ -148,8 +137,7 @@ export class Batcher<I, O> {
   private settle(entry: Entry<I, O>, fn: () => void): void {
     if (entry.settled) return;
     entry.settled = true;
-    if (entry.timer) clearTimeout(entry.timer);
-    if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
+    entry.unwatch?.();
     fn();
   }
 
@@ -222,7 +210,3 @@ export function cutSize(n: number, preferred: readonly number[] = []): number {
   return down;
 }
 
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new ClipqlError(ErrorCode.TIMEOUT, 'the request was cancelled');
-}

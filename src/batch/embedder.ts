@@ -10,6 +10,7 @@
  * Embeddings are the backend's raw projected vectors (not normalised), as float32 rows.
  */
 import { inFlightOf, type Backend } from '../backends/backend';
+import { alreadyCancelled, watch } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 import { Batcher, type SubmitOptions } from './batcher';
 import { LruCache } from './lru';
@@ -193,38 +194,24 @@ interface Shared {
  * once if the caller gives up before the work is done.
  */
 function withCallerLimits<T>(p: Promise<T>, opts: SubmitOptions, leave: () => void): Promise<T> {
-  if (opts.signal?.aborted) {
+  const cancelled = alreadyCancelled({ signal: opts.signal }, 'shared work');
+  if (cancelled) {
     leave();
-    return Promise.reject(opts.signal.reason instanceof Error ? opts.signal.reason : new ClipqlError(ErrorCode.TIMEOUT, 'the request was cancelled'));
+    return Promise.reject(cancelled);
   }
   if (opts.deadline === undefined && !opts.signal) return p;
   return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const giveUp = (e: Error) => {
-      if (settled) return;
-      settled = true;
-      cleanup();
+    const unwatch = watch(opts, 'shared work', (e) => {
       reject(e);
       leave();
-    };
-    const timer = opts.deadline === undefined ? undefined : setTimeout(() => giveUp(new ClipqlError(ErrorCode.TIMEOUT, 'the request\'s deadline passed before its work was done')), Math.max(0, opts.deadline - Date.now()));
-    const onAbort = () => giveUp(opts.signal!.reason instanceof Error ? opts.signal!.reason : new ClipqlError(ErrorCode.TIMEOUT, 'the request was cancelled'));
-    const cleanup = () => {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
     p.then(
       (v) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
+        unwatch();
         resolve(v);
       },
       (e: unknown) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
+        unwatch();
         reject(e);
       },
     );

@@ -11,8 +11,8 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { AdmissionGate } from '../batch/admission';
-import type { SubmitOptions } from '../batch/batcher';
+import { AdmissionGate } from '../control/admission';
+import type { CallLimits as SubmitOptions } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { DecodeLimits } from './image/decode';
 import type { ImageTransformConfig } from './image/config';

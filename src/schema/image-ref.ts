@@ -2,7 +2,7 @@
  * An input image inside one request: its bytes, content hash and header facts. Decoding to a
  * tensor happens only when an embedding is needed and not cached (ImageRef.tensor()).
  */
-import type { SubmitOptions } from '../batch/batcher';
+import type { CallLimits as SubmitOptions } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 import { decodeBase64Image } from '../input/base64';
 import { fetchImage } from '../input/fetch';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AdmissionGate } from '../../src/batch/admission';
+import { AdmissionGate } from '../../src/control/admission';
 import { ClipqlError } from '../../src/errors';
 import { clipTransformConfig } from '../../src/preprocess/image';
 import { PreprocessPool } from '../../src/preprocess/pool';

@@ -22,6 +22,7 @@
  * - `dispose()` stops the workers (stdin closed and SIGTERM, SIGKILL after STOP_GRACE_MS) and fails
  *   what was in flight or waiting.
  */
+import { watch } from '../../control/cancel';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { tensorTable } from '../../preprocess/image/tensor';
 import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
@@ -64,7 +65,7 @@ interface Slot {
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly unwatch: () => void;
 }
 
 function unavailable(message: string): ClipqlError {
@@ -168,7 +169,7 @@ export class TorchBackend implements Backend {
     const waiting = this.waiters;
     this.waiters = [];
     for (const w of waiting) {
-      clearTimeout(w.timer);
+      w.unwatch();
       w.resolve();
     }
   }
@@ -177,7 +178,7 @@ export class TorchBackend implements Backend {
     const waiting = this.waiters;
     this.waiters = [];
     for (const w of waiting) {
-      clearTimeout(w.timer);
+      w.unwatch();
       w.reject(reason);
     }
   }
@@ -201,12 +202,17 @@ export class TorchBackend implements Backend {
         throw unavailable(`no torch worker is running${last ? `: ${last.message}` : ''}`);
       }
       await new Promise<void>((resolve, reject) => {
-        const ms = Math.max(1, deadline - Date.now());
-        const timer = setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w.timer !== timer);
-          reject(new ClipqlError(ErrorCode.TIMEOUT, `no torch worker became ready within ${this.settings.callTimeoutMs} ms (CLIP_TORCH_CALL_TIMEOUT_MS); restarting: ${this.slots.map((s) => `${s.device} ${s.state}`).join(', ')}`));
-        }, ms);
-        this.waiters.push({ resolve, reject, timer });
+        const timeoutError = () =>
+          new ClipqlError(ErrorCode.TIMEOUT, `no torch worker became ready within ${this.settings.callTimeoutMs} ms (CLIP_TORCH_CALL_TIMEOUT_MS); restarting: ${this.slots.map((s) => `${s.device} ${s.state}`).join(', ')}`);
+        const waiter: Waiter = {
+          resolve,
+          reject,
+          unwatch: watch({ deadline, timeoutError }, 'waiting for a torch worker', (e) => {
+            this.waiters = this.waiters.filter((w) => w !== waiter);
+            reject(e);
+          }),
+        };
+        this.waiters.push(waiter);
       });
     }
   }

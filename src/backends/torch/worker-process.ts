@@ -12,6 +12,7 @@
  * - `onExit` is called once, after the process is gone (Node has reaped it: no zombies).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { watch } from '../../control/cancel';
 import { ClipqlError, ErrorCode } from '../../errors';
 import type { Embeddings, Logger } from '../backend';
 import { DType, FrameReader, FrameType, float32Payload, jsonPayload, tensorHeader, type BatchTiming, type FatalInfo, type Frame, type ReadyInfo } from './framing';
@@ -49,7 +50,8 @@ interface Pending {
   timing?: BatchTiming;
   readonly resolve: (e: WorkerResult) => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Stops the deadline's watch. */
+  readonly unwatch: () => void;
 }
 
 const STDERR_LINES = 20;
@@ -157,15 +159,14 @@ export class WorkerProcess {
       return Promise.reject(e);
     }
     return new Promise<WorkerResult>((resolve, reject) => {
-      const ms = Math.max(1, deadline - Date.now());
-      const timer = setTimeout(() => {
+      const timeoutError = () =>
+        new ClipqlError(ErrorCode.TIMEOUT, `the torch worker on ${this.device} (pid ${this.pid}) did not answer a ${count}-${tower} batch within ${this.options.settings.callTimeoutMs} ms (CLIP_TORCH_CALL_TIMEOUT_MS); it is being restarted`);
+      const unwatch = watch({ deadline, timeoutError }, 'torch worker call', (e) => {
         if (!this.pending.delete(id)) return;
-        reject(
-          new ClipqlError(ErrorCode.TIMEOUT, `the torch worker on ${this.device} (pid ${this.pid}) did not answer a ${count}-${tower} batch within ${this.options.settings.callTimeoutMs} ms (CLIP_TORCH_CALL_TIMEOUT_MS); it is being restarted`),
-        );
+        reject(e);
         this.kill(unavailable(`the torch worker on ${this.device} (pid ${this.pid}) was killed because a call timed out; it is being restarted`));
-      }, ms);
-      this.pending.set(id, { count, width, resolve, reject, timer });
+      });
+      this.pending.set(id, { count, width, resolve, reject, unwatch });
       this.write([header, ...payload]);
     });
   }
@@ -258,7 +259,7 @@ export class WorkerProcess {
         const p = this.pending.get(f.id);
         if (!p) return; // timed out meanwhile
         this.pending.delete(f.id);
-        clearTimeout(p.timer);
+        p.unwatch();
         if (f.type === FrameType.FAILED) {
           p.reject(unavailable(`torch worker on ${this.device}: ${jsonPayload<{ message: string }>(f.payload).message}`));
         } else if (f.dtype !== DType.FLOAT32 || f.shape[0] !== p.count || f.shape.slice(1).reduce((a, b) => a * b, 1) !== p.width || f.shape.length < 2) {
@@ -298,7 +299,7 @@ export class WorkerProcess {
       this.isStarted = true;
     }
     for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
+      p.unwatch();
       p.reject(reason);
     }
     this.pending.clear();

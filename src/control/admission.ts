@@ -2,7 +2,7 @@
  * An admission gate: at most `concurrency` tasks run at once, at most `maxQueue` wait for a turn,
  * and the rest are refused at once with OVERLOADED. It goes in front of work that has no bound of
  * its own, such as the preprocessing threads (preprocess/pool.ts), whose message ports would
- * otherwise queue any number of decodes ahead of the batcher's bound (batcher.ts).
+ * otherwise queue any number of decodes ahead of the batcher's bound (batch/batcher.ts).
  *
  * Contract, like the batcher's:
  * - A waiting task may carry a deadline and an AbortSignal. When either fires before the task has
@@ -12,7 +12,7 @@
  * - `run`'s function is called at most once, and only when the task is admitted and its turn comes.
  */
 import { ClipqlError, ErrorCode } from '../errors';
-import type { SubmitOptions } from './batcher';
+import { alreadyCancelled, watch, type CallLimits } from './cancel';
 
 export interface AdmissionOptions {
   /** Tasks running at once (at least 1). */
@@ -50,10 +50,10 @@ export class AdmissionGate {
     return this.active;
   }
 
-  run<T>(task: () => Promise<T>, opts: SubmitOptions = {}): Promise<T> {
+  run<T>(task: () => Promise<T>, opts: CallLimits = {}): Promise<T> {
     const name = this.options.name ?? 'admission';
-    if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal));
-    if (opts.deadline !== undefined && opts.deadline <= Date.now()) return Promise.reject(timeoutError(name));
+    const cancelled = alreadyCancelled(opts, name);
+    if (cancelled) return Promise.reject(cancelled);
     if (this.active < this.options.concurrency) return this.start(task);
     if (this.waiting.length >= this.options.maxQueue) {
       this.refused++;
@@ -62,14 +62,11 @@ export class AdmissionGate {
       );
     }
     return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const leave = () => {
         const i = this.waiting.indexOf(waiter);
         if (i >= 0) this.waiting.splice(i, 1);
-        if (timer) clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
+        unwatch();
       };
-      const onAbort = () => waiter.fail(abortError(opts.signal!));
       const waiter: Waiter = {
         start: () => {
           leave();
@@ -80,8 +77,7 @@ export class AdmissionGate {
           reject(e);
         },
       };
-      if (opts.deadline !== undefined) timer = setTimeout(() => waiter.fail(timeoutError(name)), opts.deadline - Date.now());
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const unwatch = watch(opts, name, (e) => waiter.fail(e));
       this.waiting.push(waiter);
     });
   }
@@ -101,11 +97,3 @@ export class AdmissionGate {
   }
 }
 
-function timeoutError(name: string): ClipqlError {
-  return new ClipqlError(ErrorCode.TIMEOUT, `${name}: the request's deadline passed before its work was done`);
-}
-
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new ClipqlError(ErrorCode.TIMEOUT, 'the request was cancelled');
-}

@@ -1,0 +1,47 @@
+/**
+ * The folders follow the data flow (README "How it works"), and imports follow it too: a stage
+ * imports earlier stages and the neutral modules (errors, paths, settings, control), never a later
+ * stage, with one exception: the batcher calls the backends through their contract file,
+ * backends/backend.ts (the extension point), and nothing else of theirs.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../../src/paths';
+
+const SRC = path.join(REPO_ROOT, 'src');
+const NEUTRAL = new Set(['errors', 'paths', 'settings', 'control']);
+/** Position in the data flow; equal ranks may import each other. */
+const RANK: Record<string, number> = { input: 1, preprocess: 2, bundle: 2, batch: 3, backends: 4, similarity: 5, heatmap: 5, download: 5, pipeline: 6, schema: 7, server: 8, cli: 8 };
+const CONTRACT = 'backends/backend.ts';
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = path.join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** "backends", "errors", "pipeline"...: the first path segment under src/, without .ts. */
+const stage = (rel: string) => rel.split('/')[0].replace(/\.ts$/, '');
+
+test('no import runs against the data flow', () => {
+  const bad: string[] = [];
+  for (const file of files(SRC)) {
+    const from = path.relative(SRC, file);
+    const own = stage(from);
+    for (const m of readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)) {
+      const to = path.relative(SRC, path.resolve(path.dirname(file), m[1])) + '.ts';
+      const target = stage(to);
+      if (target === own || NEUTRAL.has(target)) continue;
+      if (NEUTRAL.has(own)) {
+        bad.push(`${from} (neutral) imports ${to}`);
+        continue;
+      }
+      assert.ok(RANK[own] !== undefined && RANK[target] !== undefined, `${from} -> ${to}: a folder missing from RANK`);
+      if (RANK[target] > RANK[own] && !(own === 'batch' && to === CONTRACT)) bad.push(`${from} (${own}) imports ${to} (${target}, later in the flow)`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
