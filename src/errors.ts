@@ -16,6 +16,8 @@ export const ErrorCode = {
   TOO_MANY_INPUTS: 'TOO_MANY_INPUTS',
   /** A URL input could not be fetched (refused address, timeout, HTTP error, too large). */
   FETCH_FAILED: 'FETCH_FAILED',
+  /** A setting has a bad value (start-up only: the server and CLIs exit with status 2; config/config.ts). */
+  BAD_CONFIG: 'BAD_CONFIG',
   /** A model bundle on disk is incomplete or inconsistent. */
   BAD_MODEL: 'BAD_MODEL',
   /** The backend asked for is unknown, failed to start, or its worker died. */

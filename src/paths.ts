@@ -8,10 +8,11 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TINY_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny-clip-336');
 
 /**
- * OpenAI's BPE vocabulary file (bpe_simple_vocab_16e6.txt.gz): $CLIP_VOCAB, else the workplace's
- * ../shared/clip copy beside the repository. Undefined when neither exists.
+ * OpenAI's BPE vocabulary file (bpe_simple_vocab_16e6.txt.gz): CLIP_VOCAB, else the workplace's
+ * ../shared/clip copy beside the repository (or CLIPQL_SHARED's). Undefined when neither exists.
+ * `env` is the configuration (or, in tests and scripts, an environment).
  */
-export function defaultBpeVocab(env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+export function defaultBpeVocab(env: { readonly CLIP_VOCAB?: string; readonly CLIPQL_SHARED?: string } = {}): string | undefined {
   if (env.CLIP_VOCAB) return path.resolve(env.CLIP_VOCAB);
   const shared = path.join(env.CLIPQL_SHARED ?? path.join(REPO_ROOT, '..', 'shared'), 'clip', 'bpe_simple_vocab_16e6.txt.gz');
   return existsSync(shared) ? shared : undefined;

@@ -13,12 +13,12 @@ import type { Backend, BackendCapacity, BackendOptions } from './backends/backen
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type EmbedderOptions } from './batch/embedder';
 import type { CallLimits as SubmitOptions } from './control/cancel';
-import { loadBundle, type ModelBundle } from './bundle/bundle';
+import { defaultCacheDir, loadBundle, type ModelBundle } from './bundle/bundle';
 import { ClipqlError, ErrorCode } from './errors';
+import { parseConfig, type Config } from './config/config';
 import { defaultBpeVocab } from './paths';
-import { intSetting } from './settings';
 import type { ImageProbe } from './preprocess/image/probe';
-import { DEFAULT_PREPROCESS_QUEUE, PreprocessPool, type PoolStats } from './preprocess/pool';
+import { PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import { ClipTokenizer } from './preprocess/text';
 import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
@@ -26,11 +26,13 @@ import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from 
 export interface PipelineOptions {
   /** Model bundle folder. */
   readonly modelDir: string;
-  /** Default backend name (default: the registry's first, onnx). */
+  /** Default backend name (default: CLIP_BACKEND when `config` is given, else the registry's first, onnx). */
   readonly backend?: string;
+  /** The parsed configuration; without it, `env` is parsed (library and test use), else the defaults. */
+  readonly config?: Config;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly log?: BackendOptions['log'];
-  /** "exact" (PIL-identical, default) or "fast" (sharp's resize). */
+  /** "exact" (PIL-identical) or "fast" (sharp's resize); default CLIP_PREPROCESS. */
   readonly preprocessMode?: 'exact' | 'fast';
   readonly decodeLimits?: Partial<DecodeLimits>;
   readonly embedder?: Omit<EmbedderOptions, 'imageSize'>;
@@ -55,23 +57,24 @@ export class ClipPipeline {
     readonly bundle: ModelBundle,
     readonly tokenizer: ClipTokenizer,
     readonly registry: BackendRegistry,
+    readonly config: Config,
     private readonly options: PipelineOptions,
     private readonly pool: PreprocessPool,
   ) {
-    this.defaultBackend = options.backend ?? registry.defaultName;
+    this.defaultBackend = options.backend ?? (options.config ? config.CLIP_BACKEND : registry.defaultName);
   }
 
   static async open(options: PipelineOptions): Promise<ClipPipeline> {
-    const env = options.env ?? process.env;
-    const bundle = await loadBundle(options.modelDir, { bpeVocab: defaultBpeVocab(env), cacheDir: env.CLIP_CACHE_DIR || undefined });
+    const config = options.config ?? parseConfig(options.env ?? {}).config;
+    const bundle = await loadBundle(options.modelDir, { bpeVocab: defaultBpeVocab(config), cacheDir: config.CLIP_CACHE_DIR ?? defaultCacheDir(config.XDG_CACHE_HOME) });
     const tokenizer = await ClipTokenizer.fromBundle(bundle.files.tokenizerDir);
-    const backendOptions: BackendOptions = { bundle, env, log: options.log };
+    const backendOptions: BackendOptions = { bundle, config, log: options.log };
     const registry = (options.registry ?? defaultRegistry)(backendOptions);
-    const capacity = registry.peek(options.backend ?? registry.defaultName)?.describe().capacity;
-    const threads = options.preprocessThreads ?? intSetting(env, 'CLIP_PREPROCESS_THREADS', defaultPreprocessThreads(os.availableParallelism(), capacity), 0);
+    const capacity = registry.peek(options.backend ?? (options.config ? config.CLIP_BACKEND : registry.defaultName))?.describe().capacity;
+    const threads = options.preprocessThreads ?? config.CLIP_PREPROCESS_THREADS ?? defaultPreprocessThreads(os.availableParallelism(), capacity);
     // Images waiting for a thread beyond this are refused with OVERLOADED (preprocess/pool.ts).
-    const maxQueue = intSetting(env, 'CLIP_PREPROCESS_QUEUE_MAX', DEFAULT_PREPROCESS_QUEUE, 0);
-    return new ClipPipeline(bundle, tokenizer, registry, options, new PreprocessPool(threads, { maxQueue }));
+    const pool = new PreprocessPool(threads, { maxQueue: config.CLIP_PREPROCESS_QUEUE_MAX });
+    return new ClipPipeline(bundle, tokenizer, registry, config, options, pool);
   }
 
   /** The Embedder for a backend (started on first use; a failed start is remembered). */
@@ -90,7 +93,7 @@ export class ClipPipeline {
    * from that queue.
    */
   async imagePixels(bytes: Uint8Array, opts?: SubmitOptions): Promise<Uint8Array> {
-    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? 'exact', this.options.decodeLimits, opts);
+    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.options.decodeLimits, opts);
     return pixels;
   }
 

@@ -24,6 +24,7 @@ Ratios are what mean something: the same figures taken minutes apart differ (FAC
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -195,6 +196,8 @@ def report(res):
 
 
 def main(argv):
+    # SIGTERM as an exception, so that the finally blocks stop the servers this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     a = parse(argv)
     res = {"device": a.device if a.cpu else "%s (%s)" % (a.device, torch.cuda.get_device_name(torch.device(a.device))), "torch": torch.__version__, "args": {k: v for k, v in vars(a).items()}}
     images = bundles.make_jpegs(torch, os.path.join(REPO, "test-artifacts", "gpu-bench-jpegs"), 16 if a.small else 64)
@@ -204,7 +207,7 @@ def main(argv):
             log("cpu-workers needs the server: %s" % why)
             return 2
         folder = bundles.bundle_for(torch, "tiny" if a.small else "vit-b-32", "cpu", log)
-        res["cpuWorkers"] = w = server.cpu_workers(a.node, folder, images, a.rounds, 6 if a.small else 40, 8, 2, log)
+        res["cpuWorkers"] = w = server.cpu_workers(a.node, folder, images, a.rounds, 16 if a.small else 12, 8, 2, log)
         print("two CPU workers / one at concurrency 8 (%s): %.2f (rounds %s; target >= 1.6: %s)" % (os.path.relpath(folder, REPO), w["ratio"], ", ".join("%.2f" % x for x in w["roundRatios"]), "met" if w["ratio"] >= 1.6 else "NOT met"))
     else:
         res["matmul"] = matmul(a)

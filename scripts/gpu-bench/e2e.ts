@@ -3,7 +3,7 @@
  * server and runs this). Two modes, each answering one `RESULT {json}` line:
  *
  *   node dist/scripts/gpu-bench/e2e.js load --url URL --images DIR --concurrency N --seconds S
- *        [--warmup S] [--per-request K]
+ *        [--warmup S | --warmup-amount N] [--amount N] [--per-request K]
  *     autocannon against clipql's /graphql: GraphQL multipart uploads (as scripts/bench/load.ts
  *     sends them) of K JPEGs from DIR per request. Every image sent is distinct: a JPEG comment
  *     segment (COM, FF FE) carrying a per-run nonce and a running number goes in right after SOI,
@@ -58,7 +58,9 @@ async function load(a: Record<string, string>): Promise<void> {
   const perRequest = Number(a['per-request'] ?? 1);
   const nonce = `${process.pid}-${Date.now()}`;
   let next = 0;
-  const run = async (seconds: number) => {
+  // By --amount (exactly N requests, all answered: no request is left running into the next
+  // measurement, which matters when one request takes seconds) or by --seconds.
+  const run = async (seconds: number, amount: number) => {
     let ok = 0;
     let failed = 0;
     let firstError = '';
@@ -70,7 +72,7 @@ async function load(a: Record<string, string>): Promise<void> {
       connections: Number(a.concurrency ?? 64),
       pipelining: 1,
       timeout: 120,
-      duration: seconds,
+      ...(amount > 0 ? { amount } : { duration: seconds }),
       requests: [
         {
           method: 'POST',
@@ -100,8 +102,9 @@ async function load(a: Record<string, string>): Promise<void> {
     return { ok, failed, errors: result.errors + result.timeouts, images: ok * perRequest, seconds: elapsed, imagesPerSecond: (ok * perRequest) / elapsed, p50: q(0.5), p99: q(0.99), firstError };
   };
   const warmup = Number(a.warmup ?? 0);
-  if (warmup > 0) await run(warmup);
-  const out = await run(Number(a.seconds ?? 10));
+  const warmupAmount = Number(a['warmup-amount'] ?? 0);
+  if (warmup > 0 || warmupAmount > 0) await run(warmup, warmupAmount);
+  const out = await run(Number(a.seconds ?? 10), Number(a.amount ?? 0));
   process.stderr.write(`e2e load c=${a.concurrency} x${perRequest}: ${out.imagesPerSecond.toFixed(1)} images/s, p50 ${out.p50.toFixed(0)} ms, p99 ${out.p99.toFixed(0)} ms, ${out.ok} ok, ${out.failed} failed ${out.firstError}\n`);
   answer({ ...out, concurrency: Number(a.concurrency ?? 64), perRequest });
 }

@@ -74,9 +74,10 @@ class Server:
                 self.proc.wait()
 
 
-def load(node, url, images, concurrency, seconds, warmup, per_request=1):
+def load(node, url, images, concurrency, seconds, warmup, per_request=1, amount=0, warmup_amount=0):
     argv = [node, E2E, "load", "--url", url, "--images", images, "--concurrency", str(concurrency), "--seconds", str(seconds), "--warmup", str(warmup), "--per-request", str(per_request)]
-    p = subprocess.run(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=seconds + warmup + 300)
+    argv += ["--amount", str(amount), "--warmup-amount", str(warmup_amount)]
+    p = subprocess.run(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=seconds + warmup + 1800)
     sys.stderr.write(p.stderr)
     if p.returncode != 0:
         raise RuntimeError("e2e.js load failed (%d): %s" % (p.returncode, p.stderr[-1500:]))
@@ -103,11 +104,13 @@ def end_to_end(node, bundle, images, env, concurrency, seconds, warmup, per_requ
     return out
 
 
-def cpu_workers(node, bundle, images, rounds, seconds, concurrency, max_batch, log):
+def cpu_workers(node, bundle, images, rounds, amount, concurrency, max_batch, log):
     """One CPU worker against two (CLIP_TORCH_DEVICES=cpu vs cpu,cpu, CLIP_TORCH_THREADS=1), both
     servers up at once (idle workers cost no CPU), measured in interleaved rounds, as a ratio.
     CLIP_TORCH_MAX_BATCH is the same small size for both, so that the batcher makes batches
-    enough for two workers at this concurrency (with 32, all 8 requests are one batch)."""
+    enough for two workers at this concurrency (with 32, all 8 requests are one batch). Rounds
+    are counted in requests (`amount`, after a warm-up of one request per connection), so that
+    no slow request outlives its round and steals the next round's cores."""
     common = {"CLIP_TORCH_THREADS": "1", "CLIP_TORCH_MAX_BATCH": str(max_batch), "CLIP_PREPROCESS_THREADS": "1", "CLIP_TORCH_START_TIMEOUT_MS": "600000", "CLIP_TORCH_CALL_TIMEOUT_MS": "600000", "CLIP_REQUEST_TIMEOUT_MS": "600000"}
     servers = {}
     try:
@@ -117,11 +120,11 @@ def cpu_workers(node, bundle, images, rounds, seconds, concurrency, max_batch, l
         runs = {"one": [], "two": []}
         for r in range(rounds):
             for name in (("one", "two") if r % 2 == 0 else ("two", "one")):
-                out = load(node, servers[name].url, images, concurrency, seconds, warmup=seconds / 4)
+                out = load(node, servers[name].url, images, concurrency, 0, 0, amount=amount, warmup_amount=concurrency)
                 runs[name].append(out["imagesPerSecond"])
                 log("cpu-workers round %d, %s: %.3f images/s" % (r + 1, name, out["imagesPerSecond"]))
     finally:
         for s in servers.values():
             s.stop()
     one, two = sum(runs["one"]) / rounds, sum(runs["two"]) / rounds
-    return {"one": runs["one"], "two": runs["two"], "ratio": two / one if one else None, "roundRatios": [b / a for a, b in zip(runs["one"], runs["two"])], "concurrency": concurrency, "seconds": seconds, "env": common}
+    return {"one": runs["one"], "two": runs["two"], "ratio": two / one if one else None, "roundRatios": [b / a for a, b in zip(runs["one"], runs["two"])], "concurrency": concurrency, "requestsPerRound": amount, "env": common}

@@ -15,6 +15,7 @@
  * - `dispose()` frees sessions/workers; calls in flight reject with BACKEND_UNAVAILABLE.
  */
 import type { ModelBundle } from '../bundle/bundle';
+import type { Config } from '../config/config';
 
 /**
  * Images for the vision tower: one RGB crop per image, `size` × `size` × 3 uint8, row-major HWC,
@@ -101,11 +102,11 @@ export interface Backend {
   dispose(): Promise<void>;
 }
 
-/** Options every backend factory receives. Backend-specific settings come from `env`. */
+/** Options every backend factory receives. Backend-specific settings come from `config`. */
 export interface BackendOptions {
   readonly bundle: ModelBundle;
-  /** Environment to read backend-specific settings from (CLIP_ONNX_THREADS, CLIP_TORCH_DEVICES...). */
-  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The parsed configuration (CLIP_ONNX_THREADS, CLIP_TORCH_DEVICES...: config/settings.ts). */
+  readonly config: Config;
   /** Optional structured logger (pino-compatible subset). */
   readonly log?: Logger;
 }

@@ -66,9 +66,9 @@ export interface LoadBundleOptions {
   readonly cacheDir?: string;
 }
 
-/** The default cache folder for derived files (CLIP_CACHE_DIR overrides it in the pipeline). */
-export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'clipql');
+/** The default cache folder for derived files (CLIP_CACHE_DIR overrides it): XDG's, else ~/.cache/clipql. */
+export function defaultCacheDir(xdgCacheHome?: string): string {
+  return path.join(xdgCacheHome || path.join(os.homedir(), '.cache'), 'clipql');
 }
 
 /**

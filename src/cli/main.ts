@@ -9,6 +9,7 @@
  * table, or as JSON with --json. Errors are printed as "error [CODE]: message", exit status 1
  * (2 for a usage error).
  */
+import { loadConfig } from '../config/config';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,13 +46,21 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   }
   const { values, positionals } = args;
   const captions = (values.caption ?? []).map((c) => values.prefix + c);
-  const modelDir = values.model ?? process.env.CLIP_MODEL ?? TINY_MODEL_DIR;
+  let config;
+  try {
+    config = loadConfig().config;
+  } catch (e) {
+    if (!(e instanceof ClipqlError)) throw e;
+    out(`error [${e.code}]: ${e.message}\n`);
+    return 2;
+  }
+  const modelDir = values.model ?? config.CLIP_MODEL ?? TINY_MODEL_DIR;
   let pipeline: ClipPipeline | undefined;
   try {
     if (positionals.length === 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'no images given');
     if (captions.length === 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'no captions given (use --caption TEXT, once per caption)');
     const images = await Promise.all(positionals.map(readImageFile));
-    pipeline = await ClipPipeline.open({ modelDir, backend: values.backend ?? process.env.CLIP_BACKEND, preprocessMode: values.fast ? 'fast' : 'exact' });
+    pipeline = await ClipPipeline.open({ modelDir, config, backend: values.backend ?? config.CLIP_BACKEND, preprocessMode: values.fast ? 'fast' : 'exact' });
     const result = await pipeline.similarity(images, captions);
     const names = positionals.map((p) => path.basename(p));
     if (values.json) {

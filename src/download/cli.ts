@@ -13,6 +13,7 @@
  * Environment: HF_ENDPOINT, HF_TOKEN, HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
  * Progress goes to stderr, results to stdout. Exit status: 0 ok, 1 failure, 2 usage error.
  */
+import { groupEnv, loadConfig } from '../config/config';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ErrorCode, isClipqlError } from '../errors';
@@ -52,9 +53,20 @@ export interface CliIo {
   readonly env: Env;
 }
 
-const defaultIo = (): CliIo => ({ out: (s) => process.stdout.write(s), err: process.stderr, env: process.env });
+/** The process's streams and its download settings (HF_ENDPOINT, HF_TOKEN, proxies: config/settings.ts). */
+function defaultIo(): CliIo {
+  return { out: (s) => process.stdout.write(s), err: process.stderr, env: groupEnv(loadConfig().config, 'downloads') };
+}
 
-export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+export async function main(argv: string[], ioArg?: CliIo): Promise<number> {
+  let io: CliIo;
+  try {
+    io = ioArg ?? defaultIo();
+  } catch (e) {
+    if (!isClipqlError(e)) throw e;
+    process.stderr.write(`error [${e.code}]: ${e.message}\n`);
+    return 2;
+  }
   let parsed;
   try {
     parsed = parseArgs({

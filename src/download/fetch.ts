@@ -34,7 +34,7 @@ export interface FetchModelOptions {
   readonly pin?: boolean;
   /** Download the selected files again even when models/NAME has them. */
   readonly force?: boolean;
-  /** HF_ENDPOINT, HF_TOKEN and the proxy variables are read from here (default process.env). */
+  /** HF_ENDPOINT, HF_TOKEN and the proxy variables are read from here (config's 'downloads' group; default: none set). */
   readonly env?: Env;
   /** No byte for this long → abort and retry (default 60 s). */
   readonly stallTimeoutMs?: number;
@@ -63,7 +63,7 @@ export interface FetchModelResult {
 }
 
 export async function fetchModel(options: FetchModelOptions): Promise<FetchModelResult> {
-  const env = options.env ?? process.env;
+  const env = options.env ?? {};
   const progress = options.progress ?? silentProgress;
   const manifest = await loadManifest(options.manifestPath);
   const resolved = resolveModel(manifest, options.name, options.manifestPath);

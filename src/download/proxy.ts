@@ -8,7 +8,7 @@
  *                               "host:port" (that port only), IP addresses as written
  *
  * undici's EnvHttpProxyAgent does almost this, but it is marked experimental (it prints a warning),
- * it sends https through HTTP_PROXY when HTTPS_PROXY is unset, and it reads process.env itself;
+ * it sends https through HTTP_PROXY when HTTPS_PROXY is unset, and it reads the process's environment itself;
  * the choice here is a pure function of the environment it is given, so tests can set it.
  */
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';

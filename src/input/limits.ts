@@ -1,8 +1,8 @@
 /**
- * Every input limit in one place, read from the environment once at start-up. The defaults suit a
- * public service on a small machine; all are configurable.
+ * Every input limit in one place, taken from the configuration (config/settings.ts: the
+ * CLIP_MAX_* and CLIP_FETCH_* settings). The defaults suit a public service on a small machine.
  */
-import { ClipqlError, ErrorCode } from '../errors';
+import { parseConfig, type Config } from '../config/config';
 
 export interface Limits {
   /** CLIP_MAX_IMAGES: images per request. */
@@ -37,54 +37,25 @@ export interface Limits {
   readonly requestTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: Limits = {
-  maxImages: 64,
-  maxCaptions: 256,
-  maxCaptionChars: 2000,
-  maxImageBytes: 20 * 1024 * 1024,
-  maxPixels: 40_000_000,
-  maxBodyBytes: 64 * 1024 * 1024,
-  maxQueryDepth: 8,
-  maxFields: 200,
-  fetchTimeoutMs: 10_000,
-  fetchMaxRedirects: 3,
-  allowPrivateUrls: false,
-  fetchAllowHosts: [],
-  requestTimeoutMs: 60_000,
-};
 
-const ENV: Record<keyof Limits, string> = {
-  maxImages: 'CLIP_MAX_IMAGES',
-  maxCaptions: 'CLIP_MAX_CAPTIONS',
-  maxCaptionChars: 'CLIP_MAX_CAPTION_CHARS',
-  maxImageBytes: 'CLIP_MAX_IMAGE_BYTES',
-  maxPixels: 'CLIP_MAX_PIXELS',
-  maxBodyBytes: 'CLIP_MAX_BODY_BYTES',
-  maxQueryDepth: 'CLIP_MAX_QUERY_DEPTH',
-  maxFields: 'CLIP_MAX_FIELDS',
-  fetchTimeoutMs: 'CLIP_FETCH_TIMEOUT_MS',
-  fetchMaxRedirects: 'CLIP_FETCH_MAX_REDIRECTS',
-  allowPrivateUrls: 'CLIP_ALLOW_PRIVATE_URLS',
-  fetchAllowHosts: 'CLIP_FETCH_ALLOW_HOSTS',
-  requestTimeoutMs: 'CLIP_REQUEST_TIMEOUT_MS',
-};
-
-export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>): Limits {
-  const out: Record<string, number | boolean | readonly string[]> = { ...DEFAULT_LIMITS };
-  for (const [key, name] of Object.entries(ENV) as [keyof Limits, string][]) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    if (Array.isArray(DEFAULT_LIMITS[key])) {
-      out[key] = raw.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-      continue;
-    }
-    if (typeof DEFAULT_LIMITS[key] === 'boolean') {
-      out[key] = ['1', 'true', 'yes'].includes(raw.toLowerCase());
-      continue;
-    }
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-    out[key] = n;
-  }
-  return out as unknown as Limits;
+/** The limits a configuration sets (config/settings.ts documents and bounds each). */
+export function limitsFromConfig(c: Config): Limits {
+  return {
+    maxImages: c.CLIP_MAX_IMAGES,
+    maxCaptions: c.CLIP_MAX_CAPTIONS,
+    maxCaptionChars: c.CLIP_MAX_CAPTION_CHARS,
+    maxImageBytes: c.CLIP_MAX_IMAGE_BYTES,
+    maxPixels: c.CLIP_MAX_PIXELS,
+    maxBodyBytes: c.CLIP_MAX_BODY_BYTES,
+    maxQueryDepth: c.CLIP_MAX_QUERY_DEPTH,
+    maxFields: c.CLIP_MAX_FIELDS,
+    fetchTimeoutMs: c.CLIP_FETCH_TIMEOUT_MS,
+    fetchMaxRedirects: c.CLIP_FETCH_MAX_REDIRECTS,
+    allowPrivateUrls: c.CLIP_ALLOW_PRIVATE_URLS,
+    fetchAllowHosts: c.CLIP_FETCH_ALLOW_HOSTS,
+    requestTimeoutMs: c.CLIP_REQUEST_TIMEOUT_MS,
+  };
 }
+
+/** The limits of the default configuration. */
+export const DEFAULT_LIMITS: Limits = limitsFromConfig(parseConfig({}).config);

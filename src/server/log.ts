@@ -3,6 +3,6 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(env: Readonly<Record<string, string | undefined>> = process.env): Logger {
-  return pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'clipql' } });
+export function createLogger(level = 'info'): Logger {
+  return pino({ level, base: { service: 'clipql' } });
 }

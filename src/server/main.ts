@@ -4,25 +4,26 @@
  *                 fetched if missing; offline, the committed tiny test model with a loud warning)
  *   CLIP_BACKEND  onnx (default) | torch
  *   HOST          listen address (default 0.0.0.0)
- * See README "Configuration" for every variable. SIGTERM/SIGINT drain and stop.
+ * See README "Configuration" for every variable (config/settings.ts); a bad value exits with status
+ * 2 before anything starts. SIGTERM/SIGINT drain and stop.
  */
-import { ClipqlError } from '../errors';
+import { loadConfig } from '../config/config';
+import { ClipqlError, ErrorCode } from '../errors';
 import { createLogger } from './log';
 import { chooseModel } from './model-choice';
 import { startService } from './service';
 import { staticRoute } from './static';
 
 async function main(): Promise<void> {
-  const env = process.env;
-  const log = createLogger(env);
-  const port = Number(env.PORT ?? 4000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0..65535, got ${env.PORT}`);
+  const { config, warnings } = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  for (const w of warnings) log.warn({}, w);
   const service = await startService({
-    modelDir: await chooseModel(env, log),
-    backend: env.CLIP_BACKEND ?? 'onnx',
-    port,
-    host: env.HOST ?? '0.0.0.0',
-    env,
+    modelDir: await chooseModel(config, log),
+    backend: config.CLIP_BACKEND,
+    port: config.PORT,
+    host: config.HOST,
+    config,
     log,
     routes: [staticRoute()],
   });
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   log.info({ url: `${service.url}/graphql`, port: service.port }, 'listening');
   const shutdown = (signal: string) => {
     log.info({ signal }, 'draining: new requests are refused, in-flight ones finish');
-    service.stop(Number(env.CLIP_SHUTDOWN_TIMEOUT_MS ?? 30_000)).then(
+    service.stop(config.CLIP_SHUTDOWN_TIMEOUT_MS).then(
       () => {
         log.info({}, 'stopped');
         process.exit(0);
@@ -48,5 +49,6 @@ async function main(): Promise<void> {
 main().catch((e: unknown) => {
   const msg = e instanceof ClipqlError ? `error [${e.code}]: ${e.message}` : `error: ${(e as Error).stack ?? String(e)}`;
   process.stderr.write(`${msg}\n`);
-  process.exit(1);
+  // Status 2: the configuration is wrong (nothing was started); 1: anything else.
+  process.exit(e instanceof ClipqlError && e.code === ErrorCode.BAD_CONFIG ? 2 : 1);
 });

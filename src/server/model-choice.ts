@@ -9,20 +9,21 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { groupEnv, type Config } from '../config/config';
 import { fetchModel, loadManifest, readRecord, silentProgress, DEFAULT_MANIFEST, DEFAULT_MODELS_DIR } from '../download';
 import { TINY_MODEL_DIR } from '../paths';
 import type { Logger } from './log';
 
-export async function chooseModel(env: Readonly<Record<string, string | undefined>>, log: Logger): Promise<string> {
-  if (env.CLIP_MODEL) return env.CLIP_MODEL;
+export async function chooseModel(config: Config, log: Logger): Promise<string> {
+  if (config.CLIP_MODEL) return config.CLIP_MODEL;
   let name = 'ViT-L-14-336';
   try {
     name = (await loadManifest(DEFAULT_MANIFEST)).default ?? name;
     const dir = path.join(DEFAULT_MODELS_DIR, name);
     if (existsSync(dir) && (await readRecord(dir).catch(() => undefined))) return dir;
-    if (env.CLIP_AUTO_FETCH !== '0') {
+    if (config.CLIP_AUTO_FETCH) {
       log.info({ model: name }, `CLIP_MODEL is not set and ${name} is not in models/: fetching it (npm run models -- fetch ${name}); set CLIP_AUTO_FETCH=0 to skip`);
-      await fetchModel({ manifestPath: DEFAULT_MANIFEST, modelsDir: DEFAULT_MODELS_DIR, name, env, progress: silentProgress, retries: 1, connectTimeoutMs: 10_000 });
+      await fetchModel({ manifestPath: DEFAULT_MANIFEST, modelsDir: DEFAULT_MODELS_DIR, name, env: groupEnv(config, 'downloads'), progress: silentProgress, retries: 1, connectTimeoutMs: 10_000 });
       return dir;
     }
   } catch (e) {

@@ -5,8 +5,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
-import { intSetting } from '../settings';
-import { limitsFromEnv, type Limits } from '../input/limits';
+import type { Config } from '../config/config';
+import { limitsFromConfig, type Limits } from '../input/limits';
 import { ClipPipeline } from '../pipeline';
 import { createApollo } from './apollo';
 import { createHttpServer } from './http';
@@ -18,7 +18,7 @@ export interface ServiceConfig {
   readonly backend: string;
   readonly port: number;
   readonly host: string;
-  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly config: Config;
   readonly log: Logger;
   readonly routes?: Parameters<typeof createHttpServer>[0]['routes'];
 }
@@ -35,21 +35,21 @@ export interface Service {
 }
 
 export async function startService(config: ServiceConfig): Promise<Service> {
-  const { env, log } = config;
-  const limits = limitsFromEnv(env);
+  const { log } = config;
+  const c = config.config;
+  const limits = limitsFromConfig(c);
   let pipelineRef: ClipPipeline | undefined;
   const metrics = new Metrics(() => pipelineRef);
   const pipeline = await ClipPipeline.open({
     modelDir: config.modelDir,
     backend: config.backend,
-    env,
+    config: c,
     log,
-    preprocessMode: env.CLIP_PREPROCESS === 'fast' ? 'fast' : 'exact',
     decodeLimits: { maxBytes: limits.maxImageBytes, maxPixels: limits.maxPixels },
     embedder: {
-      cacheSize: intSetting(env, 'CLIP_CACHE_SIZE', 10_000, 0),
-      maxDelayMs: intSetting(env, 'CLIP_BATCH_DELAY_MS', 2, 0),
-      maxQueue: intSetting(env, 'CLIP_QUEUE_MAX', 1024),
+      cacheSize: c.CLIP_CACHE_SIZE,
+      maxDelayMs: c.CLIP_BATCH_DELAY_MS,
+      maxQueue: c.CLIP_QUEUE_MAX,
       onBatch: (e) => metrics.onBatch(e),
     },
   });
@@ -58,7 +58,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   let draining = false;
   const apollo = createApollo({
     limits,
-    development: env.NODE_ENV === 'development',
+    development: c.NODE_ENV === 'development',
     onUnexpectedError: (e) => log.error({ err: e }, 'unexpected error'),
     plugins: [metrics.plugin()],
   });
@@ -72,8 +72,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     routes: [metrics.route(), ...(config.routes ?? [])],
     onError: (e) => log.error({ err: e }, 'request failed'),
     onGraphQLRequest: () => log.debug({}, 'graphql request'),
-    headersTimeoutMs: intSetting(env, 'CLIP_HTTP_HEADERS_TIMEOUT_MS', 10_000),
-    receiveTimeoutMs: intSetting(env, 'CLIP_HTTP_RECEIVE_TIMEOUT_MS', 60_000),
+    headersTimeoutMs: c.CLIP_HTTP_HEADERS_TIMEOUT_MS,
+    receiveTimeoutMs: c.CLIP_HTTP_RECEIVE_TIMEOUT_MS,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

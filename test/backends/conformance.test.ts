@@ -6,6 +6,7 @@
  *
  * A backend added to defaultRegistry() must be added to FACTORIES below (a test checks it).
  */
+import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Backend, BackendOptions, ImageBatch, TokenBatch } from '../../src/backends/backend';
@@ -83,7 +84,7 @@ let options: BackendOptions;
 
 before(async () => {
   bundle = await loadBundle(TINY_MODEL_DIR, { bpeVocab: defaultBpeVocab() });
-  options = { bundle, env: CPU_ENV };
+  options = { bundle, config: parseConfig(CPU_ENV).config };
 });
 
 test('every registered backend runs this suite', () => {

@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import type { ModelBundle } from '../../src/bundle/bundle';
 import { ClipqlError, ErrorCode } from '../../src/errors';
 import { DType, FrameReader, FrameType, HEADER_BYTES, float32Payload, jsonFrame, jsonPayload, tensorHeader, type Frame } from '../../src/backends/torch/framing';
-import { parseDevices, readSettings } from '../../src/backends/torch/settings';
+import { readSettings } from '../../src/backends/torch/settings';
+import { parseConfig } from '../../src/config/config';
 
 function tensorFrame(id: number, rows: Float32Array, shape: number[]): Buffer {
   const payload = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength);
@@ -60,9 +61,11 @@ describe('framing', () => {
 
 describe('settings', () => {
   const bundle = { dir: '/m/tiny', name: 'tiny', files: { torch: '/m/tiny/torch/model.pt' } } as unknown as ModelBundle;
-  const settings = (env: Record<string, string>) => readSettings({ bundle, env });
+  const settings = (env: Record<string, string>) => readSettings({ bundle, config: parseConfig(env).config });
+  // Bad values are configuration errors, found when the configuration is parsed (config/config.ts).
   const refused = (env: Record<string, string>, pattern: RegExp) =>
-    assert.throws(() => settings(env), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BACKEND_UNAVAILABLE && pattern.test(e.message));
+    assert.throws(() => settings(env), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BAD_CONFIG && pattern.test(e.message));
+  const parseDevices = (raw: string | undefined) => (raw === undefined ? settings({}) : settings({ CLIP_TORCH_DEVICES: raw })).devices;
 
   test('CLIP_TORCH_DEVICES: cpu by default, several CPU workers, GPU indices as cuda:N (repeats: several workers on one GPU), nonsense refused', () => {
     assert.deepEqual(parseDevices(undefined), ['cpu']);
@@ -71,7 +74,7 @@ describe('settings', () => {
     assert.deepEqual(parseDevices('0,1'), ['cuda:0', 'cuda:1']);
     assert.deepEqual(parseDevices(' cuda:1 , 0 '), ['cuda:1', 'cuda:0']);
     assert.deepEqual(parseDevices('0,0'), ['cuda:0', 'cuda:0']);
-    refused({ CLIP_TORCH_DEVICES: 'gpu' }, /CLIP_TORCH_DEVICES must be/);
+    refused({ CLIP_TORCH_DEVICES: 'gpu' }, /CLIP_TORCH_DEVICES="gpu": bad entry "gpu"/);
     refused({ CLIP_TORCH_DEVICES: 'cpu,0' }, /mixes the CPU and GPUs/);
   });
 
@@ -82,7 +85,7 @@ describe('settings', () => {
     assert.equal(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bfloat16' }).dtype, 'bfloat16');
     refused({ CLIP_TORCH_DTYPE: 'float16' }, /float16 needs a GPU/);
     refused({ CLIP_TORCH_DTYPE: 'bfloat16' }, /bfloat16 needs a GPU/);
-    refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bf16' }, /must be one of float32, float16, bfloat16/);
+    refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bf16' }, /CLIP_TORCH_DTYPE="bf16": not a known value; expected one of float32, float16, bfloat16/);
   });
 
   test('threads, batches in flight, implementation, attention, CUDA graphs, compile', () => {
@@ -95,11 +98,11 @@ describe('settings', () => {
     assert.deepEqual(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_CUDA_GRAPHS: '32,8,8' }).cudaGraphs, [8, 32]);
     assert.equal(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_COMPILE: '1' }).compile, true);
     refused({ CLIP_TORCH_CUDA_GRAPHS: 'on' }, /needs GPUs/);
-    refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_CUDA_GRAPHS: '8,128' }, /batch sizes from 1 to CLIP_TORCH_MAX_BATCH \(64\)/);
-    refused({ CLIP_TORCH_IMPL: 'jit' }, /CLIP_TORCH_IMPL must be one of eager, torchscript/);
-    refused({ CLIP_TORCH_ATTENTION: 'flash' }, /CLIP_TORCH_ATTENTION must be one of auto, sdpa, math/);
-    refused({ CLIP_TORCH_COMPILE: 'yes' }, /CLIP_TORCH_COMPILE must be one of 0, 1/);
-    refused({ CLIP_TORCH_IN_FLIGHT: '0' }, /CLIP_TORCH_IN_FLIGHT must be an integer >= 1/);
+    refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_CUDA_GRAPHS: '8,128' }, /batch sizes must be from 1 to CLIP_TORCH_MAX_BATCH \(64\)/);
+    refused({ CLIP_TORCH_IMPL: 'jit' }, /CLIP_TORCH_IMPL="jit": not a known value; expected one of eager, torchscript/);
+    refused({ CLIP_TORCH_ATTENTION: 'flash' }, /CLIP_TORCH_ATTENTION="flash": not a known value/);
+    refused({ CLIP_TORCH_COMPILE: 'yes' }, /CLIP_TORCH_COMPILE="yes": not a boolean/);
+    refused({ CLIP_TORCH_IN_FLIGHT: '0' }, /CLIP_TORCH_IN_FLIGHT="0": out of bounds; expected an integer from 1 to 64/);
   });
 
   test('batch limits, timeouts, python, model file', () => {
@@ -108,7 +111,7 @@ describe('settings', () => {
     const d = settings({});
     assert.deepEqual([d.maxImageBatch, d.maxTextBatch, d.callTimeoutMs, d.startTimeoutMs, d.modelFile], [32, 128, 60_000, 120_000, '/m/tiny/torch/model.pt']);
     assert.match(d.workerScript, /src\/backends\/torch\/worker\.py$/);
-    refused({ CLIP_TORCH_MAX_BATCH: '0' }, /CLIP_TORCH_MAX_BATCH must be an integer >= 1/);
-    refused({ CLIP_TORCH_CALL_TIMEOUT_MS: 'soon' }, /CLIP_TORCH_CALL_TIMEOUT_MS/);
+    refused({ CLIP_TORCH_MAX_BATCH: '0' }, /CLIP_TORCH_MAX_BATCH="0": out of bounds/);
+    refused({ CLIP_TORCH_CALL_TIMEOUT_MS: 'soon' }, /CLIP_TORCH_CALL_TIMEOUT_MS="soon": not an integer/);
   });
 });

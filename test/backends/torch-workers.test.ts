@@ -9,6 +9,7 @@
  * - images travel as uint8 crops, and the tensor the worker builds from them on its device is
  *   byte-identical to toTensor's (what the onnx backend feeds its session).
  */
+import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -57,7 +58,7 @@ async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<vo
 describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', () => {
   let b: TorchBackend;
   before(async () => {
-    b = new TorchBackend({ bundle, env: { ...CPU2, CLIP_TORCH_MAX_BATCH: '8', CLIP_TORCH_CALL_TIMEOUT_MS: '20000' } });
+    b = new TorchBackend({ bundle, config: parseConfig({ ...CPU2, CLIP_TORCH_MAX_BATCH: '8', CLIP_TORCH_CALL_TIMEOUT_MS: '20000' }).config });
     await b.init();
   });
   after(() => b.dispose());
@@ -123,7 +124,7 @@ describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', (
 describe('uint8 transport: the worker normalises on its device to exactly toTensor\'s values', () => {
   let b: TorchBackend;
   before(async () => {
-    b = new TorchBackend({ bundle, env: { ...CPU2, CLIP_TORCH_DEVICES: 'cpu' } });
+    b = new TorchBackend({ bundle, config: parseConfig({ ...CPU2, CLIP_TORCH_DEVICES: 'cpu' }).config });
     await b.init();
   });
   after(() => b.dispose());

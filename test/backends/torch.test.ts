@@ -3,6 +3,7 @@
  * answers as the onnx backend on the tiny bundle, a worker killed in the middle of a batch, a hung
  * worker, and each start-up failure the issue names, with its message.
  */
+import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,7 +62,10 @@ before(async () => {
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function torchBackend(env: Record<string, string> = {}, b: ModelBundle = bundle): TorchBackend {
-  return new TorchBackend({ bundle: b, env: { ...CPU_ENV, ...env } });
+  // An empty value here means "unset it" (the configuration itself refuses empty values).
+  const merged: Record<string, string | undefined> = { ...CPU_ENV, ...env };
+  for (const k of Object.keys(merged)) if (merged[k] === '') delete merged[k];
+  return new TorchBackend({ bundle: b, config: parseConfig(merged).config });
 }
 
 /** Seeded pseudo-random RGB crops (fresh buffers each call: backends may detach them). */
@@ -125,7 +129,7 @@ async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<vo
 }
 
 describe('torch on the CPU against onnx on the CPU', () => {
-  const registry = () => defaultRegistry({ bundle, env: CPU_ENV });
+  const registry = () => defaultRegistry({ bundle, config: parseConfig(CPU_ENV).config });
   let reg: ReturnType<typeof registry>;
   let onnx: Backend;
   let torch: Backend;
@@ -274,7 +278,7 @@ describe('worker failures at run time (one backend: CLIP_TORCH_MAX_BATCH=2, CLIP
 
 describe('start-up failures name their cause', { concurrency: true }, () => {
   test('missing python', async () => {
-    const reg = defaultRegistry({ bundle, env: { ...CPU_ENV, CLIP_TORCH_PYTHON: '/nonexistent/python3' } });
+    const reg = defaultRegistry({ bundle, config: parseConfig({ ...CPU_ENV, CLIP_TORCH_PYTHON: '/nonexistent/python3' }).config });
     const e = await rejection(reg.get('torch'), ErrorCode.BACKEND_UNAVAILABLE, 'missing python');
     assert.match(e.message, /\/nonexistent\/python3/);
     assert.match(e.message, /CLIP_TORCH_PYTHON/);
@@ -306,7 +310,7 @@ describe('start-up failures name their cause', { concurrency: true }, () => {
   });
 
   test('float16 on the CPU is refused', () => {
-    assert.throws(() => torchBackend({ CLIP_TORCH_DTYPE: 'float16' }), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BACKEND_UNAVAILABLE && /float16 needs a GPU/.test(e.message));
+    assert.throws(() => torchBackend({ CLIP_TORCH_DTYPE: 'float16' }), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BAD_CONFIG && /float16 needs a GPU/.test(e.message));
   });
 
   test('a corrupt model file: BAD_MODEL naming the file', async () => {
@@ -323,7 +327,7 @@ describe('start-up failures name their cause', { concurrency: true }, () => {
 
   test('a bundle without torch/model.pt: BAD_MODEL naming the expected file', () => {
     const { torch: _omitted, ...files } = bundle.files;
-    const options: BackendOptions = { bundle: { ...bundle, files }, env: CPU_ENV };
+    const options: BackendOptions = { bundle: { ...bundle, files }, config: parseConfig(CPU_ENV).config };
     assert.throws(() => new TorchBackend(options), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BAD_MODEL && e.message.includes(path.join(bundle.dir, 'torch', 'model.pt')));
   });
 });

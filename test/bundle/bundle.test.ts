@@ -132,7 +132,9 @@ test('a model folder that cannot be written serves, and no file appears in it (d
   execFileSync('chmod', ['-R', 'a-w,a+rX', dir]);
   try {
     const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'nobody', '--'] : [];
-    const env = { ...process.env, HOME: '/nonexistent', XDG_CACHE_HOME: '', CLIP_CACHE_DIR: '', CLIP_VOCAB: BPE_VOCAB() };
+    const env: Record<string, string | undefined> = { ...process.env, HOME: '/nonexistent', CLIP_VOCAB: BPE_VOCAB() };
+    delete env.XDG_CACHE_HOME;
+    delete env.CLIP_CACHE_DIR;
     const out = JSON.parse(execFileSync(asUser[0] ?? process.execPath, [...asUser.slice(1), ...(asUser.length ? [process.execPath] : []), '-e', script, dir], { env }).toString()) as { dim: number; writable: boolean; tokenizerDir: string };
     assert.equal(out.writable, false, 'the folder really is read-only for the process');
     assert.equal(out.dim, 32, 'a caption was embedded');

@@ -1,6 +1,6 @@
 /**
  * The folders follow the data flow (README "How it works"), and imports follow it too: a stage
- * imports earlier stages and the neutral modules (errors, paths, settings, control), never a later
+ * imports earlier stages and the neutral modules (errors, paths, config, control), never a later
  * stage, with one exception: the batcher calls the backends through their contract file,
  * backends/backend.ts (the extension point), and nothing else of theirs.
  */
@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { REPO_ROOT } from '../../src/paths';
 
 const SRC = path.join(REPO_ROOT, 'src');
-const NEUTRAL = new Set(['errors', 'paths', 'settings', 'control']);
+const NEUTRAL = new Set(['errors', 'paths', 'config', 'control']);
 /** Position in the data flow; equal ranks may import each other. */
 const RANK: Record<string, number> = { input: 1, preprocess: 2, bundle: 2, batch: 3, backends: 4, similarity: 5, heatmap: 5, download: 5, pipeline: 6, schema: 7, server: 8, cli: 8 };
 const CONTRACT = 'backends/backend.ts';

@@ -4,14 +4,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { parseConfig } from '../../src/config/config';
 import { createLogger } from '../../src/server/log';
 import { startService, type Service } from '../../src/server/service';
 import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
 import { BPE_VOCAB } from './shared';
 
 export async function startTestService(env: Record<string, string> = {}, modelDir = TINY_MODEL_DIR): Promise<Service> {
-  const fullEnv: Record<string, string> = { LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), ...env };
-  return startService({ modelDir, backend: fullEnv.CLIP_BACKEND ?? 'onnx', port: 0, host: '127.0.0.1', env: fullEnv, log: createLogger(fullEnv) });
+  const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), ...env });
+  return startService({ modelDir, backend: config.CLIP_BACKEND, port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL) });
 }
 
 export interface ChildServer {
@@ -23,8 +24,11 @@ export interface ChildServer {
 
 /** Starts `node dist/src/server/main.js` and resolves once it logs "listening" (and is ready). */
 export function startChildServer(env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ChildServer> {
+  // An empty value here means "unset it" (the server itself refuses empty values: exit status 2).
+  const childEnv: Record<string, string | undefined> = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CLIP_VOCAB: BPE_VOCAB(), CLIP_MODEL: TINY_MODEL_DIR, ...env };
+  for (const k of Object.keys(childEnv)) if (childEnv[k] === '') delete childEnv[k];
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'server', 'main.js')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CLIP_VOCAB: BPE_VOCAB(), CLIP_MODEL: TINY_MODEL_DIR, ...env },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

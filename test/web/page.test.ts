@@ -3,6 +3,7 @@
  * downloaded browser) driven by playwright-core, against the real service (tiny model, port 0)
  * with the page freshly built by web/build.ts. Screenshots go to test-artifacts/ (git-ignored).
  */
+import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,8 +31,8 @@ const captionsOf = () => items().map((n) => `It is ${n.caption}`);
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test drives Debian's Chromium (apt-get install chromium) or $CHROMIUM_PATH`);
   webDir = (await buildWeb(mkdtempSync(path.join(os.tmpdir(), 'clipql-page-')))).outDir;
-  const env = { LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB() };
-  service = await startService({ modelDir: TINY_MODEL_DIR, backend: 'onnx', port: 0, host: '127.0.0.1', env, log: createLogger(env), routes: [staticRoute({ dir: webDir })] });
+  const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB() });
+  service = await startService({ modelDir: TINY_MODEL_DIR, backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

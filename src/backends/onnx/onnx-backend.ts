@@ -1,6 +1,6 @@
 /**
  * The embedded default backend: onnxruntime-node on a worker thread, CPU execution provider by
- * default. Settings (environment):
+ * default. Settings (config/settings.ts):
  *   CLIP_ONNX_EP          cpu (default) | webgpu | cuda — a provider that cannot start is an error
  *                         at start-up, never a silent fall back to CPU.
  *   CLIP_ONNX_THREADS     intra-op threads (default: available cores)
@@ -22,12 +22,10 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { checkTowers } from '../../bundle/bundle';
 import { ClipqlError, ErrorCode } from '../../errors';
-import { intSetting } from '../../settings';
 import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
 import { batchFor, towerShapes } from './batch-size';
 import type { RunRequest, Tower, WorkerConfig, WorkerMessage } from './protocol';
 
-const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'];
 
 interface Pending {
   resolve(e: Embeddings): void;
@@ -47,15 +45,9 @@ export class OnnxBackend implements Backend {
   private disposed = false;
 
   constructor(private readonly options: BackendOptions) {
-    const env = options.env;
-    const ep = (env.CLIP_ONNX_EP ?? 'cpu').toLowerCase();
-    if (!EXECUTION_PROVIDERS.includes(ep)) {
-      throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `CLIP_ONNX_EP must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(ep)}`);
-    }
-    const dtype = (env.CLIP_ONNX_DTYPE ?? 'float32').toLowerCase();
-    if (dtype !== 'float32' && dtype !== 'int8') {
-      throw new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `CLIP_ONNX_DTYPE must be float32 or int8, got ${JSON.stringify(dtype)}`);
-    }
+    const c = options.config;
+    const ep = c.CLIP_ONNX_EP;
+    const dtype = c.CLIP_ONNX_DTYPE;
     this.dtype = dtype;
     const variant = (file: string) => {
       if (!existsSync(file)) throw new ClipqlError(ErrorCode.BAD_MODEL, `${file}: missing from the model bundle (the onnx backend needs onnx/vision_model.onnx and onnx/text_model.onnx)`, { details: { file } });
@@ -68,16 +60,16 @@ export class OnnxBackend implements Backend {
       visionPath: variant(options.bundle.files.vision),
       textPath: variant(options.bundle.files.text),
       executionProvider: ep,
-      intraOpThreads: intSetting(env, 'CLIP_ONNX_THREADS', os.availableParallelism()),
-      spin: intSetting(env, 'CLIP_ONNX_SPIN', 0, 0) === 1,
-      nice: intSetting(env, 'CLIP_ONNX_NICE', 10, 0),
+      intraOpThreads: c.CLIP_ONNX_THREADS ?? os.availableParallelism(),
+      spin: c.CLIP_ONNX_SPIN,
+      nice: c.CLIP_ONNX_NICE,
       imageSize: options.bundle.imageSize,
       contextLength: options.bundle.contextLength,
       transform: options.bundle.image,
     };
-    const maxImageBatch = intSetting(env, 'CLIP_ONNX_MAX_BATCH', 16);
+    const maxImageBatch = c.CLIP_ONNX_MAX_BATCH;
     // Other execution providers run on devices with their own memory: only the cap applies there.
-    const budget = ep === 'cpu' ? intSetting(env, 'CLIP_ONNX_BATCH_BYTES', 32 * 2 ** 20) : Infinity;
+    const budget = ep === 'cpu' ? c.CLIP_ONNX_BATCH_BYTES : Infinity;
     const shapes = towerShapes(options.bundle.config, options.bundle.imageSize, options.bundle.contextLength);
     this.maxBatch = { image: batchFor(shapes.image, budget, maxImageBatch), text: batchFor(shapes.text, budget, maxImageBatch * 4) };
   }

@@ -88,8 +88,8 @@ export class TorchBackend implements Backend {
   constructor(private readonly options: BackendOptions) {
     this.settings = readSettings(options);
     this.slots = this.settings.devices.map((device) => ({ device, state: 'stopped', restarts: 0, failures: 0, startFailed: false }));
-    // The workers see the server's environment with the backend's settings on top (HIP_VISIBLE_DEVICES...).
-    this.childEnv = { ...process.env, ...options.env, PYTHONUNBUFFERED: '1' };
+    // The workers see the server's environment (HIP_VISIBLE_DEVICES...).
+    this.childEnv = { ...options.config.environment, PYTHONUNBUFFERED: '1' };
   }
 
   init(): Promise<void> {
