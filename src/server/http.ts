@@ -18,16 +18,15 @@ import type { ApolloServer } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { Access, Caller } from '../access/access';
 import type { TrustedDocuments } from '../access/trusted-documents';
+import { gate, sendError, trustedBody, trustedSearch } from './gate';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { Limits } from '../input/limits';
 import { parseGraphQLMultipart } from '../input/upload';
 import type { ClipPipeline } from '../pipeline';
 import { createContext, type RequestContext } from '../schema/context';
 import { ServedModels } from '../served-models';
-import { headersOf, statusOf } from './http-head';
 import { bodyText, declaredTooLarge, readBody, requestSignal, send } from './http-io';
 import { handleOpenAI } from './openai/route';
-import { openAIError } from './openai/errors';
 
 export interface HttpOptions {
   readonly apollo: ApolloServer<RequestContext>;
@@ -72,34 +71,6 @@ export function createHttpServer(options: HttpOptions): http.Server {
   });
   server.keepAliveTimeout = 5_000;
   return server;
-}
-
-type Surface = 'graphql' | 'openai' | 'metrics';
-
-/** The route's error shape: GraphQL's `errors`, OpenAI's `error` object, or plain JSON. */
-function sendError(res: http.ServerResponse, surface: Surface, e: ClipqlError, extra: Record<string, string> = {}): void {
-  const headers = { ...headersOf(e), ...extra };
-  if (surface === 'openai') send(res, statusOf(e.code), openAIError(e).body, headers);
-  else if (surface === 'graphql') send(res, statusOf(e.code), { errors: [{ message: e.message, extensions: { ...e.details, code: e.code } }] }, headers);
-  else send(res, statusOf(e.code), { error: e.message, code: e.code }, headers);
-}
-
-/**
- * The access gate: the caller of a /graphql or /v1 request (a request token spent), or undefined
- * without API keys; null when the request was refused (and answered).
- */
-function gate(req: http.IncomingMessage, res: http.ServerResponse, surface: Surface, access: Access | undefined): Caller | undefined | null {
-  if (!access) return undefined;
-  try {
-    if (surface !== 'metrics') return access.admit(req.headers.authorization);
-    if (access.options.metricsNeedKey) access.authenticate(req.headers.authorization);
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof ClipqlError)) throw e;
-    req.resume(); // the body is not read: drop it
-    sendError(res, surface, e);
-    return null;
-  }
 }
 
 /** The options with what createHttpServer derives once. */
@@ -224,32 +195,4 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: R
 
 function tooLarge(limit: number) {
   return { errors: [{ message: `the request body is larger than the limit of ${limit} bytes`, extensions: { code: 'IMAGE_TOO_LARGE', limit } }] };
-}
-
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** A POST body (JSON or multipart operations, one request or a batch) with its trusted document in `query`. */
-function trustedBody(body: unknown, trusted: TrustedDocuments): unknown {
-  if (Array.isArray(body)) return body.map((b) => (isObject(b) ? trusted.resolve(b) : b));
-  return isObject(body) ? trusted.resolve(body) : body;
-}
-
-/** GET: the same for the query string (`documentId`, `query`, `extensions` as JSON). */
-function trustedSearch(search: string, trusted: TrustedDocuments): string {
-  const params = new URLSearchParams(search);
-  const request: Record<string, unknown> = {};
-  for (const name of ['query', 'documentId'] as const) if (params.has(name)) request[name] = params.get(name);
-  if (params.has('extensions')) {
-    try {
-      request.extensions = JSON.parse(params.get('extensions')!);
-    } catch {
-      return search; // Apollo refuses it as malformed
-    }
-  }
-  const resolved = trusted.resolve(request);
-  params.delete('documentId');
-  if (typeof resolved.query === 'string') params.set('query', resolved.query);
-  if (isObject(resolved.extensions) && Object.keys(resolved.extensions).length > 0) params.set('extensions', JSON.stringify(resolved.extensions));
-  else params.delete('extensions');
-  return `?${params.toString()}`;
 }

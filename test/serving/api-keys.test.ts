@@ -10,6 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ServiceInfoDocument } from '../../client/operations';
+import { GraphQLRequestError, request } from '../../client/request';
 import { ApiKeys } from '../../src/access/api-keys';
 import { TokenBucket } from '../../src/access/token-bucket';
 import type { Service } from '../../src/server/service';
@@ -67,6 +69,10 @@ describe('with CLIP_API_KEYS_FILE', () => {
     assert.equal(g.status, 200, g.text);
     assert.equal(g.json().data.embedCaptions[0].tokenCount, 4);
     assert.equal((await call(service.url, '/v1/models', KEYS.alice)).status, 200);
+    // The typed client sends the key in its endpoint's headers.
+    const info = await request({ url: `${service.url}/graphql`, headers: { authorization: `Bearer ${KEYS.alice}` } }, ServiceInfoDocument);
+    assert.equal(info.models.length, 1);
+    await assert.rejects(request(`${service.url}/graphql`, ServiceInfoDocument), (e: unknown) => e instanceof GraphQLRequestError && e.status === 401 && e.errors[0].extensions?.code === 'UNAUTHENTICATED');
   });
 
   test('health stays open', async () => {
