@@ -146,5 +146,9 @@ test('the same cache as GraphQL: a caption embedded through /v1 is a cache hit f
   const before = await hits();
   await gqlWithKey('query($c: [String!]!) { embedCaptions(captions: $c) { embedding } }', { c: [caption] });
   assert.equal(await hits(), before + 1);
+  // /v1 answers are counted by route and outcome.
+  const metrics = await (await fetch(`${service.url}/metrics`)).text();
+  assert.match(metrics, /clipql_openai_requests_total\{route="\/v1\/embeddings",outcome="ok"\} \d+/);
+  assert.match(metrics, /clipql_openai_requests_total\{route="\/v1\/embeddings",outcome="MODEL_NOT_FOUND"\} 1/);
 });
 
