@@ -3,6 +3,13 @@
  * web page's), typed by graphql-codegen's client preset (client/gql/, generated: `npx
  * graphql-codegen`). Works in Node 20 and in browsers; no GraphQL runtime needed. Images given as
  * Blob/File (ImageInput.file) are sent as a multipart upload, everything else as JSON.
+ *
+ * The endpoint is a URL, or an `Endpoint` with:
+ * - `documents: 'id'`: send each operation's hash as `documentId` (GraphQL over HTTP's persisted
+ *   documents) instead of its text: what a server with trusted documents (CLIP_TRUSTED_DOCUMENTS)
+ *   runs. The hash is the one codegen wrote into the document and into
+ *   client/gql/persisted-documents.json, the manifest such a server loads.
+ * - `headers`: sent with every request, e.g. `{ authorization: 'Bearer <key>' }` (CLIP_API_KEYS_FILE).
  */
 import type { TypedDocumentString } from './gql/graphql';
 
@@ -20,26 +27,42 @@ export class GraphQLRequestError extends Error {
   }
 }
 
+export interface Endpoint {
+  readonly url: string;
+  /** 'query' (default): send the document's text; 'id': send its hash as `documentId`. */
+  readonly documents?: 'query' | 'id';
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 export async function request<TResult, TVariables>(
-  endpoint: string,
+  endpoint: string | Endpoint,
   document: TypedDocumentString<TResult, TVariables>,
   ...[variables]: TVariables extends Record<string, never> ? [] : [TVariables]
 ): Promise<TResult> {
+  const { url, documents = 'query', headers = {} } = typeof endpoint === 'string' ? { url: endpoint } : endpoint;
   const accept = 'application/graphql-response+json, application/json';
   const files: Array<{ path: string; blob: Blob }> = [];
-  const operations = { query: document.toString(), variables: withoutFiles(variables, 'variables', files) };
+  const vars = withoutFiles(variables, 'variables', files);
+  const operations = documents === 'id' ? { documentId: documentIdOf(document), variables: vars } : { query: document.toString(), variables: vars };
   const res = await fetch(
-    endpoint,
+    url,
     files.length === 0
-      ? { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(operations) }
+      ? { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept }, body: JSON.stringify(operations) }
       : // fetch sets the multipart content-type with its boundary; the preflight header is what
         // Apollo's CSRF prevention asks of multipart requests.
-        { method: 'POST', headers: { accept, 'apollo-require-preflight': 'true' }, body: multipartBody(operations, files) },
+        { method: 'POST', headers: { ...headers, accept, 'apollo-require-preflight': 'true' }, body: multipartBody(operations, files) },
   );
   const body = (await res.json().catch(() => ({ errors: [{ message: `HTTP ${res.status}: the answer is not JSON` }] }))) as { data?: TResult; errors?: GraphQLErrorEntry[] };
   if (body.errors?.length) throw new GraphQLRequestError(body.errors, res.status);
   if (!body.data) throw new GraphQLRequestError([{ message: `HTTP ${res.status}: no data` }], res.status);
   return body.data;
+}
+
+/** The "sha256:<hex>" id codegen embedded in the document (codegen.yml: persistedDocuments). */
+function documentIdOf(document: { readonly __meta__?: Record<string, unknown> }): string {
+  const hash = document.__meta__?.hash;
+  if (typeof hash !== 'string') throw new TypeError('this document carries no hash: generate client/gql with persistedDocuments on (codegen.yml)');
+  return hash;
 }
 
 /**

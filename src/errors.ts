@@ -26,6 +26,16 @@ export const ErrorCode = {
   OVERLOADED: 'OVERLOADED',
   /** The request's deadline passed before its work was done. */
   TIMEOUT: 'TIMEOUT',
+  /** No API key, or one that is not in CLIP_API_KEYS_FILE (HTTP 401 with `WWW-Authenticate: Bearer`). */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The API key's requests or images per minute are spent (HTTP 429 with `Retry-After` in seconds). */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** Trusted documents: a `documentId` or persisted-query hash that is not in the manifest (HTTP 400). */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  /** Trusted documents: a full GraphQL document that is not in the manifest (HTTP 403). */
+  FORBIDDEN_DOCUMENT: 'FORBIDDEN_DOCUMENT',
+  /** A model name that this server does not serve (HTTP 404 on /v1; the message lists the served ones). */
+  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
   /** Anything unexpected; the message is masked outside development mode. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;

@@ -149,7 +149,7 @@ export const SimilarityDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<SimilarityQuery, SimilarityQueryVariables>;
+    `, {"hash":"sha256:61cdfaad6dd41337d1f0295758817a8369cc56beb390de5c302c3a8776a58ccc"}) as unknown as TypedDocumentString<SimilarityQuery, SimilarityQueryVariables>;
 export const ClassifyDocument = new TypedDocumentString(`
     query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
   classify(image: $image, labels: $labels, template: $template, backend: $backend) {
@@ -175,7 +175,7 @@ export const ClassifyDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<ClassifyQuery, ClassifyQueryVariables>;
+    `, {"hash":"sha256:b8e8e17497e53511a643e526a061b8c32a198caaa1168ce5751465e580c1222d"}) as unknown as TypedDocumentString<ClassifyQuery, ClassifyQueryVariables>;
 export const EmbedImagesDocument = new TypedDocumentString(`
     query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true) {
   embedImages(images: $images) {
@@ -186,7 +186,7 @@ export const EmbedImagesDocument = new TypedDocumentString(`
     embedding(normalize: $normalize)
   }
 }
-    `) as unknown as TypedDocumentString<EmbedImagesQuery, EmbedImagesQueryVariables>;
+    `, {"hash":"sha256:dbacfdea44453a8064a6c6ca330b0c916580bd90ad046f8f57b9a800de175a25"}) as unknown as TypedDocumentString<EmbedImagesQuery, EmbedImagesQueryVariables>;
 export const EmbedCaptionsDocument = new TypedDocumentString(`
     query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true) {
   embedCaptions(captions: $captions) {
@@ -196,7 +196,7 @@ export const EmbedCaptionsDocument = new TypedDocumentString(`
     embedding(normalize: $normalize)
   }
 }
-    `) as unknown as TypedDocumentString<EmbedCaptionsQuery, EmbedCaptionsQueryVariables>;
+    `, {"hash":"sha256:67570bf4a7b57bf2c1b3829969f87871e862f9ea166df945d28129c6bd5b4523"}) as unknown as TypedDocumentString<EmbedCaptionsQuery, EmbedCaptionsQueryVariables>;
 export const ServiceInfoDocument = new TypedDocumentString(`
     query ServiceInfo {
   backends {
@@ -219,7 +219,7 @@ export const ServiceInfoDocument = new TypedDocumentString(`
     warning
   }
 }
-    `) as unknown as TypedDocumentString<ServiceInfoQuery, ServiceInfoQueryVariables>;
+    `, {"hash":"sha256:f2f714d3993e9740ef3d27f615fcfae4c25d862e81a59e200f4987d82e4e0b6a"}) as unknown as TypedDocumentString<ServiceInfoQuery, ServiceInfoQueryVariables>;
 export const WebServiceInfoDocument = new TypedDocumentString(`
     query WebServiceInfo {
   backends {
@@ -235,7 +235,7 @@ export const WebServiceInfoDocument = new TypedDocumentString(`
     warning
   }
 }
-    `) as unknown as TypedDocumentString<WebServiceInfoQuery, WebServiceInfoQueryVariables>;
+    `, {"hash":"sha256:5bec66d8af67d817a14356449ecc5673dbd7910b4a1ba77247f598ed01b31423"}) as unknown as TypedDocumentString<WebServiceInfoQuery, WebServiceInfoQueryVariables>;
 export const WebSimilarityDocument = new TypedDocumentString(`
     query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {
   similarity(images: $images, captions: $captions, backend: $backend) {
@@ -275,7 +275,7 @@ export const WebSimilarityDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<WebSimilarityQuery, WebSimilarityQueryVariables>;
+    `, {"hash":"sha256:c8dd5cb7a3e4783e0678abe522271218f7c743c79d983f0ae00074463e695aae"}) as unknown as TypedDocumentString<WebSimilarityQuery, WebSimilarityQueryVariables>;
 export const WebClassifyDocument = new TypedDocumentString(`
     query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
   classify(image: $image, labels: $labels, template: $template, backend: $backend) {
@@ -303,4 +303,4 @@ export const WebClassifyDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<WebClassifyQuery, WebClassifyQueryVariables>;
+    `, {"hash":"sha256:86e4dd133296af613eebde4ecde996b9d5518b29fd0fc5b2c37e54705144283c"}) as unknown as TypedDocumentString<WebClassifyQuery, WebClassifyQueryVariables>;

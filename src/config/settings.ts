@@ -18,7 +18,7 @@ export interface Setting<V> {
   readonly secret?: boolean;
 }
 
-export type Group = 'server' | 'model' | 'inputs' | 'batching' | 'preprocessing' | 'onnx' | 'torch' | 'downloads';
+export type Group = 'server' | 'access' | 'model' | 'inputs' | 'batching' | 'preprocessing' | 'onnx' | 'torch' | 'downloads';
 
 function set<T>(group: Group, kind: Kind<T>, def: T, doc: string, defaultDoc?: string): Setting<T> {
   return { group, kind: kind as Kind<NonNullable<T>>, default: def, doc, defaultDoc };
@@ -61,6 +61,12 @@ export const SETTINGS = {
   CLIP_HTTP_HEADERS_TIMEOUT_MS: set('server', ms(), 10_000, 'a client must send its headers within this (slowloris), else 408'),
   CLIP_HTTP_RECEIVE_TIMEOUT_MS: set('server', ms(), 60_000, 'a client must send its whole request within this, else 408'),
   CLIP_SHUTDOWN_TIMEOUT_MS: set('server', ms(0), 30_000, 'how long SIGTERM waits for in-flight requests before closing them'),
+  // ---- access (README: Serving in production)
+  CLIP_TRUSTED_DOCUMENTS: opt('access', text, 'path of a trusted-documents manifest (client/gql/persisted-documents.json): /graphql runs only its operations', 'off'),
+  CLIP_API_KEYS_FILE: opt('access', text, 'path of a keys file (name:sha256-hex[:requests=N,images=N] a line): /graphql and /v1 need Authorization: Bearer <key>', 'off'),
+  CLIP_RATE_REQUESTS_PER_MINUTE: set('access', int(0), 0, "with API keys: requests per minute per key, a token bucket holding one minute's worth (0: unlimited); a key's requests=N overrides it"),
+  CLIP_RATE_IMAGES_PER_MINUTE: set('access', int(0), 0, "with API keys: images per minute per key, on GraphQL and /v1 alike (0: unlimited); a key's images=N overrides it"),
+  CLIP_METRICS_REQUIRE_KEY: set('access', bool, false, 'with API keys: GET /metrics needs a key too'),
   // ---- model
   CLIP_MODEL: opt('model', text, 'model bundle folder (README: Model bundles)', "the manifest's default model, else the tiny test model"),
   CLIP_AUTO_FETCH: set('model', bool, true, "without CLIP_MODEL, fetch the manifest's default model when it is missing"),

@@ -6,6 +6,7 @@
  * requests and caches embeddings.
  */
 import DataLoader from 'dataloader';
+import type { Caller } from '../access/access';
 import type { Limits } from '../input/limits';
 import type { ClipPipeline } from '../pipeline';
 import type { ImageRef } from './image-ref';
@@ -17,11 +18,13 @@ export interface RequestContext {
   readonly deadline: number;
   /** Aborted when the client goes away. */
   readonly signal: AbortSignal;
+  /** Who calls, when API keys are on (access/access.ts): images are charged to it in readImages. */
+  readonly caller?: Caller;
   imageLoader(backend: string): DataLoader<ImageRef, Float32Array, string>;
   textLoader(backend: string): DataLoader<string, Float32Array, string>;
 }
 
-export function createContext(pipeline: ClipPipeline, limits: Limits, signal: AbortSignal): RequestContext {
+export function createContext(pipeline: ClipPipeline, limits: Limits, signal: AbortSignal, caller?: Caller): RequestContext {
   const deadline = Date.now() + limits.requestTimeoutMs;
   const opts = { deadline, signal };
   const images = new Map<string, DataLoader<ImageRef, Float32Array, string>>();
@@ -31,6 +34,7 @@ export function createContext(pipeline: ClipPipeline, limits: Limits, signal: Ab
     limits,
     deadline,
     signal,
+    caller,
     imageLoader(backend) {
       let l = images.get(backend);
       if (!l) {

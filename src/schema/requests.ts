@@ -34,7 +34,9 @@ export async function resolveBackend(ctx: RequestContext, name?: string | null):
   return backend;
 }
 
+/** Reads a request's images; with API keys on, they are charged to the caller's images per minute first. */
 export async function readImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images'): Promise<ImageRef[]> {
+  ctx.caller?.chargeImages(images.length, argument);
   return Promise.all(
     images.map((input, i) =>
       readImageInput(input, ctx.pipeline, ctx.limits, ctx.signal).catch((e: unknown) => {

@@ -20,6 +20,12 @@ export interface ApolloOptions {
   readonly development: boolean;
   readonly plugins?: ApolloServerPlugin<RequestContext>[];
   readonly onUnexpectedError?: (error: unknown) => void;
+  /**
+   * Trusted documents are on (CLIP_TRUSTED_DOCUMENTS): Apollo's automatic persisted queries are
+   * turned off, since they would let any client register any document under its hash. The HTTP
+   * layer has already replaced every trusted id or hash by its document (server/http.ts).
+   */
+  readonly trustedDocuments?: boolean;
 }
 
 export function createApollo(options: ApolloOptions): ApolloServer<RequestContext> {
@@ -32,6 +38,7 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
     // under in-flight requests and re-raise the signal.
     stopOnTerminationSignals: false,
     introspection: true,
+    ...(options.trustedDocuments ? { persistedQueries: false as const } : {}),
     plugins: [ApolloServerPluginLandingPageDisabled(), ...(options.plugins ?? [])],
     formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
       const code = String(formatted.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR);

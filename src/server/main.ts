@@ -25,7 +25,8 @@ async function main(): Promise<void> {
     host: config.HOST,
     config,
     log,
-    routes: [staticRoute()],
+    // The page sends its operations by hash when the server runs trusted documents.
+    routes: [staticRoute({ documents: config.CLIP_TRUSTED_DOCUMENTS ? 'id' : 'query' })],
   });
   // A line for humans and for tests that start the server as a child process.
   log.info({ url: `${service.url}/graphql`, port: service.port }, 'listening');

@@ -8,6 +8,7 @@
 import type http from 'node:http';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AccessEvent } from '../access/access';
 import type { BatchEvent } from '../batch/embedder';
 import type { ClipPipeline } from '../pipeline';
 import type { PoolStats } from '../preprocess/pool';
@@ -28,6 +29,9 @@ export class Metrics {
   readonly batchSize = new Histogram({ name: 'clipql_batch_size', help: 'Items per backend batch.', labelNames: ['backend', 'tower'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [this.registry] });
   readonly queueWait = new Histogram({ name: 'clipql_queue_wait_seconds', help: 'Time items waited in the batch queue.', labelNames: ['backend', 'tower'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   readonly compute = new Histogram({ name: 'clipql_backend_compute_seconds', help: 'Backend time per batch.', labelNames: ['backend', 'tower'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly apiRequests = new Counter({ name: 'clipql_api_requests_total', help: 'Requests at the API-key gate by key name ("(none)" for a missing or unknown key; never the key) and outcome (admitted or the refusal code).', labelNames: ['key', 'outcome'], registers: [this.registry] });
+  readonly apiImages = new Counter({ name: 'clipql_api_images_total', help: 'Images charged to API keys, by key name and outcome (admitted or the refusal code).', labelNames: ['key', 'outcome'], registers: [this.registry] });
+  readonly openaiRequests = new Counter({ name: 'clipql_openai_requests_total', help: 'Answers of the OpenAI-compatible routes (/v1) by route and outcome (ok or the error code).', labelNames: ['route', 'outcome'], registers: [this.registry] });
   readonly batchFailures = new Counter({ name: 'clipql_batch_failures_total', help: 'Backend batches that failed.', labelNames: ['backend', 'tower'], registers: [this.registry] });
 
   constructor(private readonly pipeline: () => ClipPipeline | undefined) {
@@ -116,6 +120,11 @@ export class Metrics {
     for (const w of info.queueWaitMs) this.queueWait.observe(labels, w / 1000);
     this.compute.observe(labels, info.durationMs / 1000);
     if (info.failed) this.batchFailures.inc(labels);
+  }
+
+  /** Access gate events (access/access.ts): counted by key name. */
+  onAccess(e: AccessEvent): void {
+    (e.kind === 'requests' ? this.apiRequests : this.apiImages).inc({ key: e.key, outcome: e.outcome }, e.count);
   }
 
   /** Apollo plugin: counts operations by root field and outcome, and rejected images by reason. */

@@ -5,6 +5,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
+import { Access } from '../access/access';
+import { TrustedDocuments } from '../access/trusted-documents';
 import type { Config } from '../config/config';
 import { limitsFromConfig, type Limits } from '../input/limits';
 import { ClipPipeline } from '../pipeline';
@@ -38,8 +40,11 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const { log } = config;
   const c = config.config;
   const limits = limitsFromConfig(c);
+  // Both read and checked before the model loads: a bad file fails the start at once.
+  const trusted = c.CLIP_TRUSTED_DOCUMENTS ? TrustedDocuments.fromFile(c.CLIP_TRUSTED_DOCUMENTS) : undefined;
   let pipelineRef: ClipPipeline | undefined;
   const metrics = new Metrics(() => pipelineRef);
+  const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
   const pipeline = await ClipPipeline.open({
     modelDir: config.modelDir,
     backend: config.backend,
@@ -61,6 +66,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     development: c.NODE_ENV === 'development',
     onUnexpectedError: (e) => log.error({ err: e }, 'unexpected error'),
     plugins: [metrics.plugin()],
+    trustedDocuments: trusted !== undefined,
   });
   await apollo.start();
   const server = createHttpServer({
@@ -74,6 +80,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     onGraphQLRequest: () => log.debug({}, 'graphql request'),
     headersTimeoutMs: c.CLIP_HTTP_HEADERS_TIMEOUT_MS,
     receiveTimeoutMs: c.CLIP_HTTP_RECEIVE_TIMEOUT_MS,
+    access,
+    trusted,
+    onOpenAIAnswer: (route, outcome) => metrics.openaiRequests.inc({ route, outcome }),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -94,7 +103,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     throw e;
   }
   ready = true;
-  log.info({ url, model: pipeline.bundle.name, backend: config.backend, backendInfo: (await pipeline.embedder()).backend.describe() }, 'clipql ready');
+  log.info({ url, model: pipeline.bundle.name, backend: config.backend, backendInfo: (await pipeline.embedder()).backend.describe(), trustedDocuments: trusted?.size ?? 'off', apiKeys: access ? { keys: access.keyCount, requestsPerMinute: access.options.requestsPerMinute, imagesPerMinute: access.options.imagesPerMinute } : 'off' }, 'clipql ready');
 
   let stopping: Promise<void> | undefined;
   const stop = (timeoutMs = 30_000) =>

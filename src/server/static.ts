@@ -7,6 +7,8 @@
  * - Caching: asset names carry a content hash (esbuild's `[name]-[hash]`), so they are
  *   `immutable` for a year; index.html is `no-cache` (revalidated through its ETag, 304).
  * - gzip when the client accepts it (precompressed once, in memory).
+ * - `documents: 'id'` (trusted documents on) writes `<meta name="clipql-documents" content="id">`
+ *   into index.html's head, so the page sends its operations by hash (web/src/api.ts).
  * - index.html is sent with a Content-Security-Policy that allows only this origin's scripts,
  *   styles and GraphQL endpoint (images may also be data:, blob: and http(s) URLs the user adds).
  * - An unknown /assets/ name is a 404; other methods than GET and HEAD on these paths are 405;
@@ -25,6 +27,8 @@ export const DEFAULT_WEB_DIR = path.join(REPO_ROOT, 'dist', 'public');
 export interface StaticOptions {
   /** The built page: index.html and assets/ (default DEFAULT_WEB_DIR). */
   readonly dir?: string;
+  /** How the page sends its operations: 'id' when the server runs trusted documents (default 'query'). */
+  readonly documents?: 'query' | 'id';
 }
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
@@ -63,8 +67,8 @@ interface Asset {
   readonly etag: string;
 }
 
-function loadAsset(file: string, cacheControl: string, extra: Record<string, string> = {}): Asset {
-  const body = readFileSync(file);
+function loadAsset(file: string, cacheControl: string, extra: Record<string, string> = {}, edit?: (text: string) => string): Asset {
+  const body = edit ? Buffer.from(edit(readFileSync(file, 'utf8'))) : readFileSync(file);
   const type = CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream';
   const compressible = /^(text\/|application\/json|image\/svg)/.test(type) && body.length > 512;
   return {
@@ -75,7 +79,7 @@ function loadAsset(file: string, cacheControl: string, extra: Record<string, str
   };
 }
 
-function loadSite(dir: string): { index?: Asset; assets: Map<string, Asset> } {
+function loadSite(dir: string, documents: 'query' | 'id'): { index?: Asset; assets: Map<string, Asset> } {
   const assets = new Map<string, Asset>();
   const assetDir = path.join(dir, 'assets');
   if (existsSync(assetDir)) {
@@ -87,7 +91,7 @@ function loadSite(dir: string): { index?: Asset; assets: Map<string, Asset> } {
   }
   const indexFile = path.join(dir, 'index.html');
   const index = existsSync(indexFile)
-    ? loadAsset(indexFile, 'no-cache', { 'content-security-policy': PAGE_CSP, 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' })
+    ? loadAsset(indexFile, 'no-cache', { 'content-security-policy': PAGE_CSP, 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' }, documents === 'id' ? (html) => html.replace('<head>', '<head>\n  <meta name="clipql-documents" content="id">') : undefined)
     : undefined;
   return { index, assets };
 }
@@ -126,7 +130,7 @@ export function staticRoute(options: StaticOptions = {}): Route {
       sendText(res, 405, 'use GET or HEAD\n', { allow: 'GET, HEAD' });
       return true;
     }
-    site ??= loadSite(dir);
+    site ??= loadSite(dir, options.documents ?? 'query');
     if (isIndex) {
       if (site.index) sendAsset(req, res, site.index);
       else sendText(res, 404, `The web page is not built (no ${path.join(dir, 'index.html')}): run \`npm run build:web\`. The GraphQL API is at /graphql.\n`);

@@ -3,9 +3,17 @@
  * from schema.graphql and the documents here by `npx graphql-codegen`).
  */
 import { graphql } from '../../client/gql';
-import { GraphQLRequestError, request, type GraphQLErrorEntry } from '../../client/request';
+import { GraphQLRequestError, request, type Endpoint, type GraphQLErrorEntry } from '../../client/request';
 
-export const ENDPOINT = '/graphql';
+/**
+ * Where the page sends its operations, and how: by hash (`documentId`) when the server that
+ * served the page runs trusted documents, which it says in `<meta name="clipql-documents"
+ * content="id">` (src/server/static.ts); otherwise as text.
+ */
+export const ENDPOINT: Endpoint = {
+  url: '/graphql',
+  documents: document.querySelector<HTMLMetaElement>('meta[name="clipql-documents"]')?.content === 'id' ? 'id' : 'query',
+};
 
 export const WebServiceInfoDocument = graphql(`
   query WebServiceInfo {

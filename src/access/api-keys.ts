@@ -1,0 +1,85 @@
+/**
+ * API keys (CLIP_API_KEYS_FILE). The file holds no secret: one key a line as
+ *
+ *   name:sha256-hex-of-the-key[:requests=N,images=N]
+ *
+ * `name` is what logs and metrics show (never the key); the optional third field overrides the
+ * default per-minute limits for that key (rate-limits.ts). Blank lines and lines starting with `#`
+ * are ignored. A malformed line, a repeated name or a repeated hash is an error at start-up that
+ * names the line. Clients send `Authorization: Bearer <key>`; the server hashes what it receives
+ * and looks the hash up, so comparing never touches the key itself, and a timing difference in the
+ * lookup could only tell an attacker about a hash, not about a key.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ClipqlError, ErrorCode } from '../errors';
+
+/** Per-key overrides of the default limits; absent fields take the default. 0 means unlimited. */
+export interface KeyLimits {
+  readonly requestsPerMinute?: number;
+  readonly imagesPerMinute?: number;
+}
+
+export interface ApiKey {
+  readonly name: string;
+  readonly limits: KeyLimits;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const HEX = /^[0-9a-f]{64}$/;
+const OVERRIDE_KEYS: Record<string, keyof KeyLimits> = { requests: 'requestsPerMinute', images: 'imagesPerMinute' };
+
+export class ApiKeys {
+  private constructor(private readonly byHash: ReadonlyMap<string, ApiKey>) {}
+
+  static fromFile(file: string): ApiKeys {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `CLIP_API_KEYS_FILE: cannot read ${file}: ${(e as Error).message}`);
+    }
+    return ApiKeys.parse(text, file);
+  }
+
+  /** Parses the file's text; `source` names it in errors. */
+  static parse(text: string, source = 'CLIP_API_KEYS_FILE'): ApiKeys {
+    const byHash = new Map<string, ApiKey>();
+    const names = new Set<string>();
+    text.split(/\r?\n/).forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      const fail = (why: string) => new ClipqlError(ErrorCode.BAD_USER_INPUT, `${source} line ${i + 1}: ${why} (expected name:sha256-hex[:requests=N,images=N])`);
+      const [name, hash, overrides, ...rest] = line.split(':');
+      if (rest.length > 0 || hash === undefined) throw fail('wrong number of ":"-separated fields');
+      if (!NAME.test(name)) throw fail(`the name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`);
+      const hex = hash.toLowerCase();
+      if (!HEX.test(hex)) throw fail('the second field must be the 64 hex digits of the key\'s sha256 (`printf %s "$KEY" | sha256sum`), not the key');
+      if (names.has(name)) throw fail(`the name ${name} appears twice`);
+      if (byHash.has(hex)) throw fail(`the hash of ${name} is also ${byHash.get(hex)!.name}'s`);
+      const limits: Record<string, number> = {};
+      for (const part of overrides === undefined || overrides === '' ? [] : overrides.split(',')) {
+        const [k, v] = part.split('=').map((s) => s.trim());
+        const field = OVERRIDE_KEYS[k];
+        const n = Number(v);
+        if (!field || v === undefined || v === '' || !Number.isInteger(n) || n < 0) throw fail(`bad limit ${JSON.stringify(part)}: use requests=N or images=N, N >= 0 (0: unlimited)`);
+        limits[field] = n;
+      }
+      names.add(name);
+      byHash.set(hex, { name, limits });
+    });
+    if (byHash.size === 0) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${source}: no keys (every request would be refused)`);
+    return new ApiKeys(byHash);
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  /** The key a request's Authorization header names, or undefined (no header, not Bearer, unknown key). */
+  authenticate(authorization: string | undefined): ApiKey | undefined {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
+    if (!m) return undefined;
+    return this.byHash.get(createHash('sha256').update(m[1], 'utf8').digest('hex'));
+  }
+}
