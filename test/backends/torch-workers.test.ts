@@ -74,12 +74,12 @@ describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', (
 
   test('concurrent batches run on both workers at once, and each worker reads the next batch while it computes', async () => {
     const before = b.trace().length;
-    await Promise.all(Array.from({ length: 12 }, (_, i) => b.encodeImages(crops(8, 100 + i))));
+    await Promise.all(Array.from({ length: 8 }, (_, i) => b.encodeImages(crops(4, 100 + i))));
     const mine = b.trace().slice(before);
-    assert.equal(mine.length, 12, 'every batch was timed');
+    assert.equal(mine.length, 8, 'every batch was timed');
     const w0 = mine.filter((t) => t.worker === 0);
     const w1 = mine.filter((t) => t.worker === 1);
-    assert.ok(w0.length >= 3 && w1.length >= 3, `both workers got work: ${w0.length} and ${w1.length} batches`);
+    assert.ok(w0.length >= 2 && w1.length >= 2, `both workers got work: ${w0.length} and ${w1.length} batches`);
     const pairs = w0.flatMap((a) => w1.filter((c) => overlaps(a, c)));
     assert.ok(pairs.length > 0, `some batch of worker 0 overlaps one of worker 1 in the workers' own clocks: ${JSON.stringify(mine.map((t) => [t.worker, t.started, t.finished]))}`);
     // Pipelining inside one worker: a batch was read whole while the one before it still computed.
@@ -93,9 +93,9 @@ describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', (
     const outcomes: Array<'ok' | string> = [];
     let killedAt = 0;
     const load = (async () => {
-      for (let round = 0; round < 10; round++) {
-        const calls = Array.from({ length: 4 }, (_, i) => b.encodeImages(crops(4, round * 10 + i)));
-        if (round === 3) {
+      for (let round = 0; round < 6; round++) {
+        const calls = Array.from({ length: 4 }, (_, i) => b.encodeImages(crops(2, round * 10 + i)));
+        if (round === 2) {
           killedAt = Date.now();
           process.kill(victim, 'SIGKILL');
         }
@@ -110,7 +110,7 @@ describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', (
     assert.ok(failed.every((o) => o === ErrorCode.BACKEND_UNAVAILABLE), `failures are BACKEND_UNAVAILABLE: ${failed.join(', ')}`);
     // At most the victim's in-flight batches (2) fail; with 4 calls a round, no more than that.
     assert.ok(failed.length >= 1 && failed.length <= 2, `the victim's in-flight batches fail, no others: ${outcomes.join(' ')}`);
-    assert.equal(outcomes.length, 40);
+    assert.equal(outcomes.length, 24);
     assert.equal(Number(b.describe().details['worker1.pid']), survivor, 'the other worker was not touched');
     assert.equal(b.describe().details['worker1.restarts'], 0);
     const served = b.trace().filter((t) => t.pid === survivor && t.finished > killedAt);

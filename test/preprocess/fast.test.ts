@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { clipTransformConfig, decodeImage, preprocessImage, resizeAndCrop, type DecodedImage } from '../../src/preprocess/image';
+import { clipTransformConfig, decodeImage, preprocessImage, resizeAndCrop } from '../../src/preprocess/image';
 import { notebook } from '../helpers/shared';
 
 function cosine(a: Float32Array, b: Float32Array): number {
@@ -70,29 +70,5 @@ describe("'fast' mode against 'exact'", () => {
       if (img.width < 4 * 224 && img.height < 4 * 224) assert.equal(mad, 0, `${name}: no reduction below 4x, so exact`);
       assert.ok(mad < 1, `${name}: mean |diff| ${mad} levels`);
     }
-  });
-
-  test('throughput (reported, not asserted)', async (t) => {
-    const cfg = clipTransformConfig(224);
-    const nb = inputs.slice(0, 8);
-    const decoded: DecodedImage[] = [];
-    for (const { bytes } of nb) decoded.push(await decodeImage(bytes));
-    const cpu = async (fn: () => Promise<unknown> | unknown, reps: number) => {
-      await fn();
-      const c0 = process.cpuUsage();
-      for (let r = 0; r < reps; r++) await fn();
-      const c = process.cpuUsage(c0);
-      return (c.user + c.system) / 1000 / reps;
-    };
-    const resizeMs = (await cpu(() => decoded.forEach((d) => resizeAndCrop(d, cfg)), 5)) / nb.length;
-    const exactMs = (await cpu(async () => { for (const { bytes } of nb) await preprocessImage(bytes, cfg); }, 3)) / nb.length;
-    const fastMs = (await cpu(async () => { for (const { bytes } of nb) await preprocessImage(bytes, cfg, { mode: 'fast' }); }, 3)) / nb.length;
-    const big = inputs[8].bytes;
-    const bigExact = await cpu(() => preprocessImage(big, cfg), 2);
-    const bigFast = await cpu(() => preprocessImage(big, cfg, { mode: 'fast' }), 2);
-    const rate = (ms: number) => `${(1000 / ms).toFixed(0)} images/s (${ms.toFixed(2)} ms CPU)`;
-    t.diagnostic(`notebook, n_px 224: resizeAndCrop exact ${rate(resizeMs)}; preprocessImage exact ${rate(exactMs)}, fast ${rate(fastMs)}`);
-    t.diagnostic(`3000x2000 JPEG, n_px 224: preprocessImage exact ${rate(bigExact)}, fast ${rate(bigFast)}`);
-    assert.ok(resizeMs > 0 && fastMs > 0);
   });
 });
