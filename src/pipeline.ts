@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
-import { Embedder, type EmbedderOptions } from './batch/embedder';
+import { Embedder, type BatchEvent, type EmbedderOptions } from './batch/embedder';
 import type { CallLimits as SubmitOptions } from './control/cancel';
 import { defaultCacheDir, loadBundle, type ModelBundle } from './bundle/bundle';
 import { ClipqlError, ErrorCode } from './errors';
@@ -51,6 +51,7 @@ export interface EmbeddedSimilarity extends SimilarityResult {
 
 export class ClipPipeline {
   private readonly embedders = new Map<string, Promise<Embedder>>();
+  private readonly batchListeners: Array<(e: BatchEvent) => void> = [];
   readonly defaultBackend: string;
 
   private constructor(
@@ -81,10 +82,19 @@ export class ClipPipeline {
   embedder(name = this.defaultBackend): Promise<Embedder> {
     let e = this.embedders.get(name);
     if (!e) {
-      e = this.registry.get(name).then((backend: Backend) => new Embedder(backend, { ...this.options.embedder, imageSize: this.bundle.imageSize }));
+      const onBatch = (b: BatchEvent) => {
+        this.options.embedder?.onBatch?.(b);
+        for (const l of this.batchListeners) l(b);
+      };
+      e = this.registry.get(name).then((backend: Backend) => new Embedder(backend, { ...this.options.embedder, imageSize: this.bundle.imageSize, onBatch }));
       this.embedders.set(name, e);
     }
     return e;
+  }
+
+  /** Calls `listener` once per backend batch of every Embedder (metrics). */
+  onBatch(listener: (e: BatchEvent) => void): void {
+    this.batchListeners.push(listener);
   }
 
   /**

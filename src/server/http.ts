@@ -7,8 +7,9 @@
  *   GET /healthz/ready    like /healthz, and the backend answers its health check
  *   POST /v1/embeddings, GET /v1/models   OpenAI's API (openai/route.ts)
  *   GET /                 the web page (static assets, when built)
- * Bounded: body size (413), header and whole-request timeouts (slow clients, 408), and a drain
- * mode for graceful shutdown in which new requests get 503 and in-flight ones finish.
+ * Bounded: body size (413), header and whole-request timeouts (slow clients, 408). The lifecycle
+ * (lifecycle.ts) decides the rest: while starting, GraphQL and /v1 answer 503 (the model is still
+ * loading); from the drain on, every new request gets 503 and in-flight ones finish.
  * With API keys (`access`), /graphql and /v1/* need a key and spend a request token before their
  * body is read, /metrics needs one when configured; /healthz* and the page stay open. With trusted
  * documents (`trusted`), /graphql runs only the manifest's operations (access/trusted-documents.ts).
@@ -26,15 +27,16 @@ import type { ClipPipeline } from '../pipeline';
 import { createContext, type RequestContext } from '../schema/context';
 import { ServedModels } from '../served-models';
 import { bodyText, declaredTooLarge, readBody, requestSignal, send } from './http-io';
+import type { Lifecycle } from './lifecycle';
 import { handleOpenAI } from './openai/route';
 
 export interface HttpOptions {
-  readonly apollo: ApolloServer<RequestContext>;
+  /** The Apollo instance, looked up per request: it is made after this server, whose drain plugin needs the server. */
+  readonly apollo: () => ApolloServer<RequestContext>;
   readonly pipeline: ClipPipeline;
   readonly limits: Limits;
-  /** Answers 200 on /healthz once true. */
-  readonly isReady: () => boolean;
-  readonly isDraining: () => boolean;
+  /** The service's state (lifecycle.ts): /healthz is 200 when ready; GraphQL waits for ready; all is refused from the drain on. */
+  readonly lifecycle: Lifecycle;
   /** Extra routes (static page, metrics); return true when handled. */
   readonly routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>>;
   readonly onError?: (error: unknown) => void;
@@ -82,19 +84,20 @@ interface Resolved extends HttpOptions {
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, o: Resolved): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  if (o.isDraining()) {
+  if (o.lifecycle.refusing) {
     send(res, 503, { error: 'shutting down' }, { connection: 'close' });
     return;
   }
+  const starting = o.lifecycle.state === 'starting';
   switch (url.pathname) {
     case '/healthz/live':
       send(res, 200, { status: 'live' });
       return;
     case '/healthz':
-      send(res, o.isReady() ? 200 : 503, { status: o.isReady() ? 'ready' : 'loading' });
+      send(res, o.lifecycle.ready ? 200 : 503, { status: o.lifecycle.ready ? 'ready' : 'loading' });
       return;
     case '/healthz/ready': {
-      let ok = o.isReady();
+      let ok = o.lifecycle.ready;
       let error: string | undefined;
       if (ok) {
         try {
@@ -108,12 +111,14 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, o: Re
       return;
     }
     case '/graphql': {
+      if (starting) return loading(res);
       const caller = gate(req, res, 'graphql', o.access);
       if (caller !== null) await graphql(req, res, o, caller);
       return;
     }
   }
   if (url.pathname === '/v1' || url.pathname.startsWith('/v1/')) {
+    if (starting) return loading(res);
     const caller = gate(req, res, 'openai', o.access);
     if (caller !== null) await handleOpenAI(req, res, url.pathname, { models: o.models, limits: o.limits, created: o.created, onError: o.onError, onAnswer: o.onOpenAIAnswer }, caller);
     return;
@@ -121,6 +126,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, o: Re
   if (url.pathname === '/metrics' && gate(req, res, 'metrics', o.access) === null) return;
   for (const route of o.routes ?? []) if (await route(req, res)) return;
   send(res, 404, { error: `no route for ${req.method} ${url.pathname}` });
+}
+
+/** 503 while the model loads; clients retry (Retry-After), load balancers wait for /healthz. */
+function loading(res: http.ServerResponse): void {
+  send(res, 503, { error: 'starting: the model is loading' }, { 'retry-after': '1' });
 }
 
 async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: Resolved, caller: Caller | undefined): Promise<void> {
@@ -179,7 +189,7 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: R
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
   const signal = requestSignal(res);
   o.onGraphQLRequest?.();
-  const result = await o.apollo.executeHTTPGraphQLRequest({
+  const result = await o.apollo().executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method, headers, search, body },
     context: async () => createContext(o.pipeline, o.limits, signal, caller),
   });

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   log.info({ url: `${service.url}/graphql`, port: service.port }, 'listening');
   const shutdown = (signal: string) => {
     log.info({ signal }, 'draining: new requests are refused, in-flight ones finish');
-    service.stop(config.CLIP_SHUTDOWN_TIMEOUT_MS).then(
+    service.stop().then(
       () => {
         log.info({}, 'stopped');
         process.exit(0);

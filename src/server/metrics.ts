@@ -11,8 +11,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AccessEvent } from '../access/access';
 import type { BatchEvent } from '../batch/embedder';
 import type { ClipPipeline } from '../pipeline';
-import type { PoolStats } from '../preprocess/pool';
 import type { RequestContext } from '../schema/context';
+import { LIFECYCLE_STATES, type Lifecycle } from './lifecycle';
 
 const IMAGE_REJECTIONS = new Set(['BAD_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE', 'FETCH_FAILED']);
 
@@ -34,9 +34,19 @@ export class Metrics {
   readonly openaiRequests = new Counter({ name: 'clipql_openai_requests_total', help: 'Answers of the OpenAI-compatible routes (/v1) by route and outcome (ok or the error code).', labelNames: ['route', 'outcome'], registers: [this.registry] });
   readonly batchFailures = new Counter({ name: 'clipql_batch_failures_total', help: 'Backend batches that failed.', labelNames: ['backend', 'tower'], registers: [this.registry] });
 
-  constructor(private readonly pipeline: () => ClipPipeline | undefined) {
+  constructor(private readonly pipeline: ClipPipeline, lifecycle: Lifecycle) {
     collectDefaultMetrics({ register: this.registry, prefix: 'clipql_process_', eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS });
+    pipeline.onBatch((e) => this.onBatch(e));
     const self = this;
+    new Gauge({
+      name: 'clipql_lifecycle_state',
+      help: 'The service\'s lifecycle state (server/lifecycle.ts): 1 for the current one.',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        for (const s of LIFECYCLE_STATES) this.set({ state: s }, lifecycle.state === s ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'clipql_queue_length',
       help: 'Items waiting in the batch queues.',
@@ -63,9 +73,8 @@ export class Metrics {
         }
       },
     });
-    // The preprocessing threads' admission queue (preprocess/pool.ts). Read through
-    // ClipPipeline.preprocessStats() where the pipeline has it.
-    const preprocess = () => (self.pipeline() as { preprocessStats?: () => PoolStats } | undefined)?.preprocessStats?.();
+    // The preprocessing threads' admission queue (preprocess/pool.ts).
+    const preprocess = () => self.pipeline.preprocessStats();
     new Gauge({
       name: 'clipql_preprocess_queue_length',
       help: 'Images waiting for a preprocessing thread (bounded by CLIP_PREPROCESS_QUEUE_MAX; beyond it, OVERLOADED).',
@@ -90,7 +99,7 @@ export class Metrics {
       labelNames: ['backend'],
       registers: [this.registry],
       collect() {
-        for (const b of self.pipeline()?.registry.created() ?? []) {
+        for (const b of self.pipeline.registry.created()) {
           // "restarts", or one "workerN.restarts" per worker (the torch backend): their sum
           const counts = Object.entries(b.describe().details).filter(([k]) => /(^|\.)restarts$/.test(k)).map(([, v]) => Number(v));
           this.set({ backend: b.name }, counts.reduce((s, r) => s + (Number.isFinite(r) ? r : 0), 0));
@@ -100,8 +109,7 @@ export class Metrics {
   }
 
   private async embedders() {
-    const p = this.pipeline();
-    if (!p) return [];
+    const p = this.pipeline;
     const started = p.registry.created().map((b) => b.name);
     const out = [];
     for (const name of started) {
@@ -114,7 +122,7 @@ export class Metrics {
     return out;
   }
 
-  onBatch(info: BatchEvent): void {
+  private onBatch(info: BatchEvent): void {
     const labels = { backend: info.backend, tower: info.tower };
     this.batchSize.observe(labels, info.size);
     for (const w of info.queueWaitMs) this.queueWait.observe(labels, w / 1000);

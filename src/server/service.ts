@@ -1,9 +1,12 @@
 /**
- * Composes the service: pipeline (model + backends), Apollo, HTTP, and the lifecycle:
- * load and warm the default backend before /healthz turns ready; on stop, refuse new requests,
- * let in-flight ones finish (up to a deadline), then stop Apollo, the batchers and the backends.
+ * Composes the service: pipeline (model + backends), Apollo, HTTP, metrics, and the lifecycle
+ * (lifecycle.ts) on Apollo's hooks: listen first (so /healthz/live answers during a slow model
+ * load), then Apollo's start loads and warms the default backend and the service turns ready; on
+ * stop, Apollo drains (new requests refused, in-flight ones finish within
+ * CLIP_SHUTDOWN_TIMEOUT_MS, then cut off) and disposes the batchers and backends.
  */
 import type { AddressInfo } from 'node:net';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type http from 'node:http';
 import { Access } from '../access/access';
 import { TrustedDocuments } from '../access/trusted-documents';
@@ -13,6 +16,7 @@ import { ClipPipeline } from '../pipeline';
 import { createApollo } from './apollo';
 import { createHttpServer } from './http';
 import type { Logger } from './log';
+import { Lifecycle } from './lifecycle';
 import { Metrics } from './metrics';
 
 export interface ServiceConfig {
@@ -32,8 +36,9 @@ export interface Service {
   readonly limits: Limits;
   readonly server: http.Server;
   readonly metrics: Metrics;
-  /** Graceful stop: drain in-flight requests (at most `timeoutMs`), then free everything. */
-  stop(timeoutMs?: number): Promise<void>;
+  readonly lifecycle: Lifecycle;
+  /** Graceful stop: drain in-flight requests (at most CLIP_SHUTDOWN_TIMEOUT_MS), then free everything. */
+  stop(): Promise<void>;
 }
 
 export async function startService(config: ServiceConfig): Promise<Service> {
@@ -42,39 +47,23 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const limits = limitsFromConfig(c);
   // Both read and checked before the model loads: a bad file fails the start at once.
   const trusted = c.CLIP_TRUSTED_DOCUMENTS ? TrustedDocuments.fromFile(c.CLIP_TRUSTED_DOCUMENTS) : undefined;
-  let pipelineRef: ClipPipeline | undefined;
-  const metrics = new Metrics(() => pipelineRef);
-  const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
+  const lifecycle = new Lifecycle();
   const pipeline = await ClipPipeline.open({
     modelDir: config.modelDir,
     backend: config.backend,
     config: c,
     log,
     decodeLimits: { maxBytes: limits.maxImageBytes, maxPixels: limits.maxPixels },
-    embedder: {
-      cacheSize: c.CLIP_CACHE_SIZE,
-      maxDelayMs: c.CLIP_BATCH_DELAY_MS,
-      maxQueue: c.CLIP_QUEUE_MAX,
-      onBatch: (e) => metrics.onBatch(e),
-    },
+    embedder: { cacheSize: c.CLIP_CACHE_SIZE, maxDelayMs: c.CLIP_BATCH_DELAY_MS, maxQueue: c.CLIP_QUEUE_MAX },
   });
-  pipelineRef = pipeline;
-  let ready = false;
-  let draining = false;
-  const apollo = createApollo({
-    limits,
-    development: c.NODE_ENV === 'development',
-    onUnexpectedError: (e) => log.error({ err: e }, 'unexpected error'),
-    plugins: [metrics.plugin()],
-    trustedDocuments: trusted !== undefined,
-  });
-  await apollo.start();
+  const metrics = new Metrics(pipeline, lifecycle);
+  const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
+  let apollo: ReturnType<typeof createApollo> | undefined;
   const server = createHttpServer({
-    apollo,
+    apollo: () => apollo!,
     pipeline,
     limits,
-    isReady: () => ready,
-    isDraining: () => draining,
+    lifecycle,
     routes: [metrics.route(), ...(config.routes ?? [])],
     onError: (e) => log.error({ err: e }, 'request failed'),
     onGraphQLRequest: () => log.debug({}, 'graphql request'),
@@ -83,6 +72,18 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     access,
     trusted,
     onOpenAIAnswer: (route, outcome) => metrics.openaiRequests.inc({ route, outcome }),
+  });
+  apollo = createApollo({
+    limits,
+    development: c.NODE_ENV === 'development',
+    onUnexpectedError: (e) => log.error({ err: e }, 'unexpected error'),
+    trustedDocuments: trusted !== undefined,
+    plugins: [
+      metrics.plugin(),
+      // Before the drain plugin: its drainServer turns the state to draining first.
+      lifecycle.plugin({ warm: async () => void (await pipeline.embedder()), dispose: () => pipeline.close() }),
+      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: c.CLIP_SHUTDOWN_TIMEOUT_MS }),
+    ],
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -93,34 +94,16 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   if (pipeline.bundle.randomWeights) {
     log.warn({ model: pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- fetch ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
   }
-  // Listening first (so /healthz/live answers during a slow model load), then load and warm.
   try {
-    await pipeline.embedder();
+    await apollo.start(); // serverWillStart: the model loads and warms; then ready
   } catch (e) {
     server.close();
-    await apollo.stop();
     await pipeline.close();
     throw e;
   }
-  ready = true;
   log.info({ url, model: pipeline.bundle.name, backend: config.backend, backendInfo: (await pipeline.embedder()).backend.describe(), trustedDocuments: trusted?.size ?? 'off', apiKeys: access ? { keys: access.keyCount, requestsPerMinute: access.options.requestsPerMinute, imagesPerMinute: access.options.imagesPerMinute } : 'off' }, 'clipql ready');
 
   let stopping: Promise<void> | undefined;
-  const stop = (timeoutMs = 30_000) =>
-    (stopping ??= (async () => {
-      draining = true;
-      ready = false;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // A keep-alive connection turns idle when its last in-flight answer is sent; close it then,
-      // rather than after keepAliveTimeout, so the drain ends with the last answer.
-      server.closeIdleConnections();
-      const sweep = setInterval(() => server.closeIdleConnections(), 100);
-      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
-      await closed;
-      clearInterval(sweep);
-      clearTimeout(timer);
-      await apollo.stop();
-      await pipeline.close();
-    })());
-  return { url, port, pipeline, limits, server, metrics, stop };
+  const stop = () => (stopping ??= apollo!.stop());
+  return { url, port, pipeline, limits, server, metrics, lifecycle, stop };
 }

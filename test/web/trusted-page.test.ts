@@ -34,7 +34,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await service?.stop(5_000);
+  await service?.stop();
   if (webDir) rmSync(webDir, { recursive: true, force: true });
 });
 
