@@ -11,11 +11,5 @@
 #   CLIP_TORCH_PYTHON=/opt/venv/bin/python scripts/gpu-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -n "${CLIP_TORCH_PYTHON:-}" ]]; then
-  python="$CLIP_TORCH_PYTHON"
-elif [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  python=/usr/bin/python3
-else
-  python=python3
-fi
+source scripts/torch-python.sh
 exec "$python" -u scripts/gpu-bench/bench.py "$@"

@@ -20,11 +20,5 @@
 # Exit status: 0 all within tolerance, 1 a difference too large, 2 no GPU or no PyTorch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -n "${CLIP_TORCH_PYTHON:-}" ]]; then
-  python="$CLIP_TORCH_PYTHON"
-elif [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  python=/usr/bin/python3
-else
-  python=python3
-fi
+source scripts/torch-python.sh
 exec "$python" -u src/backends/torch/gpu_check.py "$@"

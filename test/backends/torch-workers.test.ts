@@ -9,6 +9,7 @@
  * - images travel as uint8 crops, and the tensor the worker builds from them on its device is
  *   byte-identical to toTensor's (what the onnx backend feeds its session).
  */
+import { waitFor } from '../helpers/wait';
 import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -47,13 +48,6 @@ function crops(count: number, seed: number): ImageBatch {
 
 const overlaps = (a: TracedBatch, b: TracedBatch) => a.started < b.finished && b.started < a.finished;
 
-async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', () => {
   let b: TorchBackend;

@@ -3,6 +3,7 @@
  * answers as the onnx backend on the tiny bundle, a worker killed in the middle of a batch, a hung
  * worker, and each start-up failure the issue names, with its message.
  */
+import { waitFor } from '../helpers/wait';
 import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -120,13 +121,6 @@ async function rejection(p: Promise<unknown>, code: ErrorCode, what: string): Pr
   return e;
 }
 
-async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 describe('torch on the CPU against onnx on the CPU', () => {
   const registry = () => defaultRegistry({ bundle, config: parseConfig(CPU_ENV).config });
