@@ -160,11 +160,16 @@ test(`hostile clients (URL inputs that trickle, never end or redirect to a priva
 });
 
 test('a client that goes away mid-request does not fail another client waiting for the same image', async () => {
-  // Keep the preprocessing thread busy so that the shared image waits in the queue.
-  const big = await Promise.all(Array.from({ length: 6 }, (_, i) => patternImage(700 + i, 'png', 1200, 900)));
+  // Keep the preprocessing thread busy so that the shared image waits in the queue: the leaver is
+  // sent only once several of the big images wait there (a fixed sleep raced the busy request's
+  // upload and parsing, and the leaver was sometimes answered in time).
+  const big = await Promise.all(Array.from({ length: 10 }, (_, i) => patternImage(700 + i, 'png', 1600, 1200)));
   const SIM = 'query($images: [ImageInput!]!) { similarity(images: $images, captions: ["shared"]) { scores } }';
   const busy = graphql(server.url, { query: SIM, variables: { images: big.map((b) => ({ base64: b.toString('base64') })) } });
-  await sleep(100);
+  const queued = async () => Number(/^clipql_preprocess_queue_length (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
+  for (let t = Date.now(); (await queued()) < 4; await sleep(10)) {
+    if (Date.now() - t > 10_000) assert.fail('the busy request never filled the preprocessing queue');
+  }
   const shared = { query: SIM, variables: { images: [{ base64: (await patternImage(777, 'png', 200, 150)).toString('base64') }] } };
   // The leaver sends the image and hangs up 150 ms later; the stayer asks for the same image.
   const leaver = request(server.url, { body: JSON.stringify(shared), timeoutMs: 150 });
