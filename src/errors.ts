@@ -24,6 +24,16 @@ export const ErrorCode = {
   OVERLOADED: 'OVERLOADED',
   /** The request's deadline passed before its work was done. */
   TIMEOUT: 'TIMEOUT',
+  /** A collection name that the store does not hold (never created, or dropped). */
+  COLLECTION_NOT_FOUND: 'COLLECTION_NOT_FOUND',
+  /** createCollection with a name the store already holds. */
+  COLLECTION_EXISTS: 'COLLECTION_EXISTS',
+  /** A collection bound to another model (name or dimension) than the embedding at hand. */
+  MODEL_MISMATCH: 'MODEL_MISMATCH',
+  /** Item metadata or a search filter larger than allowed. */
+  METADATA_TOO_LARGE: 'METADATA_TOO_LARGE',
+  /** The collection store cannot be reached or failed (server down, embedded store broken). */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** Anything unexpected; the message is masked outside development mode. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
