@@ -54,6 +54,56 @@ export type ServiceInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ServiceInfoQuery = { backends: Array<{ name: string, device: string, model: string, dtype: string, maxImageBatch: number, maxTextBatch: number, healthy: boolean, error: string | null, isDefault: boolean }>, models: Array<{ name: string, imageSize: number, embedDim: number | null, contextLength: number, randomWeights: boolean, warning: string | null }> };
 
+export type CollectionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CollectionsQuery = { collections: Array<{ name: string, model: string, dimension: number, count: number, createdAt: string, engine: string }> };
+
+export type CreateCollectionMutationVariables = Exact<{
+  name: string;
+  model?: string | null | undefined;
+}>;
+
+
+export type CreateCollectionMutation = { createCollection: { name: string, model: string, dimension: number, engine: string } };
+
+export type DropCollectionMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type DropCollectionMutation = { dropCollection: boolean };
+
+export type AddImagesMutationVariables = Exact<{
+  collection: string;
+  images: Array<ImageInput> | ImageInput;
+  ids: Array<string | number> | string | number;
+  metadata?: Array<unknown> | unknown | null | undefined;
+}>;
+
+
+export type AddImagesMutation = { addImages: { collection: string, ids: Array<string>, count: number } };
+
+export type DeleteItemsMutationVariables = Exact<{
+  collection: string;
+  ids: Array<string | number> | string | number;
+}>;
+
+
+export type DeleteItemsMutation = { deleteItems: { collection: string, deleted: Array<string>, count: number } };
+
+export type SearchQueryVariables = Exact<{
+  collection: string;
+  text?: string | null | undefined;
+  image?: ImageInput | null | undefined;
+  k?: number | null | undefined;
+  filter?: unknown;
+  after?: string | null | undefined;
+}>;
+
+
+export type SearchQuery = { search: { collection: string, model: string, hasNextPage: boolean, endCursor: string | null, hits: Array<{ id: string, rank: number, score: number, metadata: unknown, sha256: string, width: number, height: number, format: string, thumbnail: string | null }> } };
+
 export type WebServiceInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -220,6 +270,84 @@ export const ServiceInfoDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ServiceInfoQuery, ServiceInfoQueryVariables>;
+export const CollectionsDocument = new TypedDocumentString(`
+    query Collections {
+  collections {
+    name
+    model
+    dimension
+    count
+    createdAt
+    engine
+  }
+}
+    `) as unknown as TypedDocumentString<CollectionsQuery, CollectionsQueryVariables>;
+export const CreateCollectionDocument = new TypedDocumentString(`
+    mutation CreateCollection($name: String!, $model: String) {
+  createCollection(name: $name, model: $model) {
+    name
+    model
+    dimension
+    engine
+  }
+}
+    `) as unknown as TypedDocumentString<CreateCollectionMutation, CreateCollectionMutationVariables>;
+export const DropCollectionDocument = new TypedDocumentString(`
+    mutation DropCollection($name: String!) {
+  dropCollection(name: $name)
+}
+    `) as unknown as TypedDocumentString<DropCollectionMutation, DropCollectionMutationVariables>;
+export const AddImagesDocument = new TypedDocumentString(`
+    mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+  addImages(
+    collection: $collection
+    images: $images
+    ids: $ids
+    metadata: $metadata
+  ) {
+    collection
+    ids
+    count
+  }
+}
+    `) as unknown as TypedDocumentString<AddImagesMutation, AddImagesMutationVariables>;
+export const DeleteItemsDocument = new TypedDocumentString(`
+    mutation DeleteItems($collection: String!, $ids: [ID!]!) {
+  deleteItems(collection: $collection, ids: $ids) {
+    collection
+    deleted
+    count
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteItemsMutation, DeleteItemsMutationVariables>;
+export const SearchDocument = new TypedDocumentString(`
+    query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String) {
+  search(
+    collection: $collection
+    text: $text
+    image: $image
+    k: $k
+    filter: $filter
+    after: $after
+  ) {
+    collection
+    model
+    hasNextPage
+    endCursor
+    hits {
+      id
+      rank
+      score
+      metadata
+      sha256
+      width
+      height
+      format
+      thumbnail
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SearchQuery, SearchQueryVariables>;
 export const WebServiceInfoDocument = new TypedDocumentString(`
     query WebServiceInfo {
   backends {

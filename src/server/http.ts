@@ -19,11 +19,14 @@ import type { Limits } from '../input/limits';
 import { parseGraphQLMultipart } from '../input/upload';
 import type { ClipPipeline } from '../pipeline';
 import { createContext, type RequestContext } from '../schema/context';
+import type { CollectionStore } from '../store/store';
 
 export interface HttpOptions {
   readonly apollo: ApolloServer<RequestContext>;
   readonly pipeline: ClipPipeline;
   readonly limits: Limits;
+  /** The collection store (opened on first use); without it collection operations fail with STORE_UNAVAILABLE. */
+  readonly store?: () => Promise<CollectionStore>;
   /** Answers 200 on /healthz once true. */
   readonly isReady: () => boolean;
   readonly isDraining: () => boolean;
@@ -151,7 +154,7 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: H
   o.onGraphQLRequest?.();
   const result = await o.apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method, headers, search: new URL(req.url ?? '/', 'http://localhost').search, body },
-    context: async () => createContext(o.pipeline, o.limits, gone.signal),
+    context: async () => createContext(o.pipeline, o.limits, gone.signal, o.store),
   });
   for (const [k, v] of result.headers) res.setHeader(k, v);
   res.statusCode = result.status ?? 200;

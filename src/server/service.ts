@@ -8,6 +8,8 @@ import type http from 'node:http';
 import { intSetting } from '../settings';
 import { limitsFromEnv, type Limits } from '../input/limits';
 import { ClipPipeline } from '../pipeline';
+import { StoreHandle } from '../store/handle';
+import { openStore, redact, storeLocation } from '../store/open';
 import { createApollo } from './apollo';
 import { createHttpServer } from './http';
 import type { Logger } from './log';
@@ -30,6 +32,8 @@ export interface Service {
   readonly limits: Limits;
   readonly server: http.Server;
   readonly metrics: Metrics;
+  /** The collection store (CLIP_STORE), opened on first use unless CLIP_STORE is set. */
+  readonly store: StoreHandle;
   /** Graceful stop: drain in-flight requests (at most `timeoutMs`), then free everything. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -54,6 +58,12 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     },
   });
   pipelineRef = pipeline;
+  const location = storeLocation(env);
+  const store = new StoreHandle(async () => {
+    const s = await openStore(env);
+    log.info({ engine: location.engine, store: redact(location.target) }, 'collection store open');
+    return s;
+  });
   let ready = false;
   let draining = false;
   const apollo = createApollo({
@@ -67,6 +77,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     apollo,
     pipeline,
     limits,
+    store: () => store.get(),
     isReady: () => ready,
     isDraining: () => draining,
     routes: [metrics.route(), ...(config.routes ?? [])],
@@ -85,11 +96,16 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     log.warn({ model: pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- fetch ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
   }
   // Listening first (so /healthz/live answers during a slow model load), then load and warm.
+  // A store named by CLIP_STORE is opened now, so that a wrong URL fails start-up; the default
+  // embedded one waits for the first collection request (a server that never uses collections
+  // writes nothing to disk).
   try {
     await pipeline.embedder();
+    if (env.CLIP_STORE) await store.get();
   } catch (e) {
     server.close();
     await apollo.stop();
+    await store.close();
     await pipeline.close();
     throw e;
   }
@@ -111,7 +127,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       clearInterval(sweep);
       clearTimeout(timer);
       await apollo.stop();
+      await store.close();
       await pipeline.close();
     })());
-  return { url, port, pipeline, limits, server, metrics, stop };
+  return { url, port, pipeline, limits, server, metrics, store, stop };
 }

@@ -65,6 +65,8 @@ export interface SearchOptions {
   readonly offset?: number;
   /** JSON object text the metadata must contain (jsonb @>), or null. */
   readonly filter?: string | null;
+  /** Fetch one row more than k (the caller tells from it whether a next page exists). */
+  readonly lookahead?: boolean;
 }
 
 export interface StoreOptions {
@@ -173,10 +175,10 @@ export class CollectionStore {
     const offset = options.offset ?? 0;
     checkDepth(offset, k);
     if (query.length !== model.dim) throw new RangeError(`a query of ${query.length} values for a model of D = ${model.dim}`);
-    const ef = Math.min(1000, Math.max(this.options.efSearch ?? 40, offset + k));
+    const ef = Math.min(1000, Math.max(this.options.efSearch ?? 40, offset + k + 1));
     return this.withCollection(name, model, async (tx, c) => {
       await tx.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)", [String(ef)]);
-      const params: (string | number)[] = [vectorText(query), k, offset];
+      const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
       let where = '';
       if (options.filter) {
         params.push(options.filter);

@@ -57,6 +57,9 @@ function ensureRunning(): number {
 function buildPgvector(): void {
   if (!existsSync(path.join(path.dirname(PG_CONFIG), '..', 'lib', 'pgxs', 'src', 'makefiles', 'pgxs.mk')) || !existsSync(`/usr/include/postgresql/${VERSION}/server/postgres.h`)) {
     sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', `postgresql-server-dev-${VERSION}`]);
+    // The headers must match the server, so apt may have upgraded postgresql-15 with them: the
+    // running server would then load the new version's libraries (plpgsql.so) and fail. Restart it.
+    sh('pg_ctlcluster', ['--skip-systemctl-redirect', VERSION, 'main', 'restart']);
   }
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pgvector-'));
   try {
