@@ -29,6 +29,10 @@ type Documents = {
     "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name randomWeights warning }\n  }\n": typeof types.WebServiceInfoDocument,
     "\n  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format }\n      captions { id text truncated }\n      scores\n      bestCaptionPerImage { image caption score }\n      model { name randomWeights warning }\n      backend { name device }\n      timings { totalMs }\n      heatmap(format: SVG) { dataUrl width height }\n    }\n  }\n": typeof types.WebSimilarityDocument,
     "\n  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height format }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name device }\n    }\n  }\n": typeof types.WebClassifyDocument,
+    "\n  query WebCollections {\n    collections { name model dimension count engine }\n  }\n": typeof types.WebCollectionsDocument,
+    "\n  mutation WebCreateCollection($name: String!) {\n    createCollection(name: $name) { name model dimension engine }\n  }\n": typeof types.WebCreateCollectionDocument,
+    "\n  mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata) { ids count }\n  }\n": typeof types.WebAddImagesDocument,
+    "\n  query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {\n    search(collection: $collection, text: $text, image: $image, k: $k) {\n      model\n      hits { id rank score thumbnail width height }\n    }\n  }\n": typeof types.WebSearchDocument,
 };
 const documents: Documents = {
     "\n  query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format mode sha256 }\n      captions { id text tokens tokenCount truncated }\n      scores\n      probabilitiesOverCaptions\n      probabilitiesOverImages\n      bestCaptionPerImage { image caption score probability }\n      bestImagePerCaption { image caption score probability }\n      model { name imageSize embedDim randomWeights warning }\n      backend { name device dtype }\n      timings { inputMs embedMs totalMs }\n    }\n  }\n": types.SimilarityDocument,
@@ -45,6 +49,10 @@ const documents: Documents = {
     "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name randomWeights warning }\n  }\n": types.WebServiceInfoDocument,
     "\n  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {\n    similarity(images: $images, captions: $captions, backend: $backend) {\n      images { id width height format }\n      captions { id text truncated }\n      scores\n      bestCaptionPerImage { image caption score }\n      model { name randomWeights warning }\n      backend { name device }\n      timings { totalMs }\n      heatmap(format: SVG) { dataUrl width height }\n    }\n  }\n": types.WebSimilarityDocument,
     "\n  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height format }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name device }\n    }\n  }\n": types.WebClassifyDocument,
+    "\n  query WebCollections {\n    collections { name model dimension count engine }\n  }\n": types.WebCollectionsDocument,
+    "\n  mutation WebCreateCollection($name: String!) {\n    createCollection(name: $name) { name model dimension engine }\n  }\n": types.WebCreateCollectionDocument,
+    "\n  mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata) { ids count }\n  }\n": types.WebAddImagesDocument,
+    "\n  query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {\n    search(collection: $collection, text: $text, image: $image, k: $k) {\n      model\n      hits { id rank score thumbnail width height }\n    }\n  }\n": types.WebSearchDocument,
 };
 
 /**
@@ -103,6 +111,22 @@ export function graphql(source: "\n  query WebSimilarity($images: [ImageInput!]!
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {\n    classify(image: $image, labels: $labels, template: $template, backend: $backend) {\n      image { id width height format }\n      labels { label prompt score probability rank }\n      model { name randomWeights warning }\n      backend { name device }\n    }\n  }\n"): typeof import('./graphql').WebClassifyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebCollections {\n    collections { name model dimension count engine }\n  }\n"): typeof import('./graphql').WebCollectionsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WebCreateCollection($name: String!) {\n    createCollection(name: $name) { name model dimension engine }\n  }\n"): typeof import('./graphql').WebCreateCollectionDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata) { ids count }\n  }\n"): typeof import('./graphql').WebAddImagesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {\n    search(collection: $collection, text: $text, image: $image, k: $k) {\n      model\n      hits { id rank score thumbnail width height }\n    }\n  }\n"): typeof import('./graphql').WebSearchDocument;
 
 
 export function graphql(source: string) {

@@ -128,6 +128,38 @@ export type WebClassifyQueryVariables = Exact<{
 
 export type WebClassifyQuery = { classify: { image: { id: string, width: number, height: number, format: string }, labels: Array<{ label: string, prompt: string, score: number, probability: number, rank: number }>, model: { name: string, randomWeights: boolean, warning: string | null }, backend: { name: string, device: string } } };
 
+export type WebCollectionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type WebCollectionsQuery = { collections: Array<{ name: string, model: string, dimension: number, count: number, engine: string }> };
+
+export type WebCreateCollectionMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type WebCreateCollectionMutation = { createCollection: { name: string, model: string, dimension: number, engine: string } };
+
+export type WebAddImagesMutationVariables = Exact<{
+  collection: string;
+  images: Array<ImageInput> | ImageInput;
+  ids: Array<string | number> | string | number;
+  metadata?: Array<unknown> | unknown | null | undefined;
+}>;
+
+
+export type WebAddImagesMutation = { addImages: { ids: Array<string>, count: number } };
+
+export type WebSearchQueryVariables = Exact<{
+  collection: string;
+  text?: string | null | undefined;
+  image?: ImageInput | null | undefined;
+  k?: number | null | undefined;
+}>;
+
+
+export type WebSearchQuery = { search: { model: string, hits: Array<{ id: string, rank: number, score: number, thumbnail: string | null, width: number, height: number }> } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -432,3 +464,52 @@ export const WebClassifyDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<WebClassifyQuery, WebClassifyQueryVariables>;
+export const WebCollectionsDocument = new TypedDocumentString(`
+    query WebCollections {
+  collections {
+    name
+    model
+    dimension
+    count
+    engine
+  }
+}
+    `) as unknown as TypedDocumentString<WebCollectionsQuery, WebCollectionsQueryVariables>;
+export const WebCreateCollectionDocument = new TypedDocumentString(`
+    mutation WebCreateCollection($name: String!) {
+  createCollection(name: $name) {
+    name
+    model
+    dimension
+    engine
+  }
+}
+    `) as unknown as TypedDocumentString<WebCreateCollectionMutation, WebCreateCollectionMutationVariables>;
+export const WebAddImagesDocument = new TypedDocumentString(`
+    mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+  addImages(
+    collection: $collection
+    images: $images
+    ids: $ids
+    metadata: $metadata
+  ) {
+    ids
+    count
+  }
+}
+    `) as unknown as TypedDocumentString<WebAddImagesMutation, WebAddImagesMutationVariables>;
+export const WebSearchDocument = new TypedDocumentString(`
+    query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {
+  search(collection: $collection, text: $text, image: $image, k: $k) {
+    model
+    hits {
+      id
+      rank
+      score
+      thumbnail
+      width
+      height
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<WebSearchQuery, WebSearchQueryVariables>;
