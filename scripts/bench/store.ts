@@ -2,15 +2,15 @@
  * Benchmark of the collection store (not a test): the issue's targets.
  *
  *   node dist/scripts/bench/store.js [--engine postgres|pglite] [--n 100000] [--dim 768]
- *        [--queries 200] [--budget-s 900] [--graphql-n 20000]
+ *        [--queries 200] [--budget-s 900] [--graphql-n 20000] [--ef 40,100,400] [--no-graphql]
  *
  * 1. n random unit vectors of D = dim (seeded) inserted through CollectionStore.upsert in
  *    transactions of 500 into a collection with its HNSW index (incremental build): the insert
  *    rate in embeddings/s, excluding any encoding. PGlite stops early when the time budget's half
  *    is spent (it reports how many it inserted).
- * 2. `queries` random unit queries, top-10 through CollectionStore.search at the default
- *    ef_search: latency p50 / p99, and recall@10 against exact search (brute force in JS over the
- *    same float32 vectors).
+ * 2. `queries` random unit queries, top-10 through CollectionStore.search at each ef_search of
+ *    --ef (the first is pgvector's default, 40): latency p50 / p99, and recall@10 against exact
+ *    search (brute force in JS over the same float32 vectors).
  * 3. A search by caption through GraphQL (the tiny model, D = 32: a second collection of
  *    `graphql-n` random vectors under its name, a cached caption) against the bare index query
  *    (the same SELECT ... ORDER BY embedding <=> q LIMIT 10, one statement, through the same
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
   const queries = Number(arg('queries', '200'));
   const budgetMs = Number(arg('budget-s', '900')) * 1000;
   const graphqlN = Number(arg('graphql-n', '20000'));
+  const efs = arg('ef', '40,100,400').split(',').map(Number);
+  const withGraphql = !process.argv.includes('--no-graphql');
   const t0 = Date.now();
   let dir: string | undefined;
   let dropDb: (() => Promise<void>) | undefined;
@@ -80,7 +82,8 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);
   const out: Record<string, unknown> = { engine, dim, date: new Date().toISOString() };
   try {
-    const store = await CollectionStore.open(createDriver({ engine, target }));
+    const driver = createDriver({ engine, target });
+    const store = await CollectionStore.open(driver);
     const model = { name: 'bench-random', dim };
     await store.createCollection('bench', model);
     const r = rng(1);
@@ -102,14 +105,9 @@ async function main(): Promise<void> {
     out.insertS = Math.round(insertS);
 
     const qr = rng(2);
-    const lat: number[] = [];
-    let found = 0;
-    for (let q = 0; q < queries; q++) {
-      const query = unit(qr, dim);
-      const t = performance.now();
-      const hits = await store.search('bench', model, query, { k: 10 });
-      lat.push(performance.now() - t);
-      // Exact top 10 by brute force over the same float32 vectors.
+    const qs = Array.from({ length: queries }, () => unit(qr, dim));
+    // Exact top 10 of each query by brute force over the same float32 vectors.
+    const exact = qs.map((query) => {
       const scores = new Float64Array(vectors.length);
       for (let i = 0; i < vectors.length; i++) {
         const v = vectors[i];
@@ -117,18 +115,30 @@ async function main(): Promise<void> {
         for (let k = 0; k < dim; k++) s += v[k] * query[k];
         scores[i] = s;
       }
-      const exact = new Set(Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a]).slice(0, 10).map((i) => `v${i}`));
-      found += hits.filter((h) => exact.has(h.id)).length;
+      return new Set(Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a]).slice(0, 10).map((i) => `v${i}`));
+    });
+    const byEf: Record<string, unknown>[] = [];
+    for (const ef of efs) {
+      // A store object per ef_search over the same driver (open() finds the migrations done).
+      const s = await CollectionStore.open(driver, { efSearch: ef });
+      const lat: number[] = [];
+      let found = 0;
+      for (let q = 0; q < queries; q++) {
+        const t = performance.now();
+        const hits = await s.search('bench', model, qs[q], { k: 10 });
+        lat.push(performance.now() - t);
+        found += hits.filter((h) => exact[q].has(h.id)).length;
+      }
+      lat.sort((a, b) => a - b);
+      const row = { efSearch: ef, searchP50Ms: +quantile(lat, 0.5).toFixed(2), searchP99Ms: +quantile(lat, 0.99).toFixed(2), recallAt10: +(found / (queries * 10)).toFixed(4) };
+      byEf.push(row);
+      log(JSON.stringify(row));
     }
-    lat.sort((a, b) => a - b);
-    out.searchP50Ms = +quantile(lat, 0.5).toFixed(2);
-    out.searchP99Ms = +quantile(lat, 0.99).toFixed(2);
-    out.recallAt10 = +(found / (queries * 10)).toFixed(4);
-    out.efSearch = 40;
-    log(`search p50 ${out.searchP50Ms} ms, p99 ${out.searchP99Ms} ms, recall@10 ${out.recallAt10}`);
+    out.search = byEf;
     await store.dropCollection('bench');
     await store.close();
 
+    if (!withGraphql) return;
     // GraphQL search by a cached caption against the bare index query, tiny model (D = 32).
     const service = await startTestService({ CLIP_STORE: target });
     try {

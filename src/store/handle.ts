@@ -3,6 +3,7 @@
  * set), shared by every request as one memoised promise. A failed open is not remembered: the
  * next request tries again (a database server that was down may be back).
  */
+import { ClipqlError, ErrorCode } from '../errors';
 import type { CollectionStore } from './store';
 
 export class StoreHandle {
@@ -12,7 +13,7 @@ export class StoreHandle {
   constructor(private readonly open: () => Promise<CollectionStore>) {}
 
   get(): Promise<CollectionStore> {
-    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.STORE_UNAVAILABLE, 'the collection store is closed (the server is stopping)'));
     if (!this.opening) {
       const p = this.open();
       this.opening = p;

@@ -7,9 +7,13 @@
  * Embeddings are stored L2-normalised as float32, so `1 - (a <=> b)`, the score of a hit, is the
  * cosine the similarity matrix gives for the same pair (up to float32 rounding, ~1e-7).
  *
- * Concurrency: every operation on a collection's items first locks its catalogue row (FOR SHARE);
- * dropping deletes that row first. So a drop waits for searches and inserts already running, and
- * those that start after it find no collection (COLLECTION_NOT_FOUND) instead of a missing table.
+ * Concurrency: writes to a collection's items first lock its catalogue row (FOR SHARE); dropping
+ * deletes that row first, then the table. So a drop waits for inserts already running, and those
+ * that start after it find no collection (COLLECTION_NOT_FOUND). Reads (search, count) take no row
+ * lock (a row lock would make every search a writing transaction, with a WAL flush at its
+ * commit): a search holds the table's AccessShare lock while it reads, so a drop waits for it,
+ * and a search that reaches the table after a drop committed gets "relation does not exist",
+ * answered as COLLECTION_NOT_FOUND too.
  * Every write is one transaction: a process killed mid-call loses only unacknowledged work.
  */
 import { ClipqlError, ErrorCode } from '../errors';
@@ -129,7 +133,7 @@ export class CollectionStore {
 
   /** Items in a collection (COLLECTION_NOT_FOUND if it is gone). */
   async count(name: string): Promise<number> {
-    return this.withCollection(name, undefined, async (tx, c) => (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${itemsTable(c.id)}`))[0].n);
+    return this.withCollection(name, undefined, async (tx, c) => (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${itemsTable(c.id)}`))[0].n, { lock: false });
   }
 
   /**
@@ -176,30 +180,34 @@ export class CollectionStore {
     checkDepth(offset, k);
     if (query.length !== model.dim) throw new RangeError(`a query of ${query.length} values for a model of D = ${model.dim}`);
     const ef = Math.min(1000, Math.max(this.options.efSearch ?? 40, offset + k + 1));
-    return this.withCollection(name, model, async (tx, c) => {
-      await tx.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)", [String(ef)]);
-      const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
-      let where = '';
-      if (options.filter) {
-        params.push(options.filter);
-        where = 'WHERE metadata @> $4::jsonb';
-      }
-      const rows = await tx.query<HitRow>(
-        `SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
-         FROM ${itemsTable(c.id)} ${where} ORDER BY embedding <=> $1::vector LIMIT $2 OFFSET $3`,
-        params,
-      );
-      return rows.map((r) => ({
-        id: r.item_id,
-        score: Number(r.score),
-        metadata: r.metadata ?? null,
-        sha256: r.sha256,
-        width: r.width,
-        height: r.height,
-        format: r.format,
-        thumbnail: r.thumbnail ? { data: new Uint8Array(r.thumbnail), mime: r.thumbnail_mime ?? 'application/octet-stream' } : null,
-      }));
-    });
+    return this.withCollection(
+      name,
+      model,
+      async (tx, c) => {
+        const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
+        let where = '';
+        if (options.filter) {
+          params.push(options.filter);
+          where = 'WHERE metadata @> $4::jsonb';
+        }
+        const rows = await tx.query<HitRow>(
+          `SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
+           FROM ${itemsTable(c.id)} ${where} ORDER BY embedding <=> $1::vector LIMIT $2 OFFSET $3`,
+          params,
+        );
+        return rows.map((r) => ({
+          id: r.item_id,
+          score: Number(r.score),
+          metadata: r.metadata ?? null,
+          sha256: r.sha256,
+          width: r.width,
+          height: r.height,
+          format: r.format,
+          thumbnail: r.thumbnail ? { data: new Uint8Array(r.thumbnail), mime: r.thumbnail_mime ?? 'application/octet-stream' } : null,
+        }));
+      },
+      { lock: false, efSearch: ef },
+    );
   }
 
   /** The stored (normalised) embedding of one item, or undefined. For tests and tools. */
@@ -208,7 +216,7 @@ export class CollectionStore {
     return this.withCollection(name, undefined, async (tx, c) => {
       const rows = await tx.query<{ e: string }>(`SELECT embedding::text AS e FROM ${itemsTable(c.id)} WHERE item_id = $1`, [id]);
       return rows[0] ? Float32Array.from(JSON.parse(rows[0].e) as number[]) : undefined;
-    });
+    }, { lock: false });
   }
 
   close(): Promise<void> {
@@ -216,15 +224,19 @@ export class CollectionStore {
   }
 
   /**
-   * Runs `fn` in a transaction that holds the collection's catalogue row FOR SHARE (see the file
-   * comment), after checking that the collection exists and, when `model` is given, is bound to it.
+   * Runs `fn` in a transaction after checking that the collection exists and, when `model` is
+   * given, is bound to it. `lock` (writes) holds the catalogue row FOR SHARE until the end (see
+   * the file comment); `efSearch` sets hnsw.ef_search and strict-order iterative scans for this
+   * transaction, in the same statement as the catalogue read (one round trip fewer).
    */
-  private withCollection<T>(name: string, model: ModelRef | undefined, fn: (tx: Queryable, c: CollectionInfo) => Promise<T>): Promise<T> {
+  private withCollection<T>(name: string, model: ModelRef | undefined, fn: (tx: Queryable, c: CollectionInfo) => Promise<T>, mode: { lock: boolean; efSearch?: number } = { lock: true }): Promise<T> {
     checkCollectionName(name);
+    const settings = mode.efSearch === undefined ? '' : ", set_config('hnsw.ef_search', $2, true) AS ef, set_config('hnsw.iterative_scan', 'strict_order', true) AS scan";
+    const sql = `SELECT ${COLLECTION_COLUMNS}${settings} FROM clip_collections WHERE name = $1${mode.lock ? ' FOR SHARE' : ''}`;
     return guard(
       () =>
         this.driver.transaction(async (tx) => {
-          const rows = await tx.query<CollectionRow>(`SELECT ${COLLECTION_COLUMNS} FROM clip_collections WHERE name = $1 FOR SHARE`, [name]);
+          const rows = await tx.query<CollectionRow>(sql, mode.efSearch === undefined ? [name] : [name, String(mode.efSearch)]);
           if (rows.length === 0) throw notFound(name);
           const c = collectionInfo(rows[0]);
           if (model && (model.name !== c.model || model.dim !== c.dim)) {
@@ -297,7 +309,7 @@ async function guard<T>(fn: () => Promise<T>, context: { collection?: string } =
     if (e.sqlState === '23505' && context.collection !== undefined) {
       throw new ClipqlError(ErrorCode.COLLECTION_EXISTS, `name: a collection named "${context.collection}" already exists`, { details: { argument: 'name' } });
     }
-    // A table dropped between our catalogue read and its use (only possible without the row lock).
+    // A table dropped between a read's catalogue lookup and its query (reads take no row lock).
     if (e.sqlState === '42P01' && context.collection !== undefined) throw notFound(context.collection);
     if (e.sqlState === undefined || /^(08|57P|53)/.test(e.sqlState)) {
       throw new ClipqlError(ErrorCode.STORE_UNAVAILABLE, `the collection store is unavailable: ${e.message}`, { cause: e });
