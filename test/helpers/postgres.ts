@@ -5,8 +5,9 @@
  *  2. if `CREATE EXTENSION vector` fails, build pgvector from ../shared/vendor/pgvector-0.8.6.tar.gz
  *     (needs postgresql-server-dev-15: scripts/install-system-deps.sh installs it; installed here
  *     when missing) with `make OPTFLAGS="" && make install` (about 10 s, once per machine);
- *  3. make a throwaway database owned by a password-authenticated role without superuser,
- *     with the extension created in it by the postgres superuser, and connect over TCP.
+ *  3. make a throwaway database owned by a throwaway password-authenticated role without
+ *     superuser (one per database, so test files running at once never share a password), with
+ *     the extension created in it by the postgres superuser, and connect over TCP.
  * Elsewhere, set CLIPQL_TEST_POSTGRES to a postgres:// URL of an empty database with pgvector to
  * skip all of this.
  */
@@ -19,7 +20,6 @@ import { sharedFile } from './shared';
 
 const VERSION = '15';
 const PG_CONFIG = `/usr/lib/postgresql/${VERSION}/bin/pg_config`;
-const ROLE = 'clipql_test';
 
 export interface TestDatabase {
   readonly url: string;
@@ -71,18 +71,16 @@ function buildPgvector(): void {
   }
 }
 
-let password: string | undefined;
-
 /** A fresh empty database with pgvector, and a URL to reach it as a non-superuser role. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   if (process.env.CLIPQL_TEST_POSTGRES) return { url: process.env.CLIPQL_TEST_POSTGRES, drop: async () => undefined };
   const port = ensureRunning();
   // Identifiers and the password are made here (hex), never taken from outside.
-  const db = `clipql_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  password ??= randomBytes(16).toString('hex');
-  psql(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}') THEN CREATE ROLE ${ROLE} LOGIN; END IF; END $$`);
-  psql(`ALTER ROLE ${ROLE} LOGIN NOSUPERUSER PASSWORD '${password}'`);
-  psql(`CREATE DATABASE ${db} OWNER ${ROLE}`);
+  const name = `clipql_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(16).toString('hex');
+  psql(`CREATE ROLE ${name} LOGIN NOSUPERUSER PASSWORD '${password}'`);
+  psql(`CREATE DATABASE ${name} OWNER ${name}`);
+  const db = name;
   try {
     psql('CREATE EXTENSION IF NOT EXISTS vector', db);
   } catch {
@@ -90,9 +88,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     psql('CREATE EXTENSION IF NOT EXISTS vector', db);
   }
   return {
-    url: `postgres://${ROLE}:${password}@127.0.0.1:${port}/${db}`,
+    url: `postgres://${name}:${password}@127.0.0.1:${port}/${db}`,
     drop: async () => {
       psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      psql(`DROP ROLE IF EXISTS ${name}`);
     },
   };
 }
