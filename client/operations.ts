@@ -50,3 +50,42 @@ export const ServiceInfoDocument = graphql(`
     models { name imageSize embedDim contextLength randomWeights warning }
   }
 `);
+
+export const CollectionsDocument = graphql(`
+  query Collections {
+    collections { name model dimension count createdAt engine }
+  }
+`);
+
+export const CreateCollectionDocument = graphql(`
+  mutation CreateCollection($name: String!, $model: String) {
+    createCollection(name: $name, model: $model) { name model dimension engine }
+  }
+`);
+
+export const DropCollectionDocument = graphql(`
+  mutation DropCollection($name: String!) {
+    dropCollection(name: $name)
+  }
+`);
+
+export const AddImagesDocument = graphql(`
+  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata) { collection ids count }
+  }
+`);
+
+export const DeleteItemsDocument = graphql(`
+  mutation DeleteItems($collection: String!, $ids: [ID!]!) {
+    deleteItems(collection: $collection, ids: $ids) { collection deleted count }
+  }
+`);
+
+export const SearchDocument = graphql(`
+  query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String) {
+    search(collection: $collection, text: $text, image: $image, k: $k, filter: $filter, after: $after) {
+      collection model hasNextPage endCursor
+      hits { id rank score metadata sha256 width height format thumbnail }
+    }
+  }
+`);

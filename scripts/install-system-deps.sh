@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: PyTorch/ONNX/PIL/torchvision for the reference model generator,
 # the torch backend's worker and the PIL pixel references; Chromium for the browser test; fonts
-# for the heatmap's text. Idempotent; run as root (or through sudo).
+# for the heatmap's text; PostgreSQL 15 and its server headers for the collection store's server
+# engine (the tests build pgvector from ../shared/vendor against them). Idempotent; run as root (or through sudo).
 set -euo pipefail
-pkgs=(python3 python3-torch python3-torchvision python3-onnx python3-pil python3-numpy python3-regex chromium fonts-dejavu-core)
+pkgs=(python3 python3-torch python3-torchvision python3-onnx python3-pil python3-numpy python3-regex chromium fonts-dejavu-core postgresql-15 postgresql-server-dev-15)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -36,6 +36,16 @@ export const ErrorCode = {
   FORBIDDEN_DOCUMENT: 'FORBIDDEN_DOCUMENT',
   /** A model name that this server does not serve (HTTP 404 on /v1; the message lists the served ones). */
   MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
+  /** A collection name that the store does not hold (never created, or dropped). */
+  COLLECTION_NOT_FOUND: 'COLLECTION_NOT_FOUND',
+  /** createCollection with a name the store already holds. */
+  COLLECTION_EXISTS: 'COLLECTION_EXISTS',
+  /** A collection bound to another model (name or dimension) than the embedding at hand. */
+  MODEL_MISMATCH: 'MODEL_MISMATCH',
+  /** Item metadata or a search filter larger than allowed. */
+  METADATA_TOO_LARGE: 'METADATA_TOO_LARGE',
+  /** The collection store cannot be reached or failed (server down, embedded store broken). */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** Anything unexpected; the message is masked outside development mode. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;

@@ -54,6 +54,56 @@ export type ServiceInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ServiceInfoQuery = { backends: Array<{ name: string, device: string, model: string, dtype: string, maxImageBatch: number, maxTextBatch: number, healthy: boolean, error: string | null, isDefault: boolean }>, models: Array<{ name: string, imageSize: number, embedDim: number | null, contextLength: number, randomWeights: boolean, warning: string | null }> };
 
+export type CollectionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CollectionsQuery = { collections: Array<{ name: string, model: string, dimension: number, count: number, createdAt: string, engine: string }> };
+
+export type CreateCollectionMutationVariables = Exact<{
+  name: string;
+  model?: string | null | undefined;
+}>;
+
+
+export type CreateCollectionMutation = { createCollection: { name: string, model: string, dimension: number, engine: string } };
+
+export type DropCollectionMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type DropCollectionMutation = { dropCollection: boolean };
+
+export type AddImagesMutationVariables = Exact<{
+  collection: string;
+  images: Array<ImageInput> | ImageInput;
+  ids: Array<string | number> | string | number;
+  metadata?: Array<unknown> | unknown | null | undefined;
+}>;
+
+
+export type AddImagesMutation = { addImages: { collection: string, ids: Array<string>, count: number } };
+
+export type DeleteItemsMutationVariables = Exact<{
+  collection: string;
+  ids: Array<string | number> | string | number;
+}>;
+
+
+export type DeleteItemsMutation = { deleteItems: { collection: string, deleted: Array<string>, count: number } };
+
+export type SearchQueryVariables = Exact<{
+  collection: string;
+  text?: string | null | undefined;
+  image?: ImageInput | null | undefined;
+  k?: number | null | undefined;
+  filter?: unknown;
+  after?: string | null | undefined;
+}>;
+
+
+export type SearchQuery = { search: { collection: string, model: string, hasNextPage: boolean, endCursor: string | null, hits: Array<{ id: string, rank: number, score: number, metadata: unknown, sha256: string, width: number, height: number, format: string, thumbnail: string | null }> } };
+
 export type WebServiceInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -77,6 +127,38 @@ export type WebClassifyQueryVariables = Exact<{
 
 
 export type WebClassifyQuery = { classify: { image: { id: string, width: number, height: number, format: string }, labels: Array<{ label: string, prompt: string, score: number, probability: number, rank: number }>, model: { name: string, randomWeights: boolean, warning: string | null }, backend: { name: string, device: string } } };
+
+export type WebCollectionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type WebCollectionsQuery = { collections: Array<{ name: string, model: string, dimension: number, count: number, engine: string }> };
+
+export type WebCreateCollectionMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type WebCreateCollectionMutation = { createCollection: { name: string, model: string, dimension: number, engine: string } };
+
+export type WebAddImagesMutationVariables = Exact<{
+  collection: string;
+  images: Array<ImageInput> | ImageInput;
+  ids: Array<string | number> | string | number;
+  metadata?: Array<unknown> | unknown | null | undefined;
+}>;
+
+
+export type WebAddImagesMutation = { addImages: { ids: Array<string>, count: number } };
+
+export type WebSearchQueryVariables = Exact<{
+  collection: string;
+  text?: string | null | undefined;
+  image?: ImageInput | null | undefined;
+  k?: number | null | undefined;
+}>;
+
+
+export type WebSearchQuery = { search: { model: string, hits: Array<{ id: string, rank: number, score: number, thumbnail: string | null, width: number, height: number }> } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -220,6 +302,84 @@ export const ServiceInfoDocument = new TypedDocumentString(`
   }
 }
     `, {"hash":"sha256:f2f714d3993e9740ef3d27f615fcfae4c25d862e81a59e200f4987d82e4e0b6a"}) as unknown as TypedDocumentString<ServiceInfoQuery, ServiceInfoQueryVariables>;
+export const CollectionsDocument = new TypedDocumentString(`
+    query Collections {
+  collections {
+    name
+    model
+    dimension
+    count
+    createdAt
+    engine
+  }
+}
+    `, {"hash":"sha256:12200e49de55f283c6344550e7e8d84ccfb43f86909f836d05ee0a889e0eed59"}) as unknown as TypedDocumentString<CollectionsQuery, CollectionsQueryVariables>;
+export const CreateCollectionDocument = new TypedDocumentString(`
+    mutation CreateCollection($name: String!, $model: String) {
+  createCollection(name: $name, model: $model) {
+    name
+    model
+    dimension
+    engine
+  }
+}
+    `, {"hash":"sha256:371a30dee56a9451031a3c9e4851fd9e9a200e9acd8dd9467dd7465cf4ff2df8"}) as unknown as TypedDocumentString<CreateCollectionMutation, CreateCollectionMutationVariables>;
+export const DropCollectionDocument = new TypedDocumentString(`
+    mutation DropCollection($name: String!) {
+  dropCollection(name: $name)
+}
+    `, {"hash":"sha256:30346a5645fa08a0bdaef23ec6bab946011b8db5850ed5f5fed6b4cf033e31db"}) as unknown as TypedDocumentString<DropCollectionMutation, DropCollectionMutationVariables>;
+export const AddImagesDocument = new TypedDocumentString(`
+    mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+  addImages(
+    collection: $collection
+    images: $images
+    ids: $ids
+    metadata: $metadata
+  ) {
+    collection
+    ids
+    count
+  }
+}
+    `, {"hash":"sha256:a8b30115a8552562ef86c305f8c2dd08c9f113430a4d82d6d3dd88c1091a61f4"}) as unknown as TypedDocumentString<AddImagesMutation, AddImagesMutationVariables>;
+export const DeleteItemsDocument = new TypedDocumentString(`
+    mutation DeleteItems($collection: String!, $ids: [ID!]!) {
+  deleteItems(collection: $collection, ids: $ids) {
+    collection
+    deleted
+    count
+  }
+}
+    `, {"hash":"sha256:06a8f2cac3c8972a1720e461a86aa93c4da46cce16d655df189d4eee90a5feb4"}) as unknown as TypedDocumentString<DeleteItemsMutation, DeleteItemsMutationVariables>;
+export const SearchDocument = new TypedDocumentString(`
+    query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String) {
+  search(
+    collection: $collection
+    text: $text
+    image: $image
+    k: $k
+    filter: $filter
+    after: $after
+  ) {
+    collection
+    model
+    hasNextPage
+    endCursor
+    hits {
+      id
+      rank
+      score
+      metadata
+      sha256
+      width
+      height
+      format
+      thumbnail
+    }
+  }
+}
+    `, {"hash":"sha256:fc5461342cc63d059ffaf8ef62b803d7bad8945e632a6713a77f193a98c58bde"}) as unknown as TypedDocumentString<SearchQuery, SearchQueryVariables>;
 export const WebServiceInfoDocument = new TypedDocumentString(`
     query WebServiceInfo {
   backends {
@@ -304,3 +464,52 @@ export const WebClassifyDocument = new TypedDocumentString(`
   }
 }
     `, {"hash":"sha256:86e4dd133296af613eebde4ecde996b9d5518b29fd0fc5b2c37e54705144283c"}) as unknown as TypedDocumentString<WebClassifyQuery, WebClassifyQueryVariables>;
+export const WebCollectionsDocument = new TypedDocumentString(`
+    query WebCollections {
+  collections {
+    name
+    model
+    dimension
+    count
+    engine
+  }
+}
+    `, {"hash":"sha256:0f0387bece9ceefaa25d601e127316ee070cfef5b1bd73f0dd107c2ab7479cc5"}) as unknown as TypedDocumentString<WebCollectionsQuery, WebCollectionsQueryVariables>;
+export const WebCreateCollectionDocument = new TypedDocumentString(`
+    mutation WebCreateCollection($name: String!) {
+  createCollection(name: $name) {
+    name
+    model
+    dimension
+    engine
+  }
+}
+    `, {"hash":"sha256:c58cb24f574908223204c70b31add46659c2c7ed1829a7c6113f3229135cc15e"}) as unknown as TypedDocumentString<WebCreateCollectionMutation, WebCreateCollectionMutationVariables>;
+export const WebAddImagesDocument = new TypedDocumentString(`
+    mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+  addImages(
+    collection: $collection
+    images: $images
+    ids: $ids
+    metadata: $metadata
+  ) {
+    ids
+    count
+  }
+}
+    `, {"hash":"sha256:85fa8f1f50c6da2fe47657aca020896d5de50c240a0c256a0ac65d2274b54314"}) as unknown as TypedDocumentString<WebAddImagesMutation, WebAddImagesMutationVariables>;
+export const WebSearchDocument = new TypedDocumentString(`
+    query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {
+  search(collection: $collection, text: $text, image: $image, k: $k) {
+    model
+    hits {
+      id
+      rank
+      score
+      thumbnail
+      width
+      height
+    }
+  }
+}
+    `, {"hash":"sha256:5a6b1f2e8f268b1111ff02ff3d68731102844eceffae9dc61de059328ddc6fb4"}) as unknown as TypedDocumentString<WebSearchQuery, WebSearchQueryVariables>;

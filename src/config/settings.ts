@@ -18,7 +18,7 @@ export interface Setting<V> {
   readonly secret?: boolean;
 }
 
-export type Group = 'server' | 'access' | 'model' | 'inputs' | 'batching' | 'preprocessing' | 'onnx' | 'torch' | 'downloads';
+export type Group = 'server' | 'access' | 'model' | 'inputs' | 'batching' | 'preprocessing' | 'onnx' | 'torch' | 'store' | 'downloads';
 
 function set<T>(group: Group, kind: Kind<T>, def: T, doc: string, defaultDoc?: string): Setting<T> {
   return { group, kind: kind as Kind<NonNullable<T>>, default: def, doc, defaultDoc };
@@ -120,6 +120,10 @@ export const SETTINGS = {
   CLIP_TORCH_WORKER: opt('torch', text, 'path of worker.py', 'src/backends/torch/worker.py'),
   CLIP_TORCH_START_TIMEOUT_MS: set('torch', ms(), 120_000, 'time a worker has to load and warm up (graph capture included)'),
   CLIP_TORCH_CALL_TIMEOUT_MS: set('torch', ms(), 60_000, 'per-call deadline; past it TIMEOUT, and the worker is killed and restarted'),
+  // ---- store (README: Collections and search)
+  CLIP_STORE: opt('store', text, 'the collection store: a folder (or file:PATH) for the embedded PGlite store, or postgres://... for a PostgreSQL server with pgvector (replicas share it)', './data/store (embedded, opened on first use)'),
+  CLIP_STORE_POOL: set('store', int(1, 1000), 8, 'connections to the PostgreSQL server per process'),
+  CLIP_STORE_EF_SEARCH: set('store', int(1, 1000), 40, "HNSW ef_search of a search (pgvector's default 40; higher: better recall, slower)"),
   // ---- downloads (npm run models, and CLIP_AUTO_FETCH)
   HF_ENDPOINT: opt('downloads', text, 'a Hugging Face hub mirror', 'https://huggingface.co'),
   HF_TOKEN: opt('downloads', text, 'token for private or gated repositories (sent to the hub only)', 'none', true),

@@ -8,7 +8,9 @@
 import DataLoader from 'dataloader';
 import type { Caller } from '../access/access';
 import type { Limits } from '../input/limits';
+import { ClipqlError, ErrorCode } from '../errors';
 import type { ClipPipeline } from '../pipeline';
+import type { CollectionStore } from '../store/store';
 import type { ImageRef } from './image-ref';
 
 export interface RequestContext {
@@ -22,9 +24,13 @@ export interface RequestContext {
   readonly caller?: Caller;
   imageLoader(backend: string): DataLoader<ImageRef, Float32Array, string>;
   textLoader(backend: string): DataLoader<string, Float32Array, string>;
+  /** The collection store, opened on first use (shared by all requests; see store/handle.ts). */
+  store(): Promise<CollectionStore>;
 }
 
-export function createContext(pipeline: ClipPipeline, limits: Limits, signal: AbortSignal, caller?: Caller): RequestContext {
+const noStore = () => Promise.reject(new ClipqlError(ErrorCode.STORE_UNAVAILABLE, 'this server has no collection store'));
+
+export function createContext(pipeline: ClipPipeline, limits: Limits, signal: AbortSignal, caller?: Caller, store: () => Promise<CollectionStore> = noStore): RequestContext {
   const deadline = Date.now() + limits.requestTimeoutMs;
   const opts = { deadline, signal };
   const images = new Map<string, DataLoader<ImageRef, Float32Array, string>>();
@@ -35,6 +41,7 @@ export function createContext(pipeline: ClipPipeline, limits: Limits, signal: Ab
     deadline,
     signal,
     caller,
+    store,
     imageLoader(backend) {
       let l = images.get(backend);
       if (!l) {

@@ -29,6 +29,7 @@ import { ServedModels } from '../served-models';
 import { bodyText, declaredTooLarge, readBody, requestSignal, send } from './http-io';
 import type { Lifecycle } from './lifecycle';
 import { handleOpenAI } from './openai/route';
+import type { CollectionStore } from '../store/store';
 
 export interface HttpOptions {
   /** The Apollo instance, looked up per request: it is made after this server, whose drain plugin needs the server. */
@@ -37,6 +38,8 @@ export interface HttpOptions {
   readonly limits: Limits;
   /** The service's state (lifecycle.ts): /healthz is 200 when ready; GraphQL waits for ready; all is refused from the drain on. */
   readonly lifecycle: Lifecycle;
+  /** The collection store (opened on first use); without it collection operations fail with STORE_UNAVAILABLE. */
+  readonly store?: () => Promise<CollectionStore>;
   /** Extra routes (static page, metrics); return true when handled. */
   readonly routes?: Array<(req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>>;
   readonly onError?: (error: unknown) => void;
@@ -191,7 +194,7 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: R
   o.onGraphQLRequest?.();
   const result = await o.apollo().executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method, headers, search, body },
-    context: async () => createContext(o.pipeline, o.limits, signal, caller),
+    context: async () => createContext(o.pipeline, o.limits, signal, caller, o.store),
   });
   for (const [k, v] of result.headers) res.setHeader(k, v);
   res.statusCode = result.status ?? 200;

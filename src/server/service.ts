@@ -13,6 +13,8 @@ import { TrustedDocuments } from '../access/trusted-documents';
 import type { Config } from '../config/config';
 import { limitsFromConfig, type Limits } from '../input/limits';
 import { ClipPipeline } from '../pipeline';
+import { StoreHandle } from '../store/handle';
+import { openStore, redact, storeLocation } from '../store/open';
 import { createApollo } from './apollo';
 import { createHttpServer } from './http';
 import type { Logger } from './log';
@@ -37,6 +39,8 @@ export interface Service {
   readonly server: http.Server;
   readonly metrics: Metrics;
   readonly lifecycle: Lifecycle;
+  /** The collection store (CLIP_STORE), opened on first use unless CLIP_STORE is set. */
+  readonly store: StoreHandle;
   /** Graceful stop: drain in-flight requests (at most CLIP_SHUTDOWN_TIMEOUT_MS), then free everything. */
   stop(): Promise<void>;
 }
@@ -59,11 +63,18 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const metrics = new Metrics(pipeline, lifecycle);
   const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
   let apollo: ReturnType<typeof createApollo> | undefined;
+  const location = storeLocation(c);
+  const store = new StoreHandle(async () => {
+    const s = await openStore(c);
+    log.info({ engine: location.engine, store: redact(location.target) }, 'collection store open');
+    return s;
+  });
   const server = createHttpServer({
     apollo: () => apollo!,
     pipeline,
     limits,
     lifecycle,
+    store: () => store.get(),
     routes: [metrics.route(), ...(config.routes ?? [])],
     onError: (e) => log.error({ err: e }, 'request failed'),
     onGraphQLRequest: () => log.debug({}, 'graphql request'),
@@ -81,7 +92,19 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     plugins: [
       metrics.plugin(),
       // Before the drain plugin: its drainServer turns the state to draining first.
-      lifecycle.plugin({ warm: async () => void (await pipeline.embedder()), dispose: () => pipeline.close() }),
+      // A store named by CLIP_STORE is opened at start-up, so that a wrong URL fails it; the
+      // default embedded one waits for the first collection request (a server that never uses
+      // collections writes nothing to disk).
+      lifecycle.plugin({
+        warm: async () => {
+          await pipeline.embedder();
+          if (c.CLIP_STORE) await store.get();
+        },
+        dispose: async () => {
+          await store.close();
+          await pipeline.close();
+        },
+      }),
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: c.CLIP_SHUTDOWN_TIMEOUT_MS }),
     ],
   });
@@ -98,6 +121,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     await apollo.start(); // serverWillStart: the model loads and warms; then ready
   } catch (e) {
     server.close();
+    await store.close();
     await pipeline.close();
     throw e;
   }
@@ -105,5 +129,5 @@ export async function startService(config: ServiceConfig): Promise<Service> {
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= apollo!.stop());
-  return { url, port, pipeline, limits, server, metrics, lifecycle, stop };
+  return { url, port, pipeline, limits, server, metrics, lifecycle, store, stop };
 }

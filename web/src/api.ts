@@ -48,6 +48,33 @@ export const WebClassifyDocument = graphql(`
   }
 `);
 
+export const WebCollectionsDocument = graphql(`
+  query WebCollections {
+    collections { name model dimension count engine }
+  }
+`);
+
+export const WebCreateCollectionDocument = graphql(`
+  mutation WebCreateCollection($name: String!) {
+    createCollection(name: $name) { name model dimension engine }
+  }
+`);
+
+export const WebAddImagesDocument = graphql(`
+  mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata) { ids count }
+  }
+`);
+
+export const WebSearchDocument = graphql(`
+  query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {
+    search(collection: $collection, text: $text, image: $image, k: $k) {
+      model
+      hits { id rank score thumbnail width height }
+    }
+  }
+`);
+
 export { GraphQLRequestError, request };
 
 /** One error to show: where it belongs (an argument such as "images[2]", if known), code, text. */

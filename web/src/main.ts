@@ -2,6 +2,7 @@
 import { WebServiceInfoDocument, describeError, errorsOf, request, ENDPOINT } from './api';
 import { showModelWarning } from './banner';
 import { setupClassify } from './classify';
+import { setupCollections } from './collections';
 import { byId, h } from './dom';
 import { setupSimilarity } from './similarity';
 
@@ -30,6 +31,7 @@ async function loadServiceInfo(): Promise<void> {
 function start(): void {
   setupSimilarity();
   setupClassify();
+  setupCollections();
   void loadServiceInfo();
 }
 

@@ -1,0 +1,63 @@
+/**
+ * Shared steps of the collection resolver: the served model as the store sees it, cursors,
+ * thumbnails, and views of the store's rows.
+ */
+import { ClipqlError, ErrorCode } from '../errors';
+import { makeThumbnail } from '../heatmap/thumbnail';
+import { STORE_LIMITS } from '../store/limits';
+import type { CollectionInfo, Hit, ModelRef, NewItem } from '../store/store';
+import { Collection, SearchHit } from './collection.type';
+import type { RequestContext } from './context';
+import type { ImageRef } from './image-ref';
+
+/** The model this server embeds with: its bundle name and D (from the config, else a probe). */
+export async function servedModel(ctx: RequestContext, backend: string): Promise<ModelRef> {
+  const b = ctx.pipeline.bundle;
+  const dim = b.embedDim ?? (await ctx.textLoader(backend).load('')).length;
+  return { name: b.name, dim };
+}
+
+/**
+ * Cursors are opaque to clients: base64url of {"o": offset}. A cursor names a position in the
+ * ranking, so it is meaningful only with the same query, and pages of a collection that changes
+ * in between may overlap or skip (as with any offset pagination).
+ */
+export function encodeCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | null | undefined): number {
+  if (cursor === null || cursor === undefined) return 0;
+  try {
+    if (cursor.length > 64) throw new Error('too long');
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown };
+    if (Number.isSafeInteger(v.o) && (v.o as number) >= 0) return v.o as number;
+  } catch {
+    // fall through
+  }
+  throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor this service gave (pass a SearchResult.endCursor)', { details: { argument: 'after' } });
+}
+
+/** The stored thumbnail of an image; none when even the small version exceeds the limit. */
+export async function thumbnailOf(ref: ImageRef, maxPixels: number): Promise<NewItem['thumbnail']> {
+  const t = await makeThumbnail(ref.bytes, { size: 96, maxPixels });
+  return t.data.length <= STORE_LIMITS.maxThumbnailBytes ? { data: t.data, mime: t.mime } : null;
+}
+
+export function collectionView(c: CollectionInfo, engine: string): Collection {
+  return Object.assign(new Collection(), { name: c.name, model: c.model, dimension: c.dim, createdAt: c.createdAt, engine, count: undefined as unknown as number });
+}
+
+export function hitView(h: Hit, rank: number): SearchHit {
+  return Object.assign(new SearchHit(), {
+    id: h.id,
+    rank,
+    score: h.score,
+    metadata: h.metadata,
+    sha256: h.sha256,
+    width: h.width,
+    height: h.height,
+    format: h.format,
+    thumbnail: h.thumbnail ? `data:${h.thumbnail.mime};base64,${Buffer.from(h.thumbnail.data).toString('base64')}` : undefined,
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * The collection types of the schema: collections of stored image embeddings and their search
+ * results. Plain data; the store (src/store) and the resolver (resolvers/collection.resolver.ts)
+ * fill them.
+ */
+import 'reflect-metadata';
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { JSONScalar } from './json.scalar';
+
+@ObjectType({ description: 'A collection of image embeddings, bound to one model.' })
+export class Collection {
+  @Field()
+  name!: string;
+
+  @Field({ description: 'The model whose embeddings it holds; adding or searching with another model is MODEL_MISMATCH.' })
+  model!: string;
+
+  @Field(() => Int, { description: 'Embedding dimension D of that model.' })
+  dimension!: number;
+
+  @Field(() => Int, { description: 'Items it holds now.' })
+  count!: number;
+
+  @Field({ description: 'ISO 8601, UTC.' })
+  createdAt!: string;
+
+  @Field({ description: 'The store engine: pglite (embedded) or postgres (a server).' })
+  engine!: string;
+}
+
+@ObjectType({ description: 'One stored image found by a search.' })
+export class SearchHit {
+  @Field(() => ID, { description: 'The id given to addImages.' })
+  id!: string;
+
+  @Field(() => Int, { description: '1 for the best hit of the whole search (pages continue the count).' })
+  rank!: number;
+
+  @Field(() => Float, { description: 'Cosine similarity to the query: the number the similarity matrix gives for this caption (or image) and this image.' })
+  score!: number;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'The metadata given to addImages.' })
+  metadata?: unknown;
+
+  @Field({ description: 'SHA-256 of the image bytes, hex.' })
+  sha256!: string;
+
+  @Field(() => Int)
+  width!: number;
+
+  @Field(() => Int)
+  height!: number;
+
+  @Field()
+  format!: string;
+
+  @Field({ nullable: true, description: 'A small thumbnail (longest side 96 px) as a data URL.' })
+  thumbnail?: string;
+}
+
+@ObjectType({ description: 'A page of search results, best first.' })
+export class SearchResult {
+  @Field()
+  collection!: string;
+
+  @Field({ description: 'The model the query was embedded with (the collection\'s).' })
+  model!: string;
+
+  @Field(() => [SearchHit])
+  hits!: SearchHit[];
+
+  @Field({ description: 'True when another page follows: pass endCursor as `after`.' })
+  hasNextPage!: boolean;
+
+  @Field({ nullable: true, description: 'The cursor after the last hit of this page; null when there are no hits.' })
+  endCursor?: string;
+}
+
+@ObjectType({ description: 'What addImages stored.' })
+export class AddImagesResult {
+  @Field()
+  collection!: string;
+
+  @Field(() => [ID], { description: 'The ids stored (added or replaced), in request order.' })
+  ids!: string[];
+
+  @Field(() => Int, { description: 'Items in the collection afterwards.' })
+  count!: number;
+}
+
+@ObjectType({ description: 'What deleteItems removed.' })
+export class DeleteItemsResult {
+  @Field()
+  collection!: string;
+
+  @Field(() => [ID], { description: 'The ids that were there and are gone; unknown ids are not an error.' })
+  deleted!: string[];
+
+  @Field(() => Int, { description: 'Items in the collection afterwards.' })
+  count!: number;
+}

@@ -1,0 +1,124 @@
+import 'reflect-metadata';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { ClipqlError, ErrorCode } from '../../errors';
+import { checkCollectionName, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
+import { AddImagesResult, Collection, DeleteItemsResult, SearchResult } from '../collection.type';
+import { collectionView, decodeCursor, encodeCursor, hitView, servedModel, thumbnailOf } from '../collection-requests';
+import type { RequestContext } from '../context';
+import { ImageInput } from '../inputs';
+import { JSONScalar } from '../json.scalar';
+import { checkCaptions, checkImages, imageEmbeddings, readImages, resolveBackend, textEmbeddings } from '../requests';
+
+@Resolver(() => Collection)
+export class CollectionResolver {
+  @Query(() => [Collection], { description: 'Every collection of the store, by name, with its model and item count.' })
+  async collections(@Ctx() ctx: RequestContext): Promise<Collection[]> {
+    const store = await ctx.store();
+    return (await store.collections()).map((c) => collectionView(c, store.engine));
+  }
+
+  @FieldResolver(() => Int, { description: 'Items it holds now.' })
+  async count(@Root() c: Collection, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.store()).count(c.name);
+  }
+
+  @Mutation(() => Collection, { description: 'A new, empty collection bound to a model: the one this server serves (COLLECTION_EXISTS if the name is taken).' })
+  async createCollection(
+    @Arg('name') name: string,
+    @Arg('model', () => String, { nullable: true, description: 'The model to bind it to; must be the served one (Query.models). Default: that one.' }) model: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Collection> {
+    checkCollectionName(name, 'name');
+    const backend = await resolveBackend(ctx);
+    const served = await servedModel(ctx, backend);
+    if (model !== null && model !== undefined && model !== served.name) {
+      throw new ClipqlError(ErrorCode.MODEL_MISMATCH, `model: this server serves model ${served.name} (D = ${served.dim}), not ${model}`, { details: { argument: 'model', model: served.name } });
+    }
+    const store = await ctx.store();
+    return collectionView(await store.createCollection(name, served), store.engine);
+  }
+
+  @Mutation(() => Boolean, { description: 'Deletes a collection and its items. True if it existed. Searches running at that moment finish first; later ones get COLLECTION_NOT_FOUND.' })
+  async dropCollection(@Arg('name') name: string, @Ctx() ctx: RequestContext): Promise<boolean> {
+    checkCollectionName(name, 'name');
+    return (await ctx.store()).dropCollection(name);
+  }
+
+  @Mutation(() => AddImagesResult, { description: 'Encodes images (batched and cached, like every query) and stores them under the given ids, in one transaction. An id already there is replaced.' })
+  async addImages(
+    @Arg('collection') collection: string,
+    @Arg('images', () => [ImageInput]) images: ImageInput[],
+    @Arg('ids', () => [ID], { description: 'One per image, in order; unique within the call.' }) ids: string[],
+    @Arg('metadata', () => [JSONScalar], { nullable: 'itemsAndList', description: 'One JSON value (or null) per image, in order; at most 8 KiB of JSON each.' }) metadata: unknown[] | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<AddImagesResult> {
+    checkCollectionName(collection);
+    checkImages(images, ctx);
+    if (ids.length !== images.length) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `ids: ${ids.length} ids for ${images.length} images; give one id per image`, { details: { argument: 'ids' } });
+    if (metadata && metadata.length !== images.length) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `metadata: ${metadata.length} values for ${images.length} images; give one (or null) per image`, { details: { argument: 'metadata' } });
+    checkItemIds(ids);
+    const meta = images.map((_, i) => metadataText(metadata?.[i], `metadata[${i}]`));
+    const backend = await resolveBackend(ctx);
+    const model = await servedModel(ctx, backend);
+    const store = await ctx.store();
+    // Before any encoding: a missing collection or another model's fails fast.
+    const c = await store.collection(collection);
+    if (!c) throw new ClipqlError(ErrorCode.COLLECTION_NOT_FOUND, `collection: there is no collection named "${collection}"`, { details: { argument: 'collection' } });
+    const refs = await readImages(images, ctx);
+    const [embeddings, thumbnails] = await Promise.all([imageEmbeddings(refs, ctx, backend), Promise.all(refs.map((r) => thumbnailOf(r, ctx.limits.maxPixels)))]);
+    await store.upsert(
+      collection,
+      { name: model.name, dim: embeddings[0].length },
+      refs.map((r, i) => ({ id: ids[i], embedding: embeddings[i], metadata: meta[i], sha256: r.sha256, width: r.facts.width, height: r.facts.height, format: r.facts.format, thumbnail: thumbnails[i] })),
+    );
+    return Object.assign(new AddImagesResult(), { collection, ids, count: await store.count(collection) });
+  }
+
+  @Mutation(() => DeleteItemsResult, { description: 'Deletes items by id.' })
+  async deleteItems(@Arg('collection') collection: string, @Arg('ids', () => [ID]) ids: string[], @Ctx() ctx: RequestContext): Promise<DeleteItemsResult> {
+    checkCollectionName(collection);
+    const store = await ctx.store();
+    const deleted = await store.delete(collection, ids);
+    return Object.assign(new DeleteItemsResult(), { collection, deleted, count: await store.count(collection) });
+  }
+
+  @Query(() => SearchResult, { description: 'The items nearest to a caption or an image (exactly one), by cosine similarity, best first; HNSW (approximate) over the collection.' })
+  async search(
+    @Arg('collection') collection: string,
+    @Arg('text', () => String, { nullable: true, description: 'A caption, encoded by the text tower (cached).' }) text: string | null,
+    @Arg('image', () => ImageInput, { nullable: true, description: 'An image, encoded by the image tower (cached).' }) image: ImageInput | null,
+    @Arg('k', () => Int, { defaultValue: 10, description: 'Hits per page, 1 to 100.' }) k: number,
+    @Arg('filter', () => JSONScalar, { nullable: true, description: 'A JSON object the hits\' metadata must contain (PostgreSQL jsonb @>).' }) filter: unknown,
+    @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<SearchResult> {
+    checkCollectionName(collection);
+    if ((text === null || text === undefined) === (image === null || image === undefined)) {
+      throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'text: give exactly one of text and image', { details: { argument: 'text' } });
+    }
+    checkK(k);
+    const offset = decodeCursor(after);
+    const filterJson = filterText(filter);
+    const backend = await resolveBackend(ctx);
+    const model = await servedModel(ctx, backend);
+    let query: Float32Array;
+    if (text !== null && text !== undefined) {
+      checkCaptions([text], ctx, 'text');
+      [query] = await textEmbeddings([text], ctx, backend, 'text');
+    } else {
+      const refs = await readImages([image!], ctx, 'image');
+      [query] = await imageEmbeddings(refs, ctx, backend, 'image');
+    }
+    const store = await ctx.store();
+    // One more row than asked tells whether a next page exists.
+    const rows = await store.search(collection, { name: model.name, dim: query.length }, query, { k, offset, filter: filterJson, lookahead: true });
+    const hits = rows.slice(0, k).map((h, i) => hitView(h, offset + i + 1));
+    return Object.assign(new SearchResult(), {
+      collection,
+      model: model.name,
+      hits,
+      hasNextPage: rows.length > k,
+      endCursor: hits.length ? encodeCursor(offset + hits.length) : undefined,
+    });
+  }
+}

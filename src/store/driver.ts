@@ -1,0 +1,44 @@
+/**
+ * The contract between the collection store (store.ts) and a database engine. The store speaks
+ * PostgreSQL SQL with pgvector; a driver only carries statements and their parameters to an
+ * engine and rows back. Two drivers implement it: PGlite (pglite-driver.ts, embedded, on a worker
+ * thread) and node-postgres (postgres-driver.ts, a server shared by replicas).
+ *
+ * Parameters always travel separately from the SQL text ($1, $2...): no driver ever splices a
+ * value into a statement.
+ *
+ * Values crossing the boundary are restricted to what both engines and a worker thread carry the
+ * same way: strings, numbers, booleans, null and Uint8Array (bytea). Vectors go as pgvector's text
+ * form with an explicit `::vector` cast, JSON as text with `::jsonb`; counts come back as `int`
+ * (cast in SQL: node-postgres returns bigint as a string).
+ */
+export type SqlValue = string | number | boolean | null | Uint8Array;
+
+export interface Queryable {
+  /** Runs one statement; resolves to its rows (empty for statements without a result). */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<R[]>;
+}
+
+export interface StoreDriver extends Queryable {
+  /** "pglite" or "postgres": shown in logs and in tests' names. */
+  readonly engine: 'pglite' | 'postgres';
+  /**
+   * Runs `fn` inside BEGIN ... COMMIT on one connection; a throw rolls back and is rethrown. While
+   * it runs, the driver's other queries still work (on the server they use other connections; on
+   * PGlite, which has one, they wait until the transaction ends).
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Closes the connection(s); later calls fail. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * An engine's error, with PostgreSQL's SQLSTATE when the engine gave one (23505 unique violation,
+ * 42P01 undefined table...). The store maps the ones it expects to ClipqlError codes.
+ */
+export class SqlError extends Error {
+  constructor(message: string, readonly sqlState?: string) {
+    super(message);
+    this.name = 'SqlError';
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The embedded engine: PGlite (PostgreSQL 17 in WASM, with pgvector 0.8.1) in a data folder,
+ * driven through a worker thread (pglite-worker.ts) so that its synchronous WASM work never holds
+ * the event loop. One process owns a data folder at a time (PGlite has no shared access); several
+ * replicas need the server engine (postgres-driver.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { SqlError, type Queryable, type SqlValue, type StoreDriver } from './driver';
+import type { WorkerConfig, WorkerReply, WorkerRequest } from './pglite-protocol';
+
+type Pending = { resolve: (rows: Record<string, unknown>[]) => void; reject: (e: Error) => void };
+/** WorkerRequest without its id (distributive over the union, unlike Omit). */
+type Body<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+export class PgliteDriver implements StoreDriver {
+  readonly engine = 'pglite' as const;
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed?: Promise<void>;
+  /** Set when the worker died: every later call fails with it. */
+  private dead?: Error;
+
+  /** `dataDir` is created if missing; PGlite initialises an empty one on first open (seconds). */
+  constructor(readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    const config: WorkerConfig = { dataDir: path.resolve(dataDir) };
+    this.worker = new Worker(path.join(__dirname, 'pglite-worker.js'), { workerData: config });
+    this.worker.unref();
+    this.worker.on('message', (m: WorkerReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (m.ok) p.resolve(m.rows ?? []);
+      else p.reject(new SqlError(m.message, m.sqlState));
+    });
+    const die = (e: Error) => {
+      this.dead ??= new SqlError(`the embedded store's thread stopped: ${e.message}`);
+      for (const p of this.pending.values()) p.reject(this.dead);
+      this.pending.clear();
+    };
+    this.worker.on('error', die);
+    this.worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+  }
+
+  private call(body: Body<WorkerRequest>): Promise<Record<string, unknown>[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // A pending call keeps the process alive; an idle worker does not.
+      this.worker.ref();
+      this.worker.postMessage({ ...body, id } as WorkerRequest);
+    });
+  }
+
+  async query<R = Record<string, unknown>>(sql: string, params: readonly SqlValue[] = []): Promise<R[]> {
+    return (await this.call({ op: 'query', sql, params })) as R[];
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    // The begin request's id names the transaction in the worker.
+    const txId = this.nextId;
+    await this.call({ op: 'begin' });
+    const tx: Queryable = { query: async <R>(sql: string, params: readonly SqlValue[] = []) => (await this.call({ op: 'query', sql, params, tx: txId })) as R[] };
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (e) {
+      await this.call({ op: 'end', tx: txId, commit: false }).catch(() => undefined);
+      throw e;
+    }
+    await this.call({ op: 'end', tx: txId, commit: true });
+    return result;
+  }
+
+  close(): Promise<void> {
+    return (this.closed ??= (async () => {
+      try {
+        await this.call({ op: 'close' });
+      } finally {
+        await this.worker.terminate();
+      }
+    })());
+  }
+}

@@ -1,0 +1,18 @@
+/** Messages between PgliteDriver (main thread) and pglite-worker.ts. One request, one reply. */
+import type { SqlValue } from './driver';
+
+export type WorkerRequest =
+  | { readonly id: number; readonly op: 'query'; readonly sql: string; readonly params: readonly SqlValue[]; readonly tx?: number }
+  /** Waits for PGlite's transaction lock, then replies; `id` names the transaction from then on. */
+  | { readonly id: number; readonly op: 'begin' }
+  | { readonly id: number; readonly op: 'end'; readonly tx: number; readonly commit: boolean }
+  | { readonly id: number; readonly op: 'close' };
+
+export type WorkerReply =
+  | { readonly id: number; readonly ok: true; readonly rows?: Record<string, unknown>[] }
+  | { readonly id: number; readonly ok: false; readonly message: string; readonly sqlState?: string };
+
+/** workerData of the worker: where the database lives. */
+export interface WorkerConfig {
+  readonly dataDir: string;
+}

@@ -1,0 +1,319 @@
+/**
+ * Collections of image embeddings, searched by cosine similarity: one module that speaks SQL with
+ * pgvector to a StoreDriver (PGlite or a PostgreSQL server: the same SQL for both).
+ *
+ * A collection is bound to a model (its name and dimension D). Its items live in
+ * clip_items_<id> (items-table.ts) with a vector(D) column under an HNSW index (cosine ops).
+ * Embeddings are stored L2-normalised as float32, so `1 - (a <=> b)`, the score of a hit, is the
+ * cosine the similarity matrix gives for the same pair (up to float32 rounding, ~1e-7).
+ *
+ * Concurrency: writes to a collection's items first lock its catalogue row (FOR SHARE); dropping
+ * deletes that row first, then the table. So a drop waits for inserts already running, and those
+ * that start after it find no collection (COLLECTION_NOT_FOUND). Reads (search, count) take no row
+ * lock (a row lock would make every search a writing transaction, with a WAL flush at its
+ * commit): a search holds the table's AccessShare lock while it reads, so a drop waits for it,
+ * and a search that reaches the table after a drop committed gets "relation does not exist",
+ * answered as COLLECTION_NOT_FOUND too.
+ * Every write is one transaction: a process killed mid-call loses only unacknowledged work.
+ */
+import { ClipqlError, ErrorCode } from '../errors';
+import { normalizeRows } from '../similarity/similarity';
+import { SqlError, type Queryable, type StoreDriver } from './driver';
+import { createItemsTableSql, DEFAULT_HNSW, itemsTable, type HnswParams } from './items-table';
+import { checkCollectionName, checkDepth, checkItemId, checkItemIds, checkK, STORE_LIMITS } from './limits';
+import { migrate } from './migrate';
+
+/** The model whose embeddings a collection holds. */
+export interface ModelRef {
+  readonly name: string;
+  readonly dim: number;
+}
+
+export interface CollectionInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly model: string;
+  readonly dim: number;
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
+export interface NewItem {
+  readonly id: string;
+  /** Raw or normalised; stored normalised. Its length must be the collection's D. */
+  readonly embedding: Float32Array;
+  /** Compact JSON text (limits.ts metadataText), or null. */
+  readonly metadata: string | null;
+  readonly sha256: string;
+  readonly width: number;
+  readonly height: number;
+  readonly format: string;
+  readonly thumbnail: { readonly data: Uint8Array; readonly mime: string } | null;
+}
+
+export interface Hit {
+  readonly id: string;
+  /** Cosine similarity to the query. */
+  readonly score: number;
+  readonly metadata: unknown;
+  readonly sha256: string;
+  readonly width: number;
+  readonly height: number;
+  readonly format: string;
+  readonly thumbnail: { readonly data: Uint8Array; readonly mime: string } | null;
+}
+
+export interface SearchOptions {
+  readonly k: number;
+  /** Hits to skip (pagination). */
+  readonly offset?: number;
+  /** JSON object text the metadata must contain (jsonb @>), or null. */
+  readonly filter?: string | null;
+  /** Fetch one row more than k (the caller tells from it whether a next page exists). */
+  readonly lookahead?: boolean;
+}
+
+export interface StoreOptions {
+  /** hnsw.ef_search for queries (pgvector's default 40); raised to offset + k when that is larger. */
+  readonly efSearch?: number;
+  readonly hnsw?: HnswParams;
+}
+
+export class CollectionStore {
+  private constructor(
+    readonly driver: StoreDriver,
+    private readonly options: StoreOptions,
+  ) {}
+
+  /** Applies pending migrations, then serves. */
+  static async open(driver: StoreDriver, options: StoreOptions = {}): Promise<CollectionStore> {
+    await guard(() => migrate(driver));
+    return new CollectionStore(driver, options);
+  }
+
+  get engine(): StoreDriver['engine'] {
+    return this.driver.engine;
+  }
+
+  async createCollection(name: string, model: ModelRef): Promise<CollectionInfo> {
+    checkCollectionName(name, 'name');
+    return guard(
+      () =>
+        this.driver.transaction(async (tx) => {
+          const [row] = await tx.query<CollectionRow>(`INSERT INTO clip_collections (name, model, dim) VALUES ($1, $2, $3) RETURNING ${COLLECTION_COLUMNS}`, [name, model.name, model.dim]);
+          for (const s of createItemsTableSql(row.id, model.dim, this.options.hnsw ?? DEFAULT_HNSW)) await tx.query(s);
+          return collectionInfo(row);
+        }),
+      { collection: name },
+    );
+  }
+
+  /** Resolves to false when there was no such collection. */
+  async dropCollection(name: string): Promise<boolean> {
+    checkCollectionName(name, 'name');
+    return guard(() =>
+      this.driver.transaction(async (tx) => {
+        const rows = await tx.query<{ id: number }>('DELETE FROM clip_collections WHERE name = $1 RETURNING id', [name]);
+        if (rows.length === 0) return false;
+        await tx.query(`DROP TABLE IF EXISTS ${itemsTable(rows[0].id)}`);
+        return true;
+      }),
+    );
+  }
+
+  async collections(): Promise<CollectionInfo[]> {
+    return guard(async () => (await this.driver.query<CollectionRow>(`SELECT ${COLLECTION_COLUMNS} FROM clip_collections ORDER BY name`)).map(collectionInfo));
+  }
+
+  async collection(name: string): Promise<CollectionInfo | undefined> {
+    checkCollectionName(name);
+    const rows = await guard(() => this.driver.query<CollectionRow>(`SELECT ${COLLECTION_COLUMNS} FROM clip_collections WHERE name = $1`, [name]));
+    return rows[0] && collectionInfo(rows[0]);
+  }
+
+  /** Items in a collection (COLLECTION_NOT_FOUND if it is gone). */
+  async count(name: string): Promise<number> {
+    return this.withCollection(name, undefined, async (tx, c) => (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${itemsTable(c.id)}`))[0].n, { lock: false });
+  }
+
+  /**
+   * Adds or replaces items by id, all in one transaction (all or none). `model` is the model the
+   * embeddings come from: MODEL_MISMATCH unless it is the collection's.
+   */
+  async upsert(name: string, model: ModelRef, items: readonly NewItem[]): Promise<number> {
+    checkItemIds(items.map((i) => i.id), 'ids');
+    for (const it of items) {
+      if (it.embedding.length !== model.dim) throw new RangeError(`an embedding of ${it.embedding.length} values for a model of D = ${model.dim}`);
+      if (it.thumbnail && it.thumbnail.data.length > STORE_LIMITS.maxThumbnailBytes) throw new RangeError(`a thumbnail of ${it.thumbnail.data.length} bytes (limit ${STORE_LIMITS.maxThumbnailBytes})`);
+    }
+    return this.withCollection(name, model, async (tx, c) => {
+      const t = itemsTable(c.id);
+      for (const it of items) {
+        await tx.query(
+          `INSERT INTO ${t} (item_id, embedding, metadata, sha256, width, height, format, thumbnail, thumbnail_mime)
+           VALUES ($1, $2::vector, $3::jsonb, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, sha256 = EXCLUDED.sha256,
+             width = EXCLUDED.width, height = EXCLUDED.height, format = EXCLUDED.format, thumbnail = EXCLUDED.thumbnail,
+             thumbnail_mime = EXCLUDED.thumbnail_mime, added_at = now()`,
+          [it.id, vectorText(it.embedding), it.metadata, it.sha256, it.width, it.height, it.format, it.thumbnail?.data ?? null, it.thumbnail?.mime ?? null],
+        );
+      }
+      return items.length;
+    });
+  }
+
+  /** Deletes items by id; resolves to the ids that were there. Unknown ids are not an error. */
+  async delete(name: string, ids: readonly string[]): Promise<string[]> {
+    checkItemIds(ids, 'ids', STORE_LIMITS.maxDeleteIds);
+    return this.withCollection(name, undefined, async (tx, c) => (await tx.query<{ item_id: string }>(`DELETE FROM ${itemsTable(c.id)} WHERE item_id = ANY($1::text[]) RETURNING item_id`, [pgTextArray(ids)])).map((r) => r.item_id));
+  }
+
+  /**
+   * The k items nearest to `query` by cosine (HNSW: approximate), best first, after skipping
+   * `offset`. hnsw.ef_search is raised to offset + k, and iterative index scans (strict order) keep
+   * a filtered or deep page full: without them HNSW returns at most ef_search rows before the
+   * filter is applied.
+   */
+  async search(name: string, model: ModelRef, query: Float32Array, options: SearchOptions): Promise<Hit[]> {
+    const k = checkK(options.k);
+    const offset = options.offset ?? 0;
+    checkDepth(offset, k);
+    if (query.length !== model.dim) throw new RangeError(`a query of ${query.length} values for a model of D = ${model.dim}`);
+    const ef = Math.min(1000, Math.max(this.options.efSearch ?? 40, offset + k + 1));
+    return this.withCollection(
+      name,
+      model,
+      async (tx, c) => {
+        const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
+        let where = '';
+        if (options.filter) {
+          params.push(options.filter);
+          where = 'WHERE metadata @> $4::jsonb';
+        }
+        const rows = await tx.query<HitRow>(
+          `SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
+           FROM ${itemsTable(c.id)} ${where} ORDER BY embedding <=> $1::vector LIMIT $2 OFFSET $3`,
+          params,
+        );
+        return rows.map((r) => ({
+          id: r.item_id,
+          score: Number(r.score),
+          metadata: r.metadata ?? null,
+          sha256: r.sha256,
+          width: r.width,
+          height: r.height,
+          format: r.format,
+          thumbnail: r.thumbnail ? { data: new Uint8Array(r.thumbnail), mime: r.thumbnail_mime ?? 'application/octet-stream' } : null,
+        }));
+      },
+      { lock: false, efSearch: ef },
+    );
+  }
+
+  /** The stored (normalised) embedding of one item, or undefined. For tests and tools. */
+  async embedding(name: string, id: string): Promise<Float32Array | undefined> {
+    checkItemId(id, 'id');
+    return this.withCollection(name, undefined, async (tx, c) => {
+      const rows = await tx.query<{ e: string }>(`SELECT embedding::text AS e FROM ${itemsTable(c.id)} WHERE item_id = $1`, [id]);
+      return rows[0] ? Float32Array.from(JSON.parse(rows[0].e) as number[]) : undefined;
+    }, { lock: false });
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+
+  /**
+   * Runs `fn` in a transaction after checking that the collection exists and, when `model` is
+   * given, is bound to it. `lock` (writes) holds the catalogue row FOR SHARE until the end (see
+   * the file comment); `efSearch` sets hnsw.ef_search and strict-order iterative scans for this
+   * transaction, in the same statement as the catalogue read (one round trip fewer).
+   */
+  private withCollection<T>(name: string, model: ModelRef | undefined, fn: (tx: Queryable, c: CollectionInfo) => Promise<T>, mode: { lock: boolean; efSearch?: number } = { lock: true }): Promise<T> {
+    checkCollectionName(name);
+    const settings = mode.efSearch === undefined ? '' : ", set_config('hnsw.ef_search', $2, true) AS ef, set_config('hnsw.iterative_scan', 'strict_order', true) AS scan";
+    const sql = `SELECT ${COLLECTION_COLUMNS}${settings} FROM clip_collections WHERE name = $1${mode.lock ? ' FOR SHARE' : ''}`;
+    return guard(
+      () =>
+        this.driver.transaction(async (tx) => {
+          const rows = await tx.query<CollectionRow>(sql, mode.efSearch === undefined ? [name] : [name, String(mode.efSearch)]);
+          if (rows.length === 0) throw notFound(name);
+          const c = collectionInfo(rows[0]);
+          if (model && (model.name !== c.model || model.dim !== c.dim)) {
+            throw new ClipqlError(ErrorCode.MODEL_MISMATCH, `collection "${name}" holds embeddings of model ${c.model} (D = ${c.dim}); this request's embedding is from model ${model.name} (D = ${model.dim})`, {
+              details: { argument: 'collection', collectionModel: c.model, collectionDim: c.dim, model: model.name, dim: model.dim },
+            });
+          }
+          return fn(tx, c);
+        }),
+      { collection: name },
+    );
+  }
+}
+
+const COLLECTION_COLUMNS = "id, name, model, dim, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at";
+
+interface CollectionRow {
+  id: number;
+  name: string;
+  model: string;
+  dim: number;
+  created_at: string;
+}
+
+interface HitRow {
+  item_id: string;
+  score: number;
+  metadata: unknown;
+  sha256: string;
+  width: number;
+  height: number;
+  format: string;
+  thumbnail: Uint8Array | null;
+  thumbnail_mime: string | null;
+}
+
+function collectionInfo(r: CollectionRow): CollectionInfo {
+  return { id: r.id, name: r.name, model: r.model, dim: r.dim, createdAt: r.created_at };
+}
+
+function notFound(name: string): ClipqlError {
+  return new ClipqlError(ErrorCode.COLLECTION_NOT_FOUND, `collection: there is no collection named "${name}"`, { details: { argument: 'collection' } });
+}
+
+/**
+ * pgvector's text form of an L2-normalised copy. Each float32 is written as the shortest decimal
+ * that reads back as the same double; pgvector's strtof then gives back the same float32.
+ */
+export function vectorText(v: Float32Array): string {
+  const n = normalizeRows(v, 1, v.length);
+  let s = '[';
+  for (let i = 0; i < n.length; i++) {
+    if (!Number.isFinite(n[i])) throw new RangeError(`embedding value ${i} is ${n[i]}`);
+    s += (i ? ',' : '') + n[i];
+  }
+  return s + ']';
+}
+
+/** A text[] literal for `= ANY($1::text[])`: each element quoted, quotes and backslashes escaped. */
+function pgTextArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}
+
+/** Engine errors → codes: unreachable store → STORE_UNAVAILABLE, duplicate name → COLLECTION_EXISTS. */
+async function guard<T>(fn: () => Promise<T>, context: { collection?: string } = {}): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof SqlError)) throw e;
+    if (e.sqlState === '23505' && context.collection !== undefined) {
+      throw new ClipqlError(ErrorCode.COLLECTION_EXISTS, `name: a collection named "${context.collection}" already exists`, { details: { argument: 'name' } });
+    }
+    // A table dropped between a read's catalogue lookup and its query (reads take no row lock).
+    if (e.sqlState === '42P01' && context.collection !== undefined) throw notFound(context.collection);
+    if (e.sqlState === undefined || /^(08|57P|53)/.test(e.sqlState)) {
+      throw new ClipqlError(ErrorCode.STORE_UNAVAILABLE, `the collection store is unavailable: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+}
