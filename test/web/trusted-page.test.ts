@@ -72,8 +72,8 @@ test('in trusted mode the page loads, compares, classifies, and sends only docum
   } finally {
     await page.close();
   }
-  // Service info (JSON), similarity and classify (multipart uploads): each by documentId.
-  assert.equal(bodies.length, 3, bodies.map((b) => b.slice(0, 80)).join('\n'));
+  // Service info and the collection list (JSON), similarity and classify (multipart uploads): each by documentId.
+  assert.equal(bodies.length, 4, bodies.map((b) => b.slice(0, 80)).join('\n'));
   for (const body of bodies) {
     assert.match(body, /"documentId":"sha256:[0-9a-f]{64}"/, body.slice(0, 200));
     assert.doesNotMatch(body, /"query"/, body.slice(0, 200));
