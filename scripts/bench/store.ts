@@ -18,6 +18,7 @@
  * The server engine uses a throwaway database from test/helpers/postgres.ts (or
  * CLIPQL_TEST_POSTGRES). Prints one JSON line at the end.
  */
+import { rng } from '../hostile/bytes';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,16 +34,6 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random unit vector (Gaussian by Box–Muller, normalised), float32. */
 function unit(r: () => number, dim: number): Float32Array {

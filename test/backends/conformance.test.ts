@@ -6,6 +6,7 @@
  *
  * A backend added to defaultRegistry() must be added to FACTORIES below (a test checks it).
  */
+import { rng } from '../../scripts/hostile/bytes';
 import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -22,17 +23,6 @@ const FACTORIES: Record<string, (o: BackendOptions) => Backend> = { onnx: create
 /** Settings that keep every backend on the CPU, whatever the environment says. */
 const CPU_ENV = { ...process.env, CLIP_ONNX_EP: 'cpu', CLIP_TORCH_DEVICES: 'cpu', CLIP_TORCH_DTYPE: 'float32' };
 
-/** Seeded uniform PRNG (mulberry32): the same inputs on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` random RGB crops (uint8 S × S × 3), fresh buffers each call. */
 function images(bundle: ModelBundle, count: number, seed = 1): ImageBatch {

@@ -232,16 +232,7 @@ export function probeClient(url: string, body: unknown, everyMs = 100): { stop()
 }
 
 /** A deterministic PRNG (mulberry32): the suite's inputs depend only on the seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../../scripts/hostile/bytes';
 
 /** Reports a scenario's figures (the long form's README figures are read from these lines). */
 export function report(t: TestContext, name: string, figures: Record<string, unknown>): void {

@@ -3,6 +3,7 @@
  * run it). Expected values are written out by hand or computed here in plain JS from the test's
  * own vectors, never by the store.
  */
+import { rng } from '../../scripts/hostile/bytes';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/errors';
@@ -35,17 +36,6 @@ async function code(p: Promise<unknown>, expected: string): Promise<string> {
   assert.fail(`expected ${expected}, but it succeeded`);
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function storeSuite(name: string, engine: Engine): void {
   describe(`collection store on ${name}`, () => {
