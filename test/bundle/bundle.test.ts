@@ -116,7 +116,6 @@ test('a model folder that cannot be written serves, and no file appears in it (d
   const dir = copyBundle();
   const listing = () => execFileSync('find', [dir, '-printf', '%P %s %T@\n']).toString().split('\n').sort().join('\n');
   const before = listing();
-  // Root ignores file modes, so the check runs as an unprivileged user when we are root.
   const script = `
     const { ClipPipeline } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'src', 'pipeline.js'))});
     (async () => {
@@ -128,11 +127,14 @@ test('a model folder that cannot be written serves, and no file appears in it (d
       console.log(JSON.stringify({ dim: e.length, writable, tokenizerDir: p.bundle.files.tokenizerDir }));
       await p.close();
     })().catch((e) => { console.error(e); process.exit(1); });`;
-  execFileSync('chmod', ['a+rx', path.dirname(dir)]); // mkdtemp's 0700 would keep the other user out altogether
   execFileSync('chmod', ['-R', 'a-w,a+rX', dir]);
   try {
-    const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'nobody', '--'] : [];
+    // Root ignores file modes: as root, the check runs without the capabilities that override them
+    // (setpriv drops them from the bounding set; another user could not reach a node binary in a
+    // private folder, such as the one .ci/run installs Node 24 in).
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search,-fowner', '--'] : [];
     const env: Record<string, string | undefined> = { ...process.env, HOME: '/nonexistent', CLIP_VOCAB: BPE_VOCAB() };
+    // The cache folder falls back to the temporary folder (HOME's cannot be made).
     delete env.XDG_CACHE_HOME;
     delete env.CLIP_CACHE_DIR;
     const out = JSON.parse(execFileSync(asUser[0] ?? process.execPath, [...asUser.slice(1), ...(asUser.length ? [process.execPath] : []), '-e', script, dir], { env }).toString()) as { dim: number; writable: boolean; tokenizerDir: string };
