@@ -11,6 +11,8 @@ Presets
   tiny          336 px, patch 14 (the input of the walkthrough model ViT-L/14@336px), small
                 widths. The committed test fixture: models/tiny-clip-336/ and, with references,
                 test/fixtures/tiny-clip-336/.
+  tiny-224      224 px, patch 32, D = 16: the second model of the several-models tests,
+                generated at test time (references in <out>/reference unless --fixtures).
   vit-b-32      ViT-B/32's real shapes (224 px; 151,277,313 parameters, as OpenAI's).
                 Benchmarks only: models/bench-vit-b-32/ (git-ignored; ~2.5 min, 1.2 GB).
   vit-l-14-336  ViT-L/14@336px's real shapes (427,944,193 parameters). Benchmarks only:
@@ -26,7 +28,7 @@ Outputs (Hugging Face / Transformers.js CLIP layout)
   No vocab.json / merges.txt: the vocabulary is never committed; the tests build those two files
   into the bundle folder from ../shared at test time (.gitignore ignores them).
 
-  References (tiny preset, unless --no-reference), for the 8 images of OpenAI's CLIP notebook:
+  References (tiny and tiny-224 presets, unless --no-reference), for the 8 images of OpenAI's CLIP notebook:
   <fixtures>/reference.json          tokens, embeddings, features, similarity, probabilities
   <fixtures>/pixels/<file>.rgb.gz    uint8 RGB, HWC, after Resize + CenterCrop + convert("RGB")
 
@@ -41,9 +43,9 @@ install. model.pt's debug info holds the line numbers of this file, so editing i
 model.pt's bytes (not its numbers); regenerate and commit it with the edit.
 
 Options
-  [--preset] tiny|vit-b-32|vit-l-14-336   (the preset may also be given as the first argument)
+  [--preset] tiny|tiny-224|vit-b-32|vit-l-14-336   (the preset may also be given as the first argument)
   --out DIR          bundle folder (default models/tiny-clip-336 or models/bench-<preset>)
-  --fixtures DIR     reference folder (default test/fixtures/tiny-clip-336; tiny preset only)
+  --fixtures DIR     reference folder (default test/fixtures/tiny-clip-336 for tiny, <out>/reference for tiny-224)
   --shared DIR       the shared files (default ../shared beside the repository)
   --vocab PATH       bpe_simple_vocab_16e6.txt.gz (default $CLIP_VOCAB, else <shared>/clip/...)
   --seed N           torch.manual_seed (default 0)
@@ -106,6 +108,12 @@ PRESETS = {
     "tiny": dict(embed_dim=32, image_resolution=336, vision_patch_size=14, vision_width=64,
                  vision_layers=2, vision_heads=4, transformer_width=16, transformer_layers=2,
                  transformer_heads=4),
+    # A second test model for serving several at once (CLIP_MODELS, issue 17): another embedding
+    # dimension and input size, same text width. Generated at test time into a temporary folder
+    # (test/helpers/second-model.ts), never committed.
+    "tiny-224": dict(embed_dim=16, image_resolution=224, vision_patch_size=32, vision_width=32,
+                     vision_layers=2, vision_heads=4, transformer_width=16, transformer_layers=2,
+                     transformer_heads=4),
     "vit-b-32": dict(embed_dim=512, image_resolution=224, vision_patch_size=32, vision_width=768,
                      vision_layers=12, vision_heads=12, transformer_width=512, transformer_layers=12,
                      transformer_heads=8),
@@ -332,7 +340,9 @@ def init_for_distinct_embeddings(model):
 # The benchmark presets keep OpenAI's initialisation: their numbers are never compared, and the
 # gains would only worsen their conditioning (12 layers of sharpened attention: ONNX vs PyTorch
 # 2.7e-5 on ViT-B/32's text tower, against 5e-6 with OpenAI's init alone).
-DISTINCT_INIT_PRESETS = {"tiny"}
+DISTINCT_INIT_PRESETS = {"tiny", "tiny-224"}
+# Presets checked like the fixture (8 inputs, off-diagonal cosines) and with references.
+TEST_PRESETS = {"tiny", "tiny-224"}
 
 
 def build_model(preset, seed):
@@ -729,9 +739,10 @@ def parse_args(argv):
     args.preset = args.preset or args.preset_arg or "tiny"
     tiny = args.preset == "tiny"
     args.out = args.out or os.path.join(REPO_ROOT, "models", "tiny-clip-336" if tiny else "bench-" + args.preset)
-    if not tiny:
+    if args.preset not in TEST_PRESETS:
         args.no_reference = True  # benchmark bundles have no references
-    args.fixtures = args.fixtures or os.path.join(REPO_ROOT, "test", "fixtures", "tiny-clip-336")
+    # Only the committed fixture's references default into test/fixtures; tiny-224's go beside it.
+    args.fixtures = args.fixtures or (os.path.join(REPO_ROOT, "test", "fixtures", "tiny-clip-336") if tiny else os.path.join(args.out, "reference"))
     args.vocab = args.vocab or os.environ.get("CLIP_VOCAB") or os.path.join(args.shared, "clip", "bpe_simple_vocab_16e6.txt.gz")
     if not os.path.isfile(args.vocab):
         ap.error(f"the CLIP vocabulary {args.vocab} is missing: pass --vocab PATH or set $CLIP_VOCAB to "
@@ -743,7 +754,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     t0 = time.time()
     step = lambda what: print(f"[{time.time() - t0:6.1f}s] {what}", flush=True)  # noqa: E731
-    preset, tiny = args.preset, args.preset == "tiny"
+    preset, tiny = args.preset, args.preset in TEST_PRESETS
     n_px = PRESETS[preset]["image_resolution"]
     failures = []
 
