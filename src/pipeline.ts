@@ -40,6 +40,12 @@ export interface PipelineOptions {
   readonly preprocessThreads?: number;
   /** Build the backend registry (tests pass their own). */
   readonly registry?: (options: BackendOptions) => BackendRegistry;
+  /**
+   * A preprocessing pool to share (several models in one server: one pool for all, issue 17).
+   * The pipeline then neither sizes it (preprocessThreads is ignored) nor closes it: its owner
+   * does, after every pipeline using it is closed.
+   */
+  readonly pool?: PreprocessPool;
 }
 
 export interface EmbeddedSimilarity extends SimilarityResult {
@@ -61,6 +67,7 @@ export class ClipPipeline {
     readonly config: Config,
     private readonly options: PipelineOptions,
     private readonly pool: PreprocessPool,
+    private readonly ownsPool: boolean,
   ) {
     this.defaultBackend = options.backend ?? (options.config ? config.CLIP_BACKEND : registry.defaultName);
   }
@@ -71,11 +78,15 @@ export class ClipPipeline {
     const tokenizer = await ClipTokenizer.fromBundle(bundle.files.tokenizerDir);
     const backendOptions: BackendOptions = { bundle, config, log: options.log };
     const registry = (options.registry ?? defaultRegistry)(backendOptions);
+    if (options.pool) return new ClipPipeline(bundle, tokenizer, registry, config, options, options.pool, false);
     const capacity = registry.peek(options.backend ?? (options.config ? config.CLIP_BACKEND : registry.defaultName))?.describe().capacity;
-    const threads = options.preprocessThreads ?? config.CLIP_PREPROCESS_THREADS ?? defaultPreprocessThreads(os.availableParallelism(), capacity);
-    // Images waiting for a thread beyond this are refused with OVERLOADED (preprocess/pool.ts).
-    const pool = new PreprocessPool(threads, { maxQueue: config.CLIP_PREPROCESS_QUEUE_MAX });
-    return new ClipPipeline(bundle, tokenizer, registry, config, options, pool);
+    const pool = openPreprocessPool(config, capacity, options.preprocessThreads);
+    return new ClipPipeline(bundle, tokenizer, registry, config, options, pool, true);
+  }
+
+  /** The preprocessing pool, to share with further pipelines (PipelineOptions.pool); closed by the pipeline that made it. */
+  get preprocessPool(): PreprocessPool {
+    return this.pool;
   }
 
   /** The Embedder for a backend (started on first use; a failed start is remembered). */
@@ -155,8 +166,18 @@ export class ClipPipeline {
   async close(): Promise<void> {
     for (const e of this.embedders.values()) await e.then((x) => x.close(), () => undefined);
     await this.registry.disposeAll();
-    await this.pool.close();
+    if (this.ownsPool) await this.pool.close();
   }
+}
+
+/**
+ * The preprocessing pool for `config`: CLIP_PREPROCESS_THREADS threads (or `threads`), else the
+ * default for a backend of `capacity`; images waiting beyond CLIP_PREPROCESS_QUEUE_MAX are
+ * refused with OVERLOADED (preprocess/pool.ts).
+ */
+export function openPreprocessPool(config: Config, capacity: BackendCapacity | undefined, threads?: number): PreprocessPool {
+  const n = threads ?? config.CLIP_PREPROCESS_THREADS ?? defaultPreprocessThreads(os.availableParallelism(), capacity);
+  return new PreprocessPool(n, { maxQueue: config.CLIP_PREPROCESS_QUEUE_MAX });
 }
 
 /**

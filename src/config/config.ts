@@ -66,6 +66,9 @@ export function loadConfig(): ParsedConfig {
 /** Constraints between settings, each message naming the variables involved. */
 function crossChecks(c: Config): string[] {
   const out: string[] = [];
+  if (c.CLIP_MODEL !== undefined && c.CLIP_MODELS !== undefined) {
+    out.push('CLIP_MODEL and CLIP_MODELS are both set: set CLIP_MODEL for one model, or CLIP_MODELS=name=dir[,name=dir...] for several (the first the default), not both');
+  }
   const onCpu = c.CLIP_TORCH_DEVICES[0] === 'cpu';
   if (onCpu && c.CLIP_TORCH_DTYPE !== undefined && c.CLIP_TORCH_DTYPE !== 'float32') {
     out.push(`CLIP_TORCH_DTYPE=${c.CLIP_TORCH_DTYPE} needs a GPU (PyTorch's CPU kernels lack half precision for parts of CLIP): use float32 with CLIP_TORCH_DEVICES=cpu, or name GPUs in CLIP_TORCH_DEVICES`);

@@ -52,6 +52,29 @@ export const graphSizes = custom<readonly number[] | 'on'>('off, on, or batch si
   return [...new Set(sizes)].sort((a, b) => a - b);
 });
 
+/** One entry of CLIP_MODELS: the name requests use (GraphQL's and /v1's `model`) and its bundle folder. */
+export interface ModelSpec {
+  readonly name: string;
+  readonly dir: string;
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$/;
+
+/** CLIP_MODELS: "name=dir[,name=dir...]", names unique; the first is the default. */
+export const modelList = custom<readonly ModelSpec[]>('name=dir[,name=dir...] (names: letters, digits and ._:/-, at most 64; unique)', (raw) => {
+  const seen = new Set<string>();
+  return raw.split(',').map((part) => {
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? '' : part.slice(0, eq).trim();
+    const dir = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (eq < 0 || dir === '') throw new KindError(`bad entry ${JSON.stringify(part.trim())}; expected name=dir, such as large=models/ViT-L-14-336`);
+    if (!MODEL_NAME.test(name)) throw new KindError(`bad model name ${JSON.stringify(name)}; use letters, digits and ._:/- (at most 64, starting with a letter or digit)`);
+    if (seen.has(name)) throw new KindError(`the model name ${name} is given twice`);
+    seen.add(name);
+    return { name, dir };
+  });
+});
+
 export const SETTINGS = {
   // ---- server
   PORT: set('server', int(0, 65535), 4000, 'where to listen (0: any free port)'),
@@ -69,6 +92,7 @@ export const SETTINGS = {
   CLIP_METRICS_REQUIRE_KEY: set('access', bool, false, 'with API keys: GET /metrics needs a key too'),
   // ---- model
   CLIP_MODEL: opt('model', text, 'model bundle folder (README: Model bundles)', "the manifest's default model, else the tiny test model"),
+  CLIP_MODELS: opt('model', modelList, 'several models in one server: name=dir[,name=dir...], the first the default; requests choose with `model` (README: Several models). Not with CLIP_MODEL', 'one model (CLIP_MODEL)'),
   CLIP_AUTO_FETCH: set('model', bool, true, "without CLIP_MODEL, fetch the manifest's default model when it is missing"),
   CLIP_BACKEND: set('model', oneOf('onnx', 'torch'), 'onnx', 'default backend'),
   CLIP_VOCAB: opt('model', text, "OpenAI's bpe_simple_vocab_16e6.txt.gz, to build vocab.json/merges.txt for bundles that lack them (the tiny one)", '../shared/clip/bpe_simple_vocab_16e6.txt.gz'),

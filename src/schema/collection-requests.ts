@@ -10,11 +10,10 @@ import { Collection, SearchHit } from './collection.type';
 import type { RequestContext } from './context';
 import type { ImageRef } from './image-ref';
 
-/** The model this server embeds with: its bundle name and D (from the config, else a probe). */
+/** The model `ctx` embeds with, as the store records it: its served name and D (from the config, else a probe). */
 export async function servedModel(ctx: RequestContext, backend: string): Promise<ModelRef> {
-  const b = ctx.pipeline.bundle;
-  const dim = b.embedDim ?? (await ctx.textLoader(backend).load('')).length;
-  return { name: b.name, dim };
+  const dim = ctx.pipeline.bundle.embedDim ?? (await ctx.textLoader(backend).load('')).length;
+  return { name: ctx.model.name, dim };
 }
 
 /**

@@ -4,17 +4,32 @@
  * the sha256 of their bytes and captions by their text, so one request's duplicates are encoded
  * once and its items go down together; the shared Embedder below them merges batches across
  * requests and caches embeddings.
+ *
+ * A context is bound to one served model (`model`, `pipeline`): the default one, or the one
+ * `forModel` returns for a request's `model` argument. Loaders are per model and backend, so one
+ * model's embeddings never answer for another's.
  */
 import DataLoader from 'dataloader';
 import type { Caller } from '../access/access';
 import type { Limits } from '../input/limits';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { ClipPipeline } from '../pipeline';
+import { ServedModels, type ServedModel } from '../served-models';
 import type { CollectionStore } from '../store/store';
 import type { ImageRef } from './image-ref';
 
 export interface RequestContext {
+  /** The model this context encodes with, and its pipeline. */
+  readonly model: ServedModel;
   readonly pipeline: ClipPipeline;
+  /** Every served model. */
+  readonly models: ServedModels;
+  /**
+   * This request's context for the model named `name` (the default when null or omitted; the
+   * same object for the same model within a request); MODEL_NOT_FOUND naming `argument` when
+   * the server does not serve it.
+   */
+  forModel(name?: string | null, argument?: string): RequestContext;
   readonly limits: Limits;
   /** Absolute time after which model work for this request fails with TIMEOUT. */
   readonly deadline: number;
@@ -30,13 +45,41 @@ export interface RequestContext {
 
 const noStore = () => Promise.reject(new ClipqlError(ErrorCode.STORE_UNAVAILABLE, 'this server has no collection store'));
 
-export function createContext(pipeline: ClipPipeline, limits: Limits, signal: AbortSignal, caller?: Caller, store: () => Promise<CollectionStore> = noStore): RequestContext {
+/** A request's context, bound to the default model; `served` may be one pipeline (library and tests). */
+export function createContext(served: ServedModels | ClipPipeline, limits: Limits, signal: AbortSignal, caller?: Caller, store: () => Promise<CollectionStore> = noStore): RequestContext {
+  const models = served instanceof ServedModels ? served : ServedModels.single(served);
   const deadline = Date.now() + limits.requestTimeoutMs;
-  const opts = { deadline, signal };
+  const scoped = new Map<string, RequestContext>();
+  const forModel = (name?: string | null, argument = 'model'): RequestContext => {
+    const model = models.resolve(name, argument);
+    let c = scoped.get(model.name);
+    if (!c) {
+      c = modelContext(model, models, forModel, limits, { deadline, signal }, caller, store);
+      scoped.set(model.name, c);
+    }
+    return c;
+  };
+  return forModel();
+}
+
+function modelContext(
+  model: ServedModel,
+  models: ServedModels,
+  forModel: RequestContext['forModel'],
+  limits: Limits,
+  opts: { deadline: number; signal: AbortSignal },
+  caller: Caller | undefined,
+  store: () => Promise<CollectionStore>,
+): RequestContext {
+  const { pipeline } = model;
+  const { deadline, signal } = opts;
   const images = new Map<string, DataLoader<ImageRef, Float32Array, string>>();
   const texts = new Map<string, DataLoader<string, Float32Array, string>>();
   return {
+    model,
     pipeline,
+    models,
+    forModel,
     limits,
     deadline,
     signal,

@@ -30,6 +30,8 @@ export class Image {
   ref!: import('./image-ref').ImageRef;
   /** Internal: the backend this image is embedded with. */
   backend!: string;
+  /** Internal: the served model it is embedded with. */
+  modelName!: string;
 }
 
 @ObjectType({ description: 'A caption (or a zero-shot label prompt) as the model reads it.' })
@@ -49,7 +51,9 @@ export class Caption {
   @Field({ description: 'True when the caption was longer than 77 tokens and was cut (the end token is kept).' })
   truncated!: boolean;
 
+  /** Internal: the backend and served model it is embedded with. */
   backend!: string;
+  modelName!: string;
 }
 
 @ObjectType({ description: 'A best match: one image and one caption with their score.' })
@@ -67,10 +71,28 @@ export class Match {
   probability!: number;
 }
 
-@ObjectType({ description: 'The model a result was computed with.' })
+@ObjectType({ description: 'A served model (Query.models), or the one a result was computed with.' })
 export class ModelInfo {
-  @Field()
+  @Field({ description: 'The name requests choose it by (`model` arguments): its CLIP_MODELS name, else its bundle folder\'s name.' })
   name!: string;
+
+  @Field({ description: 'The bundle folder\'s name.' })
+  bundle!: string;
+
+  @Field({ description: 'True for the model that serves requests that name none (the first of CLIP_MODELS).' })
+  isDefault!: boolean;
+
+  @Field(() => [String], { description: 'Backends registered for it (Query.backends); each model has its own instances, batchers and caches.' })
+  backends!: string[];
+
+  @Field(() => Float, { nullable: true, description: 'Start-up time: opening the bundle and tokenizer, starting and warming the default backend (ms). Null before start-up finished.' })
+  startupMs?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Memory: growth of the process RSS while it was opened and warmed, in bytes (measured at start-up, one model after the other; a few MiB of noise).' })
+  memoryBytes?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Size of the tower files its default backend loads, in bytes.' })
+  fileBytes?: number;
 
   @Field(() => Int, { description: 'Side of the square input of the vision tower (S).' })
   imageSize!: number;

@@ -1,26 +1,38 @@
 /** Building the plain GraphQL objects from pipeline results (no model work here). */
 import type { Backend } from '../backends/backend';
-import type { ClipPipeline } from '../pipeline';
+import type { RequestContext } from './context';
 import type { ImageRef } from './image-ref';
 import { BackendStatus, Caption, Image, ModelInfo } from './types';
 
 export const RANDOM_WEIGHTS_WARNING =
   'this model has seeded random weights (a test fixture): similarities are meaningless. Run `npm run models -- fetch ViT-L-14-336` and start with CLIP_MODEL=models/ViT-L-14-336 for real CLIP.';
 
-export function imageView(ref: ImageRef, index: number, backend: string): Image {
-  return Object.assign(new Image(), { id: `image-${index}`, ...ref.facts, sha256: ref.sha256, ref, backend });
+/** An input image of a request whose context (`ctx.model`) embeds it with `backend`. */
+export function imageView(ref: ImageRef, index: number, backend: string, modelName: string): Image {
+  return Object.assign(new Image(), { id: `image-${index}`, ...ref.facts, sha256: ref.sha256, ref, backend, modelName });
 }
 
-export function captionView(pipeline: ClipPipeline, text: string, index: number, backend: string): Caption {
+export function captionView(ctx: RequestContext, text: string, index: number, backend: string): Caption {
+  const { pipeline } = ctx;
+  const modelName = ctx.model.name;
   const tokens = Array.from(pipeline.tokenize(text));
   const tokenCount = pipeline.tokenizer.untruncatedLength(text);
-  return Object.assign(new Caption(), { id: `caption-${index}`, text, tokens, tokenCount, truncated: tokenCount > pipeline.bundle.contextLength, backend });
+  return Object.assign(new Caption(), { id: `caption-${index}`, text, tokens, tokenCount, truncated: tokenCount > pipeline.bundle.contextLength, backend, modelName });
 }
 
-export function modelView(pipeline: ClipPipeline, embedDim?: number): ModelInfo {
+/** The model of `ctx` (a served model; its start-up figures once measured). */
+export function modelView(ctx: Pick<RequestContext, 'model' | 'models'>, embedDim?: number): ModelInfo {
+  const { name, pipeline } = ctx.model;
   const b = pipeline.bundle;
+  const load = ctx.models.loadFigures(name);
   return Object.assign(new ModelInfo(), {
-    name: b.name,
+    name,
+    bundle: b.name,
+    isDefault: ctx.models.default.name === name,
+    backends: pipeline.registry.names(),
+    startupMs: load?.startupMs,
+    memoryBytes: load?.rssBytes,
+    fileBytes: load?.fileBytes,
     imageSize: b.imageSize,
     embedDim: embedDim ?? b.embedDim,
     contextLength: b.contextLength,

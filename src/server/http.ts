@@ -53,7 +53,7 @@ export interface HttpOptions {
   readonly access?: Access;
   /** The trusted-documents manifest (CLIP_TRUSTED_DOCUMENTS); absent: any document runs. */
   readonly trusted?: TrustedDocuments;
-  /** The models /v1 serves (default: the pipeline's one model). */
+  /** The models GraphQL and /v1 serve (default: the pipeline's one model); `pipeline` is the default one's. */
   readonly models?: ServedModels;
   /** Counts /v1 answers by route and outcome. */
   readonly onOpenAIAnswer?: (route: string, outcome: string) => void;
@@ -194,7 +194,7 @@ async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: R
   o.onGraphQLRequest?.();
   const result = await o.apollo().executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method, headers, search, body },
-    context: async () => createContext(o.pipeline, o.limits, signal, caller, o.store),
+    context: async () => createContext(o.models, o.limits, signal, caller, o.store),
   });
   for (const [k, v] of result.headers) res.setHeader(k, v);
   res.statusCode = result.status ?? 200;

@@ -2,6 +2,7 @@
  * `npm start`: serves GraphQL at /graphql on $PORT (default 4000).
  *   CLIP_MODEL    model bundle folder (default: see model-choice.ts: the manifest's default model,
  *                 fetched if missing; offline, the committed tiny test model with a loud warning)
+ *   CLIP_MODELS   several models instead: name=dir[,name=dir...], the first the default
  *   CLIP_BACKEND  onnx (default) | torch
  *   HOST          listen address (default 0.0.0.0)
  * See README "Configuration" for every variable (config/settings.ts); a bad value exits with status
@@ -19,7 +20,9 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
   for (const w of warnings) log.warn({}, w);
   const service = await startService({
-    modelDir: await chooseModel(config, log),
+    // CLIP_MODELS names its folders; only the one-model form has a default to choose.
+    modelDir: config.CLIP_MODELS ? config.CLIP_MODELS[0].dir : await chooseModel(config, log),
+    models: config.CLIP_MODELS,
     backend: config.CLIP_BACKEND,
     port: config.PORT,
     host: config.HOST,

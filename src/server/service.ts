@@ -12,7 +12,9 @@ import { Access } from '../access/access';
 import { TrustedDocuments } from '../access/trusted-documents';
 import type { Config } from '../config/config';
 import { limitsFromConfig, type Limits } from '../input/limits';
-import { ClipPipeline } from '../pipeline';
+import type { ModelSpec } from '../config/settings';
+import type { ClipPipeline } from '../pipeline';
+import type { ServedModels } from '../served-models';
 import { StoreHandle } from '../store/handle';
 import { openStore, redact, storeLocation } from '../store/open';
 import { createApollo } from './apollo';
@@ -20,9 +22,13 @@ import { createHttpServer } from './http';
 import type { Logger } from './log';
 import { Lifecycle } from './lifecycle';
 import { Metrics } from './metrics';
+import { openModels, warmModels } from './open-models';
 
 export interface ServiceConfig {
+  /** The one model's bundle folder (CLIP_MODEL), served under the folder's name; ignored when `models` is given. */
   readonly modelDir: string;
+  /** Several models (CLIP_MODELS): names and folders, the first the default. */
+  readonly models?: readonly ModelSpec[];
   readonly backend: string;
   readonly port: number;
   readonly host: string;
@@ -34,7 +40,10 @@ export interface ServiceConfig {
 export interface Service {
   readonly url: string;
   readonly port: number;
+  /** The default model's pipeline. */
   readonly pipeline: ClipPipeline;
+  /** Every served model, by name (served-models.ts). */
+  readonly models: ServedModels;
   readonly limits: Limits;
   readonly server: http.Server;
   readonly metrics: Metrics;
@@ -52,14 +61,16 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   // Both read and checked before the model loads: a bad file fails the start at once.
   const trusted = c.CLIP_TRUSTED_DOCUMENTS ? TrustedDocuments.fromFile(c.CLIP_TRUSTED_DOCUMENTS) : undefined;
   const lifecycle = new Lifecycle();
-  const pipeline = await ClipPipeline.open({
-    modelDir: config.modelDir,
+  // One pipeline per model (own backends, batchers, caches), one preprocessing pool for all.
+  const specs = config.models ?? [{ name: '', dir: config.modelDir }]; // '': the bundle folder's name
+  const models = await openModels(specs, {
     backend: config.backend,
     config: c,
     log,
     decodeLimits: { maxBytes: limits.maxImageBytes, maxPixels: limits.maxPixels },
     embedder: { cacheSize: c.CLIP_CACHE_SIZE, maxDelayMs: c.CLIP_BATCH_DELAY_MS, maxQueue: c.CLIP_QUEUE_MAX },
   });
+  const pipeline = models.default.pipeline;
   const metrics = new Metrics(pipeline, lifecycle);
   const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
   let apollo: ReturnType<typeof createApollo> | undefined;
@@ -72,6 +83,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const server = createHttpServer({
     apollo: () => apollo!,
     pipeline,
+    models,
     limits,
     lifecycle,
     store: () => store.get(),
@@ -97,12 +109,13 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       // collections writes nothing to disk).
       lifecycle.plugin({
         warm: async () => {
-          await pipeline.embedder();
+          await warmModels(models);
+          for (const m of models.list()) log.info({ model: m.name, bundle: m.pipeline.bundle.name, ...models.loadFigures(m.name) }, 'model loaded');
           if (c.CLIP_STORE) await store.get();
         },
         dispose: async () => {
           await store.close();
-          await pipeline.close();
+          await models.close();
         },
       }),
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: c.CLIP_SHUTDOWN_TIMEOUT_MS }),
@@ -114,20 +127,20 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  if (pipeline.bundle.randomWeights) {
-    log.warn({ model: pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- fetch ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
+  for (const m of models.list().filter((x) => x.pipeline.bundle.randomWeights)) {
+    log.warn({ model: m.name, bundle: m.pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- fetch ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
   }
   try {
     await apollo.start(); // serverWillStart: the model loads and warms; then ready
   } catch (e) {
     server.close();
     await store.close();
-    await pipeline.close();
+    await models.close();
     throw e;
   }
-  log.info({ url, model: pipeline.bundle.name, backend: config.backend, backendInfo: (await pipeline.embedder()).backend.describe(), trustedDocuments: trusted?.size ?? 'off', apiKeys: access ? { keys: access.keyCount, requestsPerMinute: access.options.requestsPerMinute, imagesPerMinute: access.options.imagesPerMinute } : 'off' }, 'clipql ready');
+  log.info({ url, model: models.default.name, models: models.list().map((m) => m.name), backend: config.backend, backendInfo: (await pipeline.embedder()).backend.describe(), trustedDocuments: trusted?.size ?? 'off', apiKeys: access ? { keys: access.keyCount, requestsPerMinute: access.options.requestsPerMinute, imagesPerMinute: access.options.imagesPerMinute } : 'off' }, 'clipql ready');
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= apollo!.stop());
-  return { url, port, pipeline, limits, server, metrics, lifecycle, store, stop };
+  return { url, port, pipeline, models, limits, server, metrics, lifecycle, store, stop };
 }

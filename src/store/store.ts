@@ -240,9 +240,7 @@ export class CollectionStore {
           if (rows.length === 0) throw notFound(name);
           const c = collectionInfo(rows[0]);
           if (model && (model.name !== c.model || model.dim !== c.dim)) {
-            throw new ClipqlError(ErrorCode.MODEL_MISMATCH, `collection "${name}" holds embeddings of model ${c.model} (D = ${c.dim}); this request's embedding is from model ${model.name} (D = ${model.dim})`, {
-              details: { argument: 'collection', collectionModel: c.model, collectionDim: c.dim, model: model.name, dim: model.dim },
-            });
+            throw modelMismatch(name, c, model);
           }
           return fn(tx, c);
         }),
@@ -316,4 +314,14 @@ async function guard<T>(fn: () => Promise<T>, context: { collection?: string } =
     }
     throw e;
   }
+}
+
+/**
+ * The one answer to mixing models (issue 17): a collection holds one model's embeddings, and an
+ * embedding of another model (another name, or another D) is refused, naming both.
+ */
+export function modelMismatch(name: string, c: Pick<CollectionInfo, 'model' | 'dim'>, model: ModelRef): ClipqlError {
+  return new ClipqlError(ErrorCode.MODEL_MISMATCH, `collection "${name}" holds embeddings of model ${c.model} (D = ${c.dim}); this request's embedding is from model ${model.name} (D = ${model.dim})`, {
+    details: { argument: 'collection', collectionModel: c.model, collectionDim: c.dim, model: model.name, dim: model.dim },
+  });
 }

@@ -93,3 +93,23 @@ test("README's configuration table is the generated one (npm run config-table)",
   const text = readFileSync(README, 'utf8');
   assert.equal(withTable(text), text, 'README.md is stale: run npm run config-table');
 });
+
+test('CLIP_MODELS: name=dir pairs in order; bad entries, repeated names, and CLIP_MODEL beside it are refused naming the variables', () => {
+  assert.deepEqual(parseConfig({ CLIP_MODELS: 'large=models/ViT-L-14-336, base=/srv/b32' }).config.CLIP_MODELS, [
+    { name: 'large', dir: 'models/ViT-L-14-336' },
+    { name: 'base', dir: '/srv/b32' },
+  ]);
+  const refused = (env: Record<string, string>) => {
+    try {
+      parseConfig(env);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error(`accepted ${JSON.stringify(env)}`);
+  };
+  assert.match(refused({ CLIP_MODELS: 'models/a' }), /CLIP_MODELS="models\/a": bad entry .*name=dir/);
+  assert.match(refused({ CLIP_MODELS: 'a=x,a=y' }), /CLIP_MODELS=.*the model name a is given twice/);
+  assert.match(refused({ CLIP_MODELS: 'b@d=x' }), /CLIP_MODELS=.*bad model name "b@d"/);
+  const both = refused({ CLIP_MODEL: 'models/a', CLIP_MODELS: 'a=models/a' });
+  assert.match(both, /CLIP_MODEL and CLIP_MODELS are both set/);
+});

@@ -43,8 +43,9 @@ describe('collection API bad input', () => {
     assert.deepEqual(await failure('mutation { createCollection(name: "bad name") { name } }').then((f) => [f.code, f.argument]), ['BAD_USER_INPUT', 'name']);
     assert.equal((await failure(`mutation { createCollection(name: "${'x'.repeat(65)}") { name } }`)).code, 'BAD_USER_INPUT');
     assert.deepEqual(await failure('mutation { createCollection(name: "c1") { name } }').then((f) => [f.code, f.argument]), ['COLLECTION_EXISTS', 'name']);
+    // A model the server does not serve is unknown (served-models.ts), as everywhere `model` is taken.
     const m = await failure('mutation { createCollection(name: "c2", model: "ViT-L-14-336") { name } }');
-    assert.equal(m.code, 'MODEL_MISMATCH');
+    assert.equal(m.code, 'MODEL_NOT_FOUND');
     assert.match(m.message, /tiny-clip-336/);
     assert.match(m.message, /ViT-L-14-336/);
     assert.equal((await failure('query { search(collection: "nope", text: "a cat") { hits { id } } }')).code, 'COLLECTION_NOT_FOUND');

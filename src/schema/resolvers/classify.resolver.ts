@@ -4,7 +4,7 @@ import { ClipqlError, ErrorCode } from '../../errors';
 import { softmax } from '../../similarity/similarity';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
-import { checkCaptions, imageEmbeddings, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
+import { checkCaptions, imageEmbeddings, MODEL_ARGUMENT, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
 import { Classification, LabelScore } from '../types';
 import { backendView, imageView, modelView } from '../views';
 
@@ -16,8 +16,10 @@ export class ClassifyResolver {
     @Arg('labels', () => [String]) labels: string[],
     @Arg('template', () => String, { defaultValue: 'a photo of a {}', description: 'Prompt template; "{}" is replaced by each label.' }) template: string,
     @Arg('backend', () => String, { nullable: true }) backendName: string | null,
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: MODEL_ARGUMENT }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<Classification> {
+    const ctx = request.forModel(modelName);
     checkCaptions(labels, ctx, 'labels');
     if (!template.includes('{}')) {
       throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `template must contain "{}" where the label goes, got ${JSON.stringify(template.slice(0, 100))}`, { details: { argument: 'template' } });
@@ -31,9 +33,9 @@ export class ClassifyResolver {
     const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
     const embedder = await ctx.pipeline.embedder(backend);
     return Object.assign(new Classification(), {
-      image: imageView(ref, 0, backend),
+      image: imageView(ref, 0, backend, ctx.model.name),
       labels: order.map((i, rank) => Object.assign(new LabelScore(), { label: labels[i], prompt: prompts[i], score: scores[i], probability: probs[i], rank: rank + 1 })),
-      model: modelView(ctx.pipeline, img.length),
+      model: modelView(ctx, img.length),
       backend: backendView(embedder.backend, backend === ctx.pipeline.defaultBackend),
     });
   }

@@ -8,6 +8,10 @@ import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
 import { JSONScalar } from '../json.scalar';
 import { checkCaptions, checkImages, imageEmbeddings, readImages, resolveBackend, textEmbeddings } from '../requests';
+import { modelMismatch } from '../../store/store';
+
+/** addImages' and search's `model`: one policy for every mix of models (served-models.ts). */
+const COLLECTION_MODEL = "Served model to encode with (Query.models); the default model when omitted. It must be the collection's model, else MODEL_MISMATCH naming both; unknown: MODEL_NOT_FOUND.";
 
 @Resolver(() => Collection)
 export class CollectionResolver {
@@ -22,18 +26,16 @@ export class CollectionResolver {
     return (await ctx.store()).count(c.name);
   }
 
-  @Mutation(() => Collection, { description: 'A new, empty collection bound to a model: the one this server serves (COLLECTION_EXISTS if the name is taken).' })
+  @Mutation(() => Collection, { description: 'A new, empty collection bound to a served model (COLLECTION_EXISTS if the name is taken): addImages and search with another model are MODEL_MISMATCH.' })
   async createCollection(
     @Arg('name') name: string,
-    @Arg('model', () => String, { nullable: true, description: 'The model to bind it to; must be the served one (Query.models). Default: that one.' }) model: string | null,
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: 'The served model to bind it to (Query.models); the default model when omitted. Unknown: MODEL_NOT_FOUND.' }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<Collection> {
     checkCollectionName(name, 'name');
+    const ctx = request.forModel(modelName);
     const backend = await resolveBackend(ctx);
     const served = await servedModel(ctx, backend);
-    if (model !== null && model !== undefined && model !== served.name) {
-      throw new ClipqlError(ErrorCode.MODEL_MISMATCH, `model: this server serves model ${served.name} (D = ${served.dim}), not ${model}`, { details: { argument: 'model', model: served.name } });
-    }
     const store = await ctx.store();
     return collectionView(await store.createCollection(name, served), store.engine);
   }
@@ -50,8 +52,10 @@ export class CollectionResolver {
     @Arg('images', () => [ImageInput]) images: ImageInput[],
     @Arg('ids', () => [ID], { description: 'One per image, in order; unique within the call.' }) ids: string[],
     @Arg('metadata', () => [JSONScalar], { nullable: 'itemsAndList', description: 'One JSON value (or null) per image, in order; at most 8 KiB of JSON each.' }) metadata: unknown[] | null,
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: COLLECTION_MODEL }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<AddImagesResult> {
+    const ctx = request.forModel(modelName);
     checkCollectionName(collection);
     checkImages(images, ctx);
     if (ids.length !== images.length) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `ids: ${ids.length} ids for ${images.length} images; give one id per image`, { details: { argument: 'ids' } });
@@ -64,6 +68,7 @@ export class CollectionResolver {
     // Before any encoding: a missing collection or another model's fails fast.
     const c = await store.collection(collection);
     if (!c) throw new ClipqlError(ErrorCode.COLLECTION_NOT_FOUND, `collection: there is no collection named "${collection}"`, { details: { argument: 'collection' } });
+    if (c.model !== model.name || c.dim !== model.dim) throw modelMismatch(collection, c, model);
     const refs = await readImages(images, ctx);
     const [embeddings, thumbnails] = await Promise.all([imageEmbeddings(refs, ctx, backend), Promise.all(refs.map((r) => thumbnailOf(r, ctx.limits.maxPixels)))]);
     await store.upsert(
@@ -90,8 +95,10 @@ export class CollectionResolver {
     @Arg('k', () => Int, { defaultValue: 10, description: 'Hits per page, 1 to 100.' }) k: number,
     @Arg('filter', () => JSONScalar, { nullable: true, description: 'A JSON object the hits\' metadata must contain (PostgreSQL jsonb @>).' }) filter: unknown,
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after: string | null,
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: COLLECTION_MODEL }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<SearchResult> {
+    const ctx = request.forModel(modelName);
     checkCollectionName(collection);
     if ((text === null || text === undefined) === (image === null || image === undefined)) {
       throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'text: give exactly one of text and image', { details: { argument: 'text' } });

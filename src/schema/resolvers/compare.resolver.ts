@@ -5,7 +5,7 @@ import { analyse, rawCosine as cos } from '../../similarity/similarity';
 import { BackendComparison, BackendMatrix } from '../compare.type';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
-import { checkCaptions, checkImages, imageEmbeddings, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
+import { checkCaptions, checkImages, imageEmbeddings, MODEL_ARGUMENT, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
 import { Timings } from '../types';
 import { backendView } from '../views';
 
@@ -16,8 +16,10 @@ export class CompareResolver {
     @Arg('images', () => [ImageInput]) images: ImageInput[],
     @Arg('captions', () => [String]) captions: string[],
     @Arg('backends', () => [String], { description: 'Backend names; the first is the reference. At least two, no repeats.' }) backends: string[],
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: MODEL_ARGUMENT }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<BackendComparison> {
+    const ctx = request.forModel(modelName);
     checkImages(images, ctx);
     checkCaptions(captions, ctx);
     if (backends.length < 2 || new Set(backends).size !== backends.length) {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, Float, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
-import { checkCaptions, checkImages, readImages, resolveBackend } from '../requests';
+import { checkCaptions, checkImages, MODEL_ARGUMENT, readImages, resolveBackend } from '../requests';
 import { Caption, Image } from '../types';
 import { captionView, embeddingView, imageView } from '../views';
 
@@ -12,17 +12,19 @@ export class ImageResolver {
   async embedImages(
     @Arg('images', () => [ImageInput]) images: ImageInput[],
     @Arg('backend', () => String, { nullable: true }) backendName: string | null,
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: MODEL_ARGUMENT }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<Image[]> {
+    const ctx = request.forModel(modelName);
     checkImages(images, ctx);
     const backend = await resolveBackend(ctx, backendName);
     const refs = await readImages(images, ctx);
-    return refs.map((r, i) => imageView(r, i, backend));
+    return refs.map((r, i) => imageView(r, i, backend, ctx.model.name));
   }
 
   @FieldResolver(() => [Float], { description: 'The image embedding (D floats); L2-normalised unless normalize is false (then the raw projected image_embeds).' })
   async embedding(@Root() image: Image, @Arg('normalize', () => Boolean, { defaultValue: true }) normalize: boolean, @Ctx() ctx: RequestContext): Promise<number[]> {
-    return embeddingView(await ctx.imageLoader(image.backend).load(image.ref), normalize);
+    return embeddingView(await ctx.forModel(image.modelName).imageLoader(image.backend).load(image.ref), normalize);
   }
 }
 
@@ -32,15 +34,17 @@ export class CaptionResolver {
   async embedCaptions(
     @Arg('captions', () => [String]) captions: string[],
     @Arg('backend', () => String, { nullable: true }) backendName: string | null,
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: MODEL_ARGUMENT }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<Caption[]> {
+    const ctx = request.forModel(modelName);
     checkCaptions(captions, ctx);
     const backend = await resolveBackend(ctx, backendName);
-    return captions.map((c, i) => captionView(ctx.pipeline, c, i, backend));
+    return captions.map((c, i) => captionView(ctx, c, i, backend));
   }
 
   @FieldResolver(() => [Float], { description: 'The text embedding (D floats); L2-normalised unless normalize is false.' })
   async embedding(@Root() caption: Caption, @Arg('normalize', () => Boolean, { defaultValue: true }) normalize: boolean, @Ctx() ctx: RequestContext): Promise<number[]> {
-    return embeddingView(await ctx.textLoader(caption.backend).load(caption.text), normalize);
+    return embeddingView(await ctx.forModel(caption.modelName).textLoader(caption.backend).load(caption.text), normalize);
   }
 }

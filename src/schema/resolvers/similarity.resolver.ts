@@ -3,7 +3,7 @@ import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { analyse } from '../../similarity/similarity';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
-import { checkCaptions, checkImages, imageEmbeddings, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
+import { checkCaptions, checkImages, imageEmbeddings, MODEL_ARGUMENT, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
 import { Match, SimilarityMatrix, Timings } from '../types';
 import { backendView, captionView, imageView, modelView } from '../views';
 
@@ -14,9 +14,11 @@ export class SimilarityResolver {
     @Arg('images', () => [ImageInput]) images: ImageInput[],
     @Arg('captions', () => [String]) captions: string[],
     @Arg('backend', () => String, { nullable: true, description: 'Backend name (Query.backends); the default when omitted.' }) backendName: string | null,
-    @Ctx() ctx: RequestContext,
+    @Arg('model', () => String, { nullable: true, description: MODEL_ARGUMENT }) modelName: string | null,
+    @Ctx() request: RequestContext,
   ): Promise<SimilarityMatrix> {
     const t0 = performance.now();
+    const ctx = request.forModel(modelName);
     checkImages(images, ctx);
     checkCaptions(captions, ctx);
     const backend = await resolveBackend(ctx, backendName);
@@ -27,14 +29,14 @@ export class SimilarityResolver {
     const r = analyse(scoresOf(txt, img));
     const embedder = await ctx.pipeline.embedder(backend);
     return Object.assign(new SimilarityMatrix(), {
-      images: refs.map((ref, i) => imageView(ref, i, backend)),
-      captions: captions.map((c, i) => captionView(ctx.pipeline, c, i, backend)),
+      images: refs.map((ref, i) => imageView(ref, i, backend, ctx.model.name)),
+      captions: captions.map((c, i) => captionView(ctx, c, i, backend)),
       scores: r.scores,
       probabilitiesOverCaptions: r.scores.map((row, i) => row.map((_, j) => r.probsPerImage[j][i])),
       probabilitiesOverImages: r.probsPerCaption,
       bestCaptionPerImage: r.bestCaptionPerImage.map((i, j) => match(j, i, r.scores[i][j], r.probsPerImage[j][i])),
       bestImagePerCaption: r.bestImagePerCaption.map((j, i) => match(j, i, r.scores[i][j], r.probsPerCaption[i][j])),
-      model: modelView(ctx.pipeline, img[0]?.length),
+      model: modelView(ctx, img[0]?.length),
       backend: backendView(embedder.backend, backend === ctx.pipeline.defaultBackend),
       timings: Object.assign(new Timings(), { inputMs: t1 - t0, embedMs: t2 - t1, totalMs: performance.now() - t0 }),
     });

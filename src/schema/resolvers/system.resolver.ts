@@ -1,14 +1,18 @@
 import 'reflect-metadata';
-import { Ctx, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../context';
+import { MODEL_ARGUMENT } from '../requests';
 import { BackendStatus, ModelInfo } from '../types';
 import { backendView, modelView } from '../views';
 
 @Resolver()
 export class SystemResolver {
-  @Query(() => [BackendStatus], { description: 'Every registered backend: started ones with device, batch limits and health; others say why they are not serving.' })
-  async backends(@Ctx() ctx: RequestContext): Promise<BackendStatus[]> {
-    const { pipeline } = ctx;
+  @Query(() => [BackendStatus], { description: 'Every registered backend of a model (the default when omitted): started ones with device, batch limits and health; others say why they are not serving.' })
+  async backends(
+    @Arg('model', () => String, { nullable: true, description: MODEL_ARGUMENT }) modelName: string | null,
+    @Ctx() request: RequestContext,
+  ): Promise<BackendStatus[]> {
+    const { pipeline } = request.forModel(modelName);
     const started = new Map(pipeline.registry.created().map((b) => [b.name, b]));
     return Promise.all(
       pipeline.registry.names().map(async (name) => {
@@ -27,8 +31,8 @@ export class SystemResolver {
     );
   }
 
-  @Query(() => [ModelInfo], { description: 'The loaded model(s).' })
+  @Query(() => [ModelInfo], { description: 'The served models, the default first (CLIP_MODELS order), with dimension, input size, backends, start-up time and memory.' })
   models(@Ctx() ctx: RequestContext): ModelInfo[] {
-    return [modelView(ctx.pipeline)];
+    return ctx.models.list().map((m) => modelView(ctx.forModel(m.name)));
   }
 }

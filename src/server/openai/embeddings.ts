@@ -14,8 +14,7 @@
  * and end tokens included, at most 77 a caption); images count 0.
  */
 import { ClipqlError, ErrorCode } from '../../errors';
-import type { ServedModels } from '../../served-models';
-import type { ClipPipeline } from '../../pipeline';
+import type { ServedModel, ServedModels } from '../../served-models';
 import type { RequestContext } from '../../schema/context';
 import type { ImageInput } from '../../schema/inputs';
 import { checkCaptions, checkImages, imageEmbeddings, readImages, resolveBackend, textEmbeddings } from '../../schema/requests';
@@ -30,7 +29,7 @@ export interface EmbeddingsResponse {
 
 const bad = (message: string, argument: string) => new ClipqlError(ErrorCode.BAD_USER_INPUT, `${argument}: ${message}`, { details: { argument } });
 
-export async function createEmbeddings(body: unknown, models: ServedModels, contextFor: (pipeline: ClipPipeline) => RequestContext): Promise<EmbeddingsResponse> {
+export async function createEmbeddings(body: unknown, models: ServedModels, contextFor: (model: ServedModel) => RequestContext): Promise<EmbeddingsResponse> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'the body must be a JSON object: {"model", "input", "encoding_format"}');
   const req = body as Record<string, unknown>;
   if (req.model !== undefined && req.model !== null && typeof req.model !== 'string') throw bad('must be a string', 'model');
@@ -40,7 +39,7 @@ export async function createEmbeddings(body: unknown, models: ServedModels, cont
   const modality = req.modality ?? 'text';
   if (modality !== 'text' && modality !== 'image') throw bad(`must be "text" or "image", got ${JSON.stringify(modality)}`, 'modality');
   const inputs = inputList(req.input);
-  const ctx = contextFor(model.pipeline);
+  const ctx = contextFor(model);
   const dim = model.pipeline.bundle.embedDim;
   if (req.dimensions !== undefined && req.dimensions !== null && req.dimensions !== dim) throw bad(`this model's embeddings have ${dim} dimensions; it cannot shorten them (got ${JSON.stringify(req.dimensions)})`, 'dimensions');
   const backend = await resolveBackend(ctx, null);

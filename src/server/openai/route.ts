@@ -61,7 +61,7 @@ export async function handleOpenAI(req: http.IncomingMessage, res: http.ServerRe
       return fail(new ClipqlError(ErrorCode.BAD_USER_INPUT, 'the request body is not valid JSON'));
     }
     const signal = requestSignal(res);
-    const result = await createEmbeddings(body, o.models, (pipeline) => createContext(pipeline, o.limits, signal, caller));
+    const result = await createEmbeddings(body, o.models, (model) => createContext(o.models, o.limits, signal, caller).forModel(model.name));
     answer(200, result);
   } catch (e) {
     if (res.headersSent) return;
