@@ -1,12 +1,13 @@
 /**
  * The operations frontends use, typed by graphql-codegen (client/gql/). Import these with
- * `request()` from ./request.
+ * `request()` from ./request. Every operation that encodes takes an optional `$model` (one of
+ * ServiceInfo's models; the server's default when omitted).
  */
 import { graphql } from './gql';
 
 export const SimilarityDocument = graphql(`
-  query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {
-    similarity(images: $images, captions: $captions, backend: $backend) {
+  query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String, $model: String) {
+    similarity(images: $images, captions: $captions, backend: $backend, model: $model) {
       images { id width height format mode sha256 }
       captions { id text tokens tokenCount truncated }
       scores
@@ -22,8 +23,8 @@ export const SimilarityDocument = graphql(`
 `);
 
 export const ClassifyDocument = graphql(`
-  query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
-    classify(image: $image, labels: $labels, template: $template, backend: $backend) {
+  query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String, $model: String) {
+    classify(image: $image, labels: $labels, template: $template, backend: $backend, model: $model) {
       image { id width height }
       labels { label prompt score probability rank }
       model { name randomWeights warning }
@@ -33,21 +34,21 @@ export const ClassifyDocument = graphql(`
 `);
 
 export const EmbedImagesDocument = graphql(`
-  query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true) {
-    embedImages(images: $images) { id sha256 width height embedding(normalize: $normalize) }
+  query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true, $model: String) {
+    embedImages(images: $images, model: $model) { id sha256 width height embedding(normalize: $normalize) }
   }
 `);
 
 export const EmbedCaptionsDocument = graphql(`
-  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true) {
-    embedCaptions(captions: $captions) { id text tokens embedding(normalize: $normalize) }
+  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true, $model: String) {
+    embedCaptions(captions: $captions, model: $model) { id text tokens embedding(normalize: $normalize) }
   }
 `);
 
 export const ServiceInfoDocument = graphql(`
   query ServiceInfo {
     backends { name device model dtype maxImageBatch maxTextBatch healthy error isDefault }
-    models { name imageSize embedDim contextLength randomWeights warning }
+    models { name bundle isDefault imageSize embedDim contextLength backends startupMs memoryBytes fileBytes randomWeights warning }
   }
 `);
 
@@ -70,8 +71,8 @@ export const DropCollectionDocument = graphql(`
 `);
 
 export const AddImagesDocument = graphql(`
-  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
-    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata) { collection ids count }
+  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {
+    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids count }
   }
 `);
 
@@ -82,8 +83,8 @@ export const DeleteItemsDocument = graphql(`
 `);
 
 export const SearchDocument = graphql(`
-  query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String) {
-    search(collection: $collection, text: $text, image: $image, k: $k, filter: $filter, after: $after) {
+  query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String, $model: String) {
+    search(collection: $collection, text: $text, image: $image, k: $k, filter: $filter, after: $after, model: $model) {
       collection model hasNextPage endCursor
       hits { id rank score metadata sha256 width height format thumbnail }
     }

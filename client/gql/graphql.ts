@@ -18,6 +18,7 @@ export type SimilarityQueryVariables = Exact<{
   images: Array<ImageInput> | ImageInput;
   captions: Array<string> | string;
   backend?: string | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -28,6 +29,7 @@ export type ClassifyQueryVariables = Exact<{
   labels: Array<string> | string;
   template?: string | null | undefined;
   backend?: string | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -36,6 +38,7 @@ export type ClassifyQuery = { classify: { image: { id: string, width: number, he
 export type EmbedImagesQueryVariables = Exact<{
   images: Array<ImageInput> | ImageInput;
   normalize?: boolean | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -44,6 +47,7 @@ export type EmbedImagesQuery = { embedImages: Array<{ id: string, sha256: string
 export type EmbedCaptionsQueryVariables = Exact<{
   captions: Array<string> | string;
   normalize?: boolean | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -52,7 +56,7 @@ export type EmbedCaptionsQuery = { embedCaptions: Array<{ id: string, text: stri
 export type ServiceInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type ServiceInfoQuery = { backends: Array<{ name: string, device: string, model: string, dtype: string, maxImageBatch: number, maxTextBatch: number, healthy: boolean, error: string | null, isDefault: boolean }>, models: Array<{ name: string, imageSize: number, embedDim: number | null, contextLength: number, randomWeights: boolean, warning: string | null }> };
+export type ServiceInfoQuery = { backends: Array<{ name: string, device: string, model: string, dtype: string, maxImageBatch: number, maxTextBatch: number, healthy: boolean, error: string | null, isDefault: boolean }>, models: Array<{ name: string, bundle: string, isDefault: boolean, imageSize: number, embedDim: number | null, contextLength: number, backends: Array<string>, startupMs: number | null, memoryBytes: number | null, fileBytes: number | null, randomWeights: boolean, warning: string | null }> };
 
 export type CollectionsQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -79,6 +83,7 @@ export type AddImagesMutationVariables = Exact<{
   images: Array<ImageInput> | ImageInput;
   ids: Array<string | number> | string | number;
   metadata?: Array<unknown> | unknown | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -99,6 +104,7 @@ export type SearchQueryVariables = Exact<{
   k?: number | null | undefined;
   filter?: unknown;
   after?: string | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -107,12 +113,13 @@ export type SearchQuery = { search: { collection: string, model: string, hasNext
 export type WebServiceInfoQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type WebServiceInfoQuery = { backends: Array<{ name: string, device: string, healthy: boolean, isDefault: boolean, error: string | null }>, models: Array<{ name: string, randomWeights: boolean, warning: string | null }> };
+export type WebServiceInfoQuery = { backends: Array<{ name: string, device: string, healthy: boolean, isDefault: boolean, error: string | null }>, models: Array<{ name: string, isDefault: boolean, embedDim: number | null, imageSize: number, randomWeights: boolean, warning: string | null }> };
 
 export type WebSimilarityQueryVariables = Exact<{
   images: Array<ImageInput> | ImageInput;
   captions: Array<string> | string;
   backend?: string | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -123,6 +130,7 @@ export type WebClassifyQueryVariables = Exact<{
   labels: Array<string> | string;
   template?: string | null | undefined;
   backend?: string | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -135,6 +143,7 @@ export type WebCollectionsQuery = { collections: Array<{ name: string, model: st
 
 export type WebCreateCollectionMutationVariables = Exact<{
   name: string;
+  model?: string | null | undefined;
 }>;
 
 
@@ -145,6 +154,7 @@ export type WebAddImagesMutationVariables = Exact<{
   images: Array<ImageInput> | ImageInput;
   ids: Array<string | number> | string | number;
   metadata?: Array<unknown> | unknown | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -155,6 +165,7 @@ export type WebSearchQueryVariables = Exact<{
   text?: string | null | undefined;
   image?: ImageInput | null | undefined;
   k?: number | null | undefined;
+  model?: string | null | undefined;
 }>;
 
 
@@ -180,8 +191,13 @@ export class TypedDocumentString<TResult, TVariables>
 }
 
 export const SimilarityDocument = new TypedDocumentString(`
-    query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {
-  similarity(images: $images, captions: $captions, backend: $backend) {
+    query Similarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String, $model: String) {
+  similarity(
+    images: $images
+    captions: $captions
+    backend: $backend
+    model: $model
+  ) {
     images {
       id
       width
@@ -231,10 +247,16 @@ export const SimilarityDocument = new TypedDocumentString(`
     }
   }
 }
-    `, {"hash":"sha256:61cdfaad6dd41337d1f0295758817a8369cc56beb390de5c302c3a8776a58ccc"}) as unknown as TypedDocumentString<SimilarityQuery, SimilarityQueryVariables>;
+    `, {"hash":"sha256:0e631f145f5cbf648d18222f062f7f14fe34437f760e96f2f5497169d09d3ce8"}) as unknown as TypedDocumentString<SimilarityQuery, SimilarityQueryVariables>;
 export const ClassifyDocument = new TypedDocumentString(`
-    query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
-  classify(image: $image, labels: $labels, template: $template, backend: $backend) {
+    query Classify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String, $model: String) {
+  classify(
+    image: $image
+    labels: $labels
+    template: $template
+    backend: $backend
+    model: $model
+  ) {
     image {
       id
       width
@@ -257,10 +279,10 @@ export const ClassifyDocument = new TypedDocumentString(`
     }
   }
 }
-    `, {"hash":"sha256:b8e8e17497e53511a643e526a061b8c32a198caaa1168ce5751465e580c1222d"}) as unknown as TypedDocumentString<ClassifyQuery, ClassifyQueryVariables>;
+    `, {"hash":"sha256:e65a56ccaad4c4c901a5ccc563ded75a1a58e7692f8e9ff706f0bb80dcf84cbe"}) as unknown as TypedDocumentString<ClassifyQuery, ClassifyQueryVariables>;
 export const EmbedImagesDocument = new TypedDocumentString(`
-    query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true) {
-  embedImages(images: $images) {
+    query EmbedImages($images: [ImageInput!]!, $normalize: Boolean = true, $model: String) {
+  embedImages(images: $images, model: $model) {
     id
     sha256
     width
@@ -268,17 +290,17 @@ export const EmbedImagesDocument = new TypedDocumentString(`
     embedding(normalize: $normalize)
   }
 }
-    `, {"hash":"sha256:dbacfdea44453a8064a6c6ca330b0c916580bd90ad046f8f57b9a800de175a25"}) as unknown as TypedDocumentString<EmbedImagesQuery, EmbedImagesQueryVariables>;
+    `, {"hash":"sha256:fca111374215e89038e49507807a0a7cb7b1048958514853274f1990789cd7d7"}) as unknown as TypedDocumentString<EmbedImagesQuery, EmbedImagesQueryVariables>;
 export const EmbedCaptionsDocument = new TypedDocumentString(`
-    query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true) {
-  embedCaptions(captions: $captions) {
+    query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true, $model: String) {
+  embedCaptions(captions: $captions, model: $model) {
     id
     text
     tokens
     embedding(normalize: $normalize)
   }
 }
-    `, {"hash":"sha256:67570bf4a7b57bf2c1b3829969f87871e862f9ea166df945d28129c6bd5b4523"}) as unknown as TypedDocumentString<EmbedCaptionsQuery, EmbedCaptionsQueryVariables>;
+    `, {"hash":"sha256:8559e1eff206862e9352ea0ae9070e3ecc942a32982a7403330a574ad04f9926"}) as unknown as TypedDocumentString<EmbedCaptionsQuery, EmbedCaptionsQueryVariables>;
 export const ServiceInfoDocument = new TypedDocumentString(`
     query ServiceInfo {
   backends {
@@ -294,14 +316,20 @@ export const ServiceInfoDocument = new TypedDocumentString(`
   }
   models {
     name
+    bundle
+    isDefault
     imageSize
     embedDim
     contextLength
+    backends
+    startupMs
+    memoryBytes
+    fileBytes
     randomWeights
     warning
   }
 }
-    `, {"hash":"sha256:f2f714d3993e9740ef3d27f615fcfae4c25d862e81a59e200f4987d82e4e0b6a"}) as unknown as TypedDocumentString<ServiceInfoQuery, ServiceInfoQueryVariables>;
+    `, {"hash":"sha256:17f5af7317aef076e0b4cbe7565e412f2194e31de87f2d2cb447b876cb9efbb4"}) as unknown as TypedDocumentString<ServiceInfoQuery, ServiceInfoQueryVariables>;
 export const CollectionsDocument = new TypedDocumentString(`
     query Collections {
   collections {
@@ -330,19 +358,20 @@ export const DropCollectionDocument = new TypedDocumentString(`
 }
     `, {"hash":"sha256:30346a5645fa08a0bdaef23ec6bab946011b8db5850ed5f5fed6b4cf033e31db"}) as unknown as TypedDocumentString<DropCollectionMutation, DropCollectionMutationVariables>;
 export const AddImagesDocument = new TypedDocumentString(`
-    mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+    mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {
   addImages(
     collection: $collection
     images: $images
     ids: $ids
     metadata: $metadata
+    model: $model
   ) {
     collection
     ids
     count
   }
 }
-    `, {"hash":"sha256:a8b30115a8552562ef86c305f8c2dd08c9f113430a4d82d6d3dd88c1091a61f4"}) as unknown as TypedDocumentString<AddImagesMutation, AddImagesMutationVariables>;
+    `, {"hash":"sha256:73dcafc9f8e112b6a93a34947fcc11342c697b78545db922b92a9d88c2cb82f9"}) as unknown as TypedDocumentString<AddImagesMutation, AddImagesMutationVariables>;
 export const DeleteItemsDocument = new TypedDocumentString(`
     mutation DeleteItems($collection: String!, $ids: [ID!]!) {
   deleteItems(collection: $collection, ids: $ids) {
@@ -353,7 +382,7 @@ export const DeleteItemsDocument = new TypedDocumentString(`
 }
     `, {"hash":"sha256:06a8f2cac3c8972a1720e461a86aa93c4da46cce16d655df189d4eee90a5feb4"}) as unknown as TypedDocumentString<DeleteItemsMutation, DeleteItemsMutationVariables>;
 export const SearchDocument = new TypedDocumentString(`
-    query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String) {
+    query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String, $model: String) {
   search(
     collection: $collection
     text: $text
@@ -361,6 +390,7 @@ export const SearchDocument = new TypedDocumentString(`
     k: $k
     filter: $filter
     after: $after
+    model: $model
   ) {
     collection
     model
@@ -379,7 +409,7 @@ export const SearchDocument = new TypedDocumentString(`
     }
   }
 }
-    `, {"hash":"sha256:fc5461342cc63d059ffaf8ef62b803d7bad8945e632a6713a77f193a98c58bde"}) as unknown as TypedDocumentString<SearchQuery, SearchQueryVariables>;
+    `, {"hash":"sha256:5dceb073ca2e22fbea4dc33034aa5a359509e9c085cb9e79f15fe9c7dc828ec2"}) as unknown as TypedDocumentString<SearchQuery, SearchQueryVariables>;
 export const WebServiceInfoDocument = new TypedDocumentString(`
     query WebServiceInfo {
   backends {
@@ -391,14 +421,22 @@ export const WebServiceInfoDocument = new TypedDocumentString(`
   }
   models {
     name
+    isDefault
+    embedDim
+    imageSize
     randomWeights
     warning
   }
 }
-    `, {"hash":"sha256:5bec66d8af67d817a14356449ecc5673dbd7910b4a1ba77247f598ed01b31423"}) as unknown as TypedDocumentString<WebServiceInfoQuery, WebServiceInfoQueryVariables>;
+    `, {"hash":"sha256:f588f5bc879b2a10abde62007117fac115bc08c2c0af3ffe084ab563bf8a7d2e"}) as unknown as TypedDocumentString<WebServiceInfoQuery, WebServiceInfoQueryVariables>;
 export const WebSimilarityDocument = new TypedDocumentString(`
-    query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {
-  similarity(images: $images, captions: $captions, backend: $backend) {
+    query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String, $model: String) {
+  similarity(
+    images: $images
+    captions: $captions
+    backend: $backend
+    model: $model
+  ) {
     images {
       id
       width
@@ -435,10 +473,16 @@ export const WebSimilarityDocument = new TypedDocumentString(`
     }
   }
 }
-    `, {"hash":"sha256:c8dd5cb7a3e4783e0678abe522271218f7c743c79d983f0ae00074463e695aae"}) as unknown as TypedDocumentString<WebSimilarityQuery, WebSimilarityQueryVariables>;
+    `, {"hash":"sha256:e8ecb1f9ddaf976cff756b37883d79939888651c8086de29257b5e8e88a92925"}) as unknown as TypedDocumentString<WebSimilarityQuery, WebSimilarityQueryVariables>;
 export const WebClassifyDocument = new TypedDocumentString(`
-    query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
-  classify(image: $image, labels: $labels, template: $template, backend: $backend) {
+    query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String, $model: String) {
+  classify(
+    image: $image
+    labels: $labels
+    template: $template
+    backend: $backend
+    model: $model
+  ) {
     image {
       id
       width
@@ -463,7 +507,7 @@ export const WebClassifyDocument = new TypedDocumentString(`
     }
   }
 }
-    `, {"hash":"sha256:86e4dd133296af613eebde4ecde996b9d5518b29fd0fc5b2c37e54705144283c"}) as unknown as TypedDocumentString<WebClassifyQuery, WebClassifyQueryVariables>;
+    `, {"hash":"sha256:9451d4494f705a13f7c9a088aa9c11f5d61273a07d27923427cbc84898a7f03d"}) as unknown as TypedDocumentString<WebClassifyQuery, WebClassifyQueryVariables>;
 export const WebCollectionsDocument = new TypedDocumentString(`
     query WebCollections {
   collections {
@@ -476,31 +520,38 @@ export const WebCollectionsDocument = new TypedDocumentString(`
 }
     `, {"hash":"sha256:0f0387bece9ceefaa25d601e127316ee070cfef5b1bd73f0dd107c2ab7479cc5"}) as unknown as TypedDocumentString<WebCollectionsQuery, WebCollectionsQueryVariables>;
 export const WebCreateCollectionDocument = new TypedDocumentString(`
-    mutation WebCreateCollection($name: String!) {
-  createCollection(name: $name) {
+    mutation WebCreateCollection($name: String!, $model: String) {
+  createCollection(name: $name, model: $model) {
     name
     model
     dimension
     engine
   }
 }
-    `, {"hash":"sha256:c58cb24f574908223204c70b31add46659c2c7ed1829a7c6113f3229135cc15e"}) as unknown as TypedDocumentString<WebCreateCollectionMutation, WebCreateCollectionMutationVariables>;
+    `, {"hash":"sha256:57b01f25d8cb529ae3fcf58b40e58c4edd19af6b39992a721df8606434144d08"}) as unknown as TypedDocumentString<WebCreateCollectionMutation, WebCreateCollectionMutationVariables>;
 export const WebAddImagesDocument = new TypedDocumentString(`
-    mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
+    mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {
   addImages(
     collection: $collection
     images: $images
     ids: $ids
     metadata: $metadata
+    model: $model
   ) {
     ids
     count
   }
 }
-    `, {"hash":"sha256:85fa8f1f50c6da2fe47657aca020896d5de50c240a0c256a0ac65d2274b54314"}) as unknown as TypedDocumentString<WebAddImagesMutation, WebAddImagesMutationVariables>;
+    `, {"hash":"sha256:73687bad625b6241e0f4eb3912d282e36e15cfee1988cffcf565522b83c22a5e"}) as unknown as TypedDocumentString<WebAddImagesMutation, WebAddImagesMutationVariables>;
 export const WebSearchDocument = new TypedDocumentString(`
-    query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {
-  search(collection: $collection, text: $text, image: $image, k: $k) {
+    query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int, $model: String) {
+  search(
+    collection: $collection
+    text: $text
+    image: $image
+    k: $k
+    model: $model
+  ) {
     model
     hits {
       id
@@ -512,4 +563,4 @@ export const WebSearchDocument = new TypedDocumentString(`
     }
   }
 }
-    `, {"hash":"sha256:5a6b1f2e8f268b1111ff02ff3d68731102844eceffae9dc61de059328ddc6fb4"}) as unknown as TypedDocumentString<WebSearchQuery, WebSearchQueryVariables>;
+    `, {"hash":"sha256:212601d611b19eb033b5ac6f9d0c024ffd1573eb5f92027fec3a9d5350d8b8d7"}) as unknown as TypedDocumentString<WebSearchQuery, WebSearchQueryVariables>;

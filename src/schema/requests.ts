@@ -28,7 +28,7 @@ export function checkCaptions(captions: readonly string[], ctx: RequestContext, 
 }
 
 /** The `model` argument of every query that encodes: resolved by ctx.forModel (served-models.ts). */
-export const MODEL_ARGUMENT = 'Served model name (Query.models); the default model when omitted. Unknown: MODEL_NOT_FOUND.';
+export const MODEL_ARGUMENT = 'Served model name, one of Query.models; the default model when omitted. Unknown: MODEL_NOT_FOUND.';
 
 /** The backend a request asked for (or the default), started; BACKEND_UNAVAILABLE otherwise. */
 export async function resolveBackend(ctx: RequestContext, name?: string | null): Promise<string> {

@@ -11,8 +11,10 @@ test('schema.graphql is up to date', () => {
 
 test('the schema holds the contract names', () => {
   const sdl = schemaSdl();
-  for (const name of ['type Image', 'type Caption', 'type SimilarityMatrix', 'input ImageInput', 'scores: [[Float!]!]!', 'similarity(', 'classify(', 'embedImages(', 'embedCaptions(', 'backends: [BackendStatus!]!', 'models: [ModelInfo!]!']) {
+  for (const name of ['type Image', 'type Caption', 'type SimilarityMatrix', 'input ImageInput', 'scores: [[Float!]!]!', 'similarity(', 'classify(', 'embedImages(', 'embedCaptions(', 'backends(', 'models: [ModelInfo!]!']) {
     assert.ok(sdl.includes(name), `schema lacks ${name}`);
   }
+  // Query.backends takes an optional model (issue 17): a query without arguments still runs.
+  assert.match(sdl, /backends\(\s*"""[^"]*"""\s*model: String\s*\): \[BackendStatus!\]!/);
   assert.match(sdl, /classify\(\s*backend: String\s+image: ImageInput!\s+labels: \[String!\]![^)]*template: String! = "a photo of a \{\}"\s*\): Classification!/);
 });

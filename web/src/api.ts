@@ -18,13 +18,13 @@ export const ENDPOINT: Endpoint = {
 export const WebServiceInfoDocument = graphql(`
   query WebServiceInfo {
     backends { name device healthy isDefault error }
-    models { name randomWeights warning }
+    models { name isDefault embedDim imageSize randomWeights warning }
   }
 `);
 
 export const WebSimilarityDocument = graphql(`
-  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String) {
-    similarity(images: $images, captions: $captions, backend: $backend) {
+  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String, $model: String) {
+    similarity(images: $images, captions: $captions, backend: $backend, model: $model) {
       images { id width height format }
       captions { id text truncated }
       scores
@@ -38,8 +38,8 @@ export const WebSimilarityDocument = graphql(`
 `);
 
 export const WebClassifyDocument = graphql(`
-  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String) {
-    classify(image: $image, labels: $labels, template: $template, backend: $backend) {
+  query WebClassify($image: ImageInput!, $labels: [String!]!, $template: String, $backend: String, $model: String) {
+    classify(image: $image, labels: $labels, template: $template, backend: $backend, model: $model) {
       image { id width height format }
       labels { label prompt score probability rank }
       model { name randomWeights warning }
@@ -55,20 +55,20 @@ export const WebCollectionsDocument = graphql(`
 `);
 
 export const WebCreateCollectionDocument = graphql(`
-  mutation WebCreateCollection($name: String!) {
-    createCollection(name: $name) { name model dimension engine }
+  mutation WebCreateCollection($name: String!, $model: String) {
+    createCollection(name: $name, model: $model) { name model dimension engine }
   }
 `);
 
 export const WebAddImagesDocument = graphql(`
-  mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
-    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata) { ids count }
+  mutation WebAddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {
+    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { ids count }
   }
 `);
 
 export const WebSearchDocument = graphql(`
-  query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int) {
-    search(collection: $collection, text: $text, image: $image, k: $k) {
+  query WebSearch($collection: String!, $text: String, $image: ImageInput, $k: Int, $model: String) {
+    search(collection: $collection, text: $text, image: $image, k: $k, model: $model) {
       model
       hits { id rank score thumbnail width height }
     }

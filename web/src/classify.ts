@@ -15,6 +15,7 @@ export function setupClassify(): void {
   const templateEl = byId<HTMLInputElement>('template');
   const templateError = byId('template-error');
   const backendEl = byId<HTMLSelectElement>('classify-backend');
+  const modelEl = byId<HTMLSelectElement>('classify-model');
   const submit = byId<HTMLButtonElement>('classify-submit');
   const status = byId('classify-status');
   const formError = byId('classify-error');
@@ -83,7 +84,7 @@ export function setupClassify(): void {
     status.textContent = `Classifying against ${labels.length} label${labels.length === 1 ? '' : 's'}…`;
     try {
       const image = file ? { base64: await fileToDataUrl(file) } : { url };
-      const data = await request(ENDPOINT, WebClassifyDocument, { image, labels, template: templateEl.value, backend: backendEl.value || null });
+      const data = await request(ENDPOINT, WebClassifyDocument, { image, labels, template: templateEl.value, backend: backendEl.value || null, model: modelEl.value || null });
       renderResult(resultEl, data.classify);
       showModelWarning(data.classify.model);
       const top = data.classify.labels[0];

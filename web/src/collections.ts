@@ -11,6 +11,7 @@ export function setupCollections(): void {
   const info = byId('collection-info');
   const pickForm = byId<HTMLFormElement>('collection-pick-form');
   const nameEl = byId<HTMLInputElement>('collection-name');
+  const modelEl = byId<HTMLSelectElement>('collection-model');
   const nameError = byId('collection-name-error');
   const addForm = byId<HTMLFormElement>('collection-add-form');
   const filesEl = byId<HTMLInputElement>('collection-files');
@@ -26,6 +27,8 @@ export function setupCollections(): void {
   const searchError = byId('collection-search-error');
   const resultEl = byId('collection-result');
   const counts = new Map<string, number>();
+  // Each collection's model: adding to it and searching it encode with that model (else MODEL_MISMATCH).
+  const models = new Map<string, string>();
 
   const describeSelected = () => {
     const name = select.value;
@@ -37,7 +40,10 @@ export function setupCollections(): void {
     try {
       const data = await request(ENDPOINT, WebCollectionsDocument);
       counts.clear();
-      for (const c of data.collections) counts.set(c.name, c.count);
+      for (const c of data.collections) {
+        counts.set(c.name, c.count);
+        models.set(c.name, c.model);
+      }
       select.replaceChildren(...data.collections.map((c) => h('option', { value: c.name, selected: c.name === selected }, `${c.name} (${c.count}, ${c.model})`)));
       describeSelected();
     } catch (e) {
@@ -65,7 +71,7 @@ export function setupCollections(): void {
         return;
       }
       try {
-        await request(ENDPOINT, WebCreateCollectionDocument, { name });
+        await request(ENDPOINT, WebCreateCollectionDocument, { name, model: modelEl.value || null });
         nameEl.value = '';
         await refresh(name);
       } catch (err) {
@@ -90,7 +96,7 @@ export function setupCollections(): void {
       addStatus.textContent = `Adding ${files.length} image${files.length === 1 ? '' : 's'}…`;
       try {
         const images = await Promise.all(files.map(async (f) => ({ base64: await fileToDataUrl(f) })));
-        const data = await request(ENDPOINT, WebAddImagesDocument, { collection, images, ids: files.map((f) => f.name), metadata: files.map((f) => ({ name: f.name, type: f.type })) });
+        const data = await request(ENDPOINT, WebAddImagesDocument, { collection, images, ids: files.map((f) => f.name), metadata: files.map((f) => ({ name: f.name, type: f.type })), model: models.get(collection) ?? null });
         addStatus.textContent = `Added ${data.addImages.ids.length}; “${collection}” holds ${data.addImages.count}.`;
         filesEl.value = '';
         await refresh(collection);
@@ -121,7 +127,8 @@ export function setupCollections(): void {
       searchStatus.textContent = 'Searching…';
       try {
         const k = Math.min(100, Math.max(1, Number(kEl.value) || 8));
-        const vars: WebSearchQueryVariables = file ? { collection, image: { base64: await fileToDataUrl(file) }, k } : { collection, text, k };
+        const model = models.get(collection) ?? null;
+        const vars: WebSearchQueryVariables = file ? { collection, image: { base64: await fileToDataUrl(file) }, k, model } : { collection, text, k, model };
         const data = await request(ENDPOINT, WebSearchDocument, vars);
         render(resultEl, data.search, file ? `the image ${file.name}` : `“${text}”`);
         searchStatus.textContent = `Done: ${data.search.hits.length} hit${data.search.hits.length === 1 ? '' : 's'}.`;

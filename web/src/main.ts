@@ -1,4 +1,4 @@
-/** The page's entry point: service info (model, backends), then the two forms. */
+/** The page's entry point: service info (models, backends), then the forms. */
 import { WebServiceInfoDocument, describeError, errorsOf, request, ENDPOINT } from './api';
 import { showModelWarning } from './banner';
 import { setupClassify } from './classify';
@@ -9,9 +9,14 @@ import { setupSimilarity } from './similarity';
 async function loadServiceInfo(): Promise<void> {
   const info = byId('service-info');
   const selects = Array.from(document.querySelectorAll<HTMLSelectElement>('select.backend-select'));
+  const modelSelects = Array.from(document.querySelectorAll<HTMLSelectElement>('select.model-select'));
   try {
     const data = await request(ENDPOINT, WebServiceInfoDocument);
-    const model = data.models[0];
+    const model = data.models.find((m) => m.isDefault) ?? data.models[0];
+    // Every form that encodes chooses among the served models (CLIP_MODELS); the default is preselected.
+    for (const select of modelSelects) {
+      select.replaceChildren(...data.models.map((m) => h('option', { value: m.name, selected: m.isDefault }, `${m.name} (D = ${m.embedDim ?? '?'}, ${m.imageSize} px)${m.isDefault ? ', default' : ''}`)));
+    }
     for (const select of selects) {
       select.replaceChildren(
         ...data.backends.map((b) =>
@@ -20,11 +25,12 @@ async function loadServiceInfo(): Promise<void> {
       );
     }
     const def = data.backends.find((b) => b.isDefault);
-    info.textContent = model ? `Model ${model.name}${def ? `, default backend ${def.name} on ${def.device}` : ''}.` : 'No model loaded.';
+    const others = data.models.length > 1 ? ` (of ${data.models.length}: ${data.models.map((m) => m.name).join(', ')})` : '';
+    info.textContent = model ? `Model ${model.name}${others}${def ? `, default backend ${def.name} on ${def.device}` : ''}.` : 'No model loaded.';
     if (model) showModelWarning(model);
   } catch (e) {
     info.textContent = `Could not read the service's status: ${errorsOf(e).map(describeError).join(' ')}`;
-    for (const select of selects) select.replaceChildren(h('option', { value: '' }, 'default'));
+    for (const select of [...selects, ...modelSelects]) select.replaceChildren(h('option', { value: '' }, 'default'));
   }
 }
 

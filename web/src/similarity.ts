@@ -19,6 +19,7 @@ export function setupSimilarity(): void {
   const captionsEl = byId<HTMLTextAreaElement>('captions');
   const captionsError = byId('captions-error');
   const backendEl = byId<HTMLSelectElement>('similarity-backend');
+  const modelEl = byId<HTMLSelectElement>('similarity-model');
   const submit = byId<HTMLButtonElement>('similarity-submit');
   const status = byId('similarity-status');
   const formError = byId('similarity-error');
@@ -104,7 +105,7 @@ export function setupSimilarity(): void {
     status.textContent = `Comparing ${items.length} image${items.length === 1 ? '' : 's'} with ${lines.length} caption${lines.length === 1 ? '' : 's'}…`;
     try {
       const inputs = await Promise.all(items.map(imageInput));
-      const data = await request(ENDPOINT, WebSimilarityDocument, { images: inputs, captions: lines.map((l) => l.text), backend: backendEl.value || null });
+      const data = await request(ENDPOINT, WebSimilarityDocument, { images: inputs, captions: lines.map((l) => l.text), backend: backendEl.value || null, model: modelEl.value || null });
       renderResult(resultEl, data.similarity, items);
       showModelWarning(data.similarity.model);
       status.textContent = `Done: ${lines.length} × ${items.length} similarities in ${Math.round(data.similarity.timings.totalMs)} ms.`;
