@@ -4,7 +4,7 @@
  *                         multipart upload (input/upload.ts)
  *   GET /healthz          200 once the model is loaded and the default backend started, else 503
  *   GET /healthz/live     200 while the process serves HTTP
- *   GET /healthz/ready    like /healthz, and the backend answers its health check
+ *   GET /healthz/ready    like /healthz, and each model's default backend answers its health check
  *   POST /v1/embeddings, GET /v1/models   OpenAI's API (openai/route.ts)
  *   GET /                 the web page (static assets, when built)
  * Bounded: body size (413), header and whole-request timeouts (slow clients, 408). The lifecycle
@@ -104,7 +104,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, o: Re
       let error: string | undefined;
       if (ok) {
         try {
-          await (await o.pipeline.embedder()).backend.health();
+          // Every served model's default backend: one that cannot answer makes the server not ready.
+          for (const m of o.models.list()) await (await m.pipeline.embedder()).backend.health();
         } catch (e) {
           ok = false;
           error = (e as Error).message;

@@ -34,9 +34,13 @@ export class Metrics {
   readonly openaiRequests = new Counter({ name: 'clipql_openai_requests_total', help: 'Answers of the OpenAI-compatible routes (/v1) by route and outcome (ok or the error code).', labelNames: ['route', 'outcome'], registers: [this.registry] });
   readonly batchFailures = new Counter({ name: 'clipql_batch_failures_total', help: 'Backend batches that failed.', labelNames: ['backend', 'tower'], registers: [this.registry] });
 
-  constructor(private readonly pipeline: ClipPipeline, lifecycle: Lifecycle) {
+  /**
+   * `pipeline`: the default model's, whose queues and workers the gauges show; batches of every
+   * pipeline in `others` (the further served models) are counted too, under the same labels.
+   */
+  constructor(private readonly pipeline: ClipPipeline, lifecycle: Lifecycle, others: readonly ClipPipeline[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: 'clipql_process_', eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS });
-    pipeline.onBatch((e) => this.onBatch(e));
+    for (const p of [pipeline, ...others]) p.onBatch((e) => this.onBatch(e));
     const self = this;
     new Gauge({
       name: 'clipql_lifecycle_state',

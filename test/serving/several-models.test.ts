@@ -150,6 +150,22 @@ describe('two models in one server', () => {
     assert.equal(service.pipeline, tiny.pipeline);
   });
 
+  it('/healthz/ready asks every model\'s default backend', async () => {
+    const res = await fetch(`${service.url}/healthz/ready`);
+    assert.equal(res.status, 200);
+    const small = service.models.resolve('small').pipeline;
+    const backend = (await small.embedder()).backend;
+    const health = backend.health;
+    backend.health = () => Promise.reject(new Error('small is down'));
+    try {
+      const down = await fetch(`${service.url}/healthz/ready`);
+      assert.equal(down.status, 503);
+      assert.match(((await down.json()) as { error: string }).error, /small is down/);
+    } finally {
+      backend.health = health;
+    }
+  });
+
   it('/v1/embeddings serves the second model too, equal to GraphQL', async () => {
     const res = await fetch(`${service.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'small', input: [captions[0]] }) });
     assert.equal(res.status, 200);
