@@ -76,6 +76,8 @@ it('creates a collection, adds images, and shows search hits as thumbnails with 
     await page.setInputFiles('#collection-files', items().map((n) => n.path));
     await page.click('#collection-add');
     await page.waitForSelector('#collection-add-status:has-text("Added 3")');
+    // The list reloads after the status line is written: wait for it rather than read it at once.
+    await page.waitForSelector('#collection-info:has-text("3 images in")');
     assert.match(await page.locator('#collection-info').innerText(), /3 images in “notebook”/);
 
     const caption = `It is ${items().find((n) => n.file === 'astronaut.png')!.caption}`;

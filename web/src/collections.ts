@@ -97,6 +97,10 @@ export function setupCollections(): void {
       try {
         const images = await Promise.all(files.map(async (f) => ({ base64: await fileToDataUrl(f) })));
         const data = await request(ENDPOINT, WebAddImagesDocument, { collection, images, ids: files.map((f) => f.name), metadata: files.map((f) => ({ name: f.name, type: f.type })), model: models.get(collection) ?? null });
+        // The count comes from the answer itself, so the info line agrees with the status line at
+        // once; refresh() then reloads the list (other tabs may have added too).
+        counts.set(collection, data.addImages.count);
+        describeSelected();
         addStatus.textContent = `Added ${data.addImages.ids.length}; “${collection}” holds ${data.addImages.count}.`;
         filesEl.value = '';
         await refresh(collection);
