@@ -19,9 +19,26 @@ export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<R[]>;
 }
 
+/**
+ * Settings (PostgreSQL parameters: name → value) that every connection of a driver starts with,
+ * set before its first statement and never changed by the store outside a transaction (inside
+ * one it may use set_config(..., true), which ends with the transaction). Names and values are
+ * restricted to [A-Za-z0-9_.] (they travel in a connection's start-up options, not as SQL).
+ */
+export type SessionSettings = Readonly<Record<string, string>>;
+
+export function checkSessionSettings(settings: SessionSettings): SessionSettings {
+  for (const [k, v] of Object.entries(settings)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(k) || !/^[A-Za-z0-9_.]+$/.test(v)) throw new RangeError(`session setting ${JSON.stringify(k)} = ${JSON.stringify(v)}: names and values are letters, digits, '_' and '.'`);
+  }
+  return Object.freeze({ ...settings });
+}
+
 export interface StoreDriver extends Queryable {
   /** "pglite" or "postgres": shown in logs and in tests' names. */
   readonly engine: 'pglite' | 'postgres';
+  /** What every connection starts with (see SessionSettings); the store reads it to skip SETs. */
+  readonly session: SessionSettings;
   /**
    * Runs `fn` inside BEGIN ... COMMIT on one connection; a throw rolls back and is rethrown. While
    * it runs, the driver's other queries still work (on the server they use other connections; on

@@ -7,10 +7,10 @@
  */
 import path from 'node:path';
 import type { Config } from '../config/config';
-import type { StoreDriver } from './driver';
+import type { SessionSettings, StoreDriver } from './driver';
 import { PgliteDriver } from './pglite-driver';
 import { PostgresDriver } from './postgres-driver';
-import { CollectionStore } from './store';
+import { CollectionStore, searchSession } from './store';
 
 export const DEFAULT_STORE_DIR = path.join('data', 'store');
 
@@ -30,13 +30,14 @@ export function storeLocation(c: Pick<Config, 'CLIP_STORE'>, cwd = process.cwd()
   return { engine: 'pglite', target: path.resolve(cwd, dir || DEFAULT_STORE_DIR) };
 }
 
-export function createDriver(location: StoreLocation, pool = 8): StoreDriver {
-  return location.engine === 'postgres' ? new PostgresDriver({ connectionString: location.target, max: pool }) : new PgliteDriver(location.target);
+export function createDriver(location: StoreLocation, pool = 8, session: SessionSettings = {}): StoreDriver {
+  return location.engine === 'postgres' ? new PostgresDriver({ connectionString: location.target, max: pool, session }) : new PgliteDriver(location.target, session);
 }
 
 /** Opens (and migrates) the store CLIP_STORE names. */
 export async function openStore(c: StoreSettings): Promise<CollectionStore> {
-  const driver = createDriver(storeLocation(c), c.CLIP_STORE_POOL);
+  // Connections start with the searches' settings, so a search is one statement (store.ts).
+  const driver = createDriver(storeLocation(c), c.CLIP_STORE_POOL, searchSession(c.CLIP_STORE_EF_SEARCH));
   try {
     return await CollectionStore.open(driver, { efSearch: c.CLIP_STORE_EF_SEARCH });
   } catch (e) {

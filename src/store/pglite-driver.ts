@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { SqlError, type Queryable, type SqlValue, type StoreDriver } from './driver';
+import { checkSessionSettings, SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './pglite-protocol';
 
 type Pending = { resolve: (rows: Record<string, unknown>[]) => void; reject: (e: Error) => void };
@@ -23,10 +23,16 @@ export class PgliteDriver implements StoreDriver {
   /** Set when the worker died: every later call fails with it. */
   private dead?: Error;
 
+  readonly session: SessionSettings;
+
   /** `dataDir` is created if missing; PGlite initialises an empty one on first open (seconds). */
-  constructor(readonly dataDir: string) {
+  constructor(
+    readonly dataDir: string,
+    session: SessionSettings = {},
+  ) {
+    this.session = checkSessionSettings(session);
     mkdirSync(dataDir, { recursive: true });
-    const config: WorkerConfig = { dataDir: path.resolve(dataDir) };
+    const config: WorkerConfig = { dataDir: path.resolve(dataDir), session: this.session };
     this.worker = new Worker(path.join(__dirname, 'pglite-worker.js'), { workerData: config });
     this.worker.unref();
     this.worker.on('message', (m: WorkerReply) => {

@@ -12,7 +12,9 @@ export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly rows?: Record<string, unknown>[] }
   | { readonly id: number; readonly ok: false; readonly message: string; readonly sqlState?: string };
 
-/** workerData of the worker: where the database lives. */
+/** workerData of the worker: where the database lives, and its session settings. */
 export interface WorkerConfig {
   readonly dataDir: string;
+  /** Set once on PGlite's one connection before any request runs (StoreDriver.session). */
+  readonly session: Readonly<Record<string, string>>;
 }

@@ -5,22 +5,27 @@
  * the pool reconnects by itself on the next query.
  */
 import { Pool, type PoolClient } from 'pg';
-import { SqlError, type Queryable, type SqlValue, type StoreDriver } from './driver';
+import { checkSessionSettings, SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
 
 export interface PostgresDriverOptions {
   /** postgres://user:password@host:port/database (or ?host=/run/postgresql for a socket). */
   readonly connectionString: string;
   /** Pool size (default 8). */
   readonly max?: number;
+  /** Set on every connection at start-up (`-c name=value` options): no statement of its own. */
+  readonly session?: SessionSettings;
 }
 
 export class PostgresDriver implements StoreDriver {
   readonly engine = 'postgres' as const;
+  readonly session: SessionSettings;
   private readonly pool: Pool;
   private closed?: Promise<void>;
 
   constructor(options: PostgresDriverOptions) {
-    this.pool = new Pool({ connectionString: options.connectionString, max: options.max ?? 8, connectionTimeoutMillis: 10_000 });
+    this.session = checkSessionSettings(options.session ?? {});
+    const startup = Object.entries(this.session).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+    this.pool = new Pool({ connectionString: options.connectionString, max: options.max ?? 8, connectionTimeoutMillis: 10_000, ...(startup ? { options: startup } : {}) });
     // An idle connection that the server drops emits 'error' on the pool; without a listener
     // that would crash the process. The next query simply gets a fresh connection.
     this.pool.on('error', () => undefined);

@@ -15,10 +15,18 @@
  * and a search that reaches the table after a drop committed gets "relation does not exist",
  * answered as COLLECTION_NOT_FOUND too.
  * Every write is one transaction: a process killed mid-call loses only unacknowledged work.
+ *
+ * A search is one statement when it can be: the store remembers each collection it has read
+ * (name → id, model, D; a collection's id is never reused, so what an id names never changes),
+ * and a driver opened with searchSession() already has hnsw.ef_search and iterative scans set on
+ * every connection. A search by a remembered name with the session's ef_search is then only the
+ * index query: no BEGIN, catalogue read or COMMIT. If the collection was dropped meanwhile (by
+ * this process or another replica), the table is gone ("relation does not exist"): the store
+ * forgets the name and takes the full path, which finds the new collection of that name or none.
  */
 import { ClipqlError, ErrorCode } from '../errors';
 import { normalizeRows } from '../similarity/similarity';
-import { SqlError, type Queryable, type StoreDriver } from './driver';
+import { SqlError, type Queryable, type SessionSettings, type StoreDriver } from './driver';
 import { createItemsTableSql, DEFAULT_HNSW, itemsTable, type HnswParams } from './items-table';
 import { checkCollectionName, checkDepth, checkItemId, checkItemIds, checkK, STORE_LIMITS } from './limits';
 import { migrate } from './migrate';
@@ -79,7 +87,21 @@ export interface StoreOptions {
   readonly hnsw?: HnswParams;
 }
 
+export const DEFAULT_EF_SEARCH = 40;
+/** Collections remembered by name (see the file comment); the oldest is forgotten past this. */
+const KNOWN_COLLECTIONS = 1024;
+
+/**
+ * The session settings that let a search with `efSearch` be one statement: give them to the
+ * driver (StoreDriver.session) and the same efSearch to CollectionStore.open.
+ */
+export function searchSession(efSearch = DEFAULT_EF_SEARCH): SessionSettings {
+  return { 'hnsw.ef_search': String(efSearch), 'hnsw.iterative_scan': 'strict_order' };
+}
+
 export class CollectionStore {
+  private readonly known = new Map<string, CollectionInfo>();
+
   private constructor(
     readonly driver: StoreDriver,
     private readonly options: StoreOptions,
@@ -113,6 +135,7 @@ export class CollectionStore {
     checkCollectionName(name, 'name');
     return guard(() =>
       this.driver.transaction(async (tx) => {
+        this.known.delete(name);
         const rows = await tx.query<{ id: number }>('DELETE FROM clip_collections WHERE name = $1 RETURNING id', [name]);
         if (rows.length === 0) return false;
         await tx.query(`DROP TABLE IF EXISTS ${itemsTable(rows[0].id)}`);
@@ -179,35 +202,32 @@ export class CollectionStore {
     const offset = options.offset ?? 0;
     checkDepth(offset, k);
     if (query.length !== model.dim) throw new RangeError(`a query of ${query.length} values for a model of D = ${model.dim}`);
-    const ef = Math.min(1000, Math.max(this.options.efSearch ?? 40, offset + k + 1));
-    return this.withCollection(
-      name,
-      model,
-      async (tx, c) => {
-        const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
-        let where = '';
-        if (options.filter) {
-          params.push(options.filter);
-          where = 'WHERE metadata @> $4::jsonb';
-        }
-        const rows = await tx.query<HitRow>(
-          `SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
-           FROM ${itemsTable(c.id)} ${where} ORDER BY embedding <=> $1::vector LIMIT $2 OFFSET $3`,
-          params,
-        );
-        return rows.map((r) => ({
-          id: r.item_id,
-          score: Number(r.score),
-          metadata: r.metadata ?? null,
-          sha256: r.sha256,
-          width: r.width,
-          height: r.height,
-          format: r.format,
-          thumbnail: r.thumbnail ? { data: new Uint8Array(r.thumbnail), mime: r.thumbnail_mime ?? 'application/octet-stream' } : null,
-        }));
-      },
-      { lock: false, efSearch: ef },
-    );
+    const ef = Math.min(1000, Math.max(this.options.efSearch ?? DEFAULT_EF_SEARCH, offset + k + 1));
+    const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
+    if (options.filter) params.push(options.filter);
+    const known = this.known.get(name);
+    if (known && known.model === model.name && known.dim === model.dim && this.sessionHas(ef)) {
+      try {
+        return await guard(() => nearest(this.driver, known, params), { collection: name });
+      } catch (e) {
+        // Dropped since it was remembered: forget it and take the full path below.
+        if (!(e instanceof ClipqlError && e.code === ErrorCode.COLLECTION_NOT_FOUND)) throw e;
+        if (this.known.get(name) === known) this.known.delete(name);
+      }
+    }
+    return this.withCollection(name, model, (tx, c) => nearest(tx, c, params), { lock: false, efSearch: ef });
+  }
+
+  /** Whether every connection already searches with this ef_search (and strict-order iterative scans). */
+  private sessionHas(ef: number): boolean {
+    const session = this.driver.session;
+    return session['hnsw.ef_search'] === String(ef) && session['hnsw.iterative_scan'] === 'strict_order';
+  }
+
+  private remember(c: CollectionInfo): void {
+    this.known.delete(c.name);
+    if (this.known.size >= KNOWN_COLLECTIONS) this.known.delete(this.known.keys().next().value!);
+    this.known.set(c.name, c);
   }
 
   /** The stored (normalised) embedding of one item, or undefined. For tests and tools. */
@@ -239,6 +259,7 @@ export class CollectionStore {
           const rows = await tx.query<CollectionRow>(sql, mode.efSearch === undefined ? [name] : [name, String(mode.efSearch)]);
           if (rows.length === 0) throw notFound(name);
           const c = collectionInfo(rows[0]);
+          this.remember(c);
           if (model && (model.name !== c.model || model.dim !== c.dim)) {
             throw modelMismatch(name, c, model);
           }
@@ -247,6 +268,26 @@ export class CollectionStore {
       { collection: name },
     );
   }
+}
+
+/** The index query of a search: params are [query vector, limit, offset, filter?]. */
+async function nearest(q: Queryable, c: CollectionInfo, params: readonly (string | number)[]): Promise<Hit[]> {
+  const where = params.length > 3 ? 'WHERE metadata @> $4::jsonb' : '';
+  const rows = await q.query<HitRow>(
+    `SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
+     FROM ${itemsTable(c.id)} ${where} ORDER BY embedding <=> $1::vector LIMIT $2 OFFSET $3`,
+    params,
+  );
+  return rows.map((r) => ({
+    id: r.item_id,
+    score: Number(r.score),
+    metadata: r.metadata ?? null,
+    sha256: r.sha256,
+    width: r.width,
+    height: r.height,
+    format: r.format,
+    thumbnail: r.thumbnail ? { data: new Uint8Array(r.thumbnail), mime: r.thumbnail_mime ?? 'application/octet-stream' } : null,
+  }));
 }
 
 const COLLECTION_COLUMNS = "id, name, model, dim, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at";

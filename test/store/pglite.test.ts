@@ -7,6 +7,6 @@ import { storeSuite } from './suite';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'clipql-pglite-'));
 storeSuite('PGlite', {
-  driver: async () => new PgliteDriver(dir),
+  driver: async (session) => new PgliteDriver(dir, session),
   cleanup: async () => rmSync(dir, { recursive: true, force: true }),
 });

@@ -5,9 +5,9 @@ import { storeSuite } from './suite';
 
 let db: TestDatabase | undefined;
 storeSuite('PostgreSQL', {
-  driver: async () => {
+  driver: async (session) => {
     db = await createTestDatabase();
-    return new PostgresDriver({ connectionString: db.url });
+    return new PostgresDriver({ connectionString: db.url, session });
   },
   cleanup: async () => db?.drop(),
 });

@@ -7,14 +7,14 @@ import { rng } from '../../scripts/hostile/bytes';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/errors';
-import type { StoreDriver } from '../../src/store/driver';
+import type { SessionSettings, StoreDriver } from '../../src/store/driver';
 import { metadataText } from '../../src/store/limits';
 import { migrate } from '../../src/store/migrate';
-import { CollectionStore, type NewItem } from '../../src/store/store';
+import { CollectionStore, searchSession, type NewItem } from '../../src/store/store';
 
 export interface Engine {
-  /** A driver on an empty database (each call may return the same database). */
-  driver(): Promise<StoreDriver>;
+  /** A driver on an empty database (each call may return the same database), with these session settings. */
+  driver(session: SessionSettings): Promise<StoreDriver>;
   /** Called once after the suite. */
   cleanup?(): Promise<void>;
 }
@@ -41,7 +41,8 @@ export function storeSuite(name: string, engine: Engine): void {
   describe(`collection store on ${name}`, () => {
     let store: CollectionStore;
     before(async () => {
-      store = await CollectionStore.open(await engine.driver());
+      // As openStore does: connections start with the searches' settings (pgvector's default 40).
+      store = await CollectionStore.open(await engine.driver(searchSession()));
     });
     after(async () => {
       await store?.close();
@@ -167,6 +168,53 @@ export function storeSuite(name: string, engine: Engine): void {
         for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score >= hits[i].score - 1e-7, 'best first');
       }
       assert.ok(found / 100 >= 0.95, `recall@10 ${found / 100}`);
+    });
+
+    it('starts every connection with the session settings', async () => {
+      const read = "SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan";
+      // pgvector's defaults are 40 and off: strict_order shows the settings arrived.
+      const outside = await Promise.all(Array.from({ length: 4 }, () => store.driver.query<{ ef: string; scan: string }>(read)));
+      for (const [row] of outside) assert.deepEqual(row, { ef: '40', scan: 'strict_order' });
+      const inside = await store.driver.transaction((tx) => tx.query<{ ef: string; scan: string }>(read));
+      assert.deepEqual(inside[0], { ef: '40', scan: 'strict_order' });
+    });
+
+    it('searches a collection it knows in one statement, and notices when another replica re-created it', async () => {
+      const calls: string[] = [];
+      const d = store.driver;
+      const counting: StoreDriver = {
+        engine: d.engine,
+        session: d.session,
+        query: (sql, params) => (calls.push('query'), d.query(sql, params)),
+        transaction: (fn) => (calls.push('transaction'), d.transaction(fn)),
+        close: async () => undefined,
+      };
+      const replica = await CollectionStore.open(counting);
+      await store.createCollection('known', MODEL);
+      await store.upsert('known', MODEL, [item('a', [1, 0, 0, 0], { kind: 'k' }), item('b', [0, 1, 0, 0], { kind: 'k' })]);
+      const q = Float32Array.from([1, 0.1, 0, 0]);
+      calls.length = 0;
+      assert.deepEqual((await replica.search('known', MODEL, q, { k: 2 })).map((h) => h.id), ['a', 'b']);
+      assert.deepEqual(calls, ['transaction'], 'the first search reads the catalogue');
+      calls.length = 0;
+      assert.deepEqual((await replica.search('known', MODEL, q, { k: 2, filter: JSON.stringify({ kind: 'k' }) })).map((h) => h.id), ['a', 'b']);
+      assert.deepEqual(calls, ['query'], 'then a search is the index query alone');
+      calls.length = 0;
+      await replica.search('known', MODEL, q, { k: 100, offset: 0 });
+      assert.deepEqual(calls, ['transaction'], 'a deeper search than the session ef_search sets its own');
+      // Another store (a replica) drops it and makes a new one of that name for another model.
+      const other = { name: 'other-model', dim: 4 };
+      await store.dropCollection('known');
+      await store.createCollection('known', other);
+      await store.upsert('known', other, [item('new', [0, 0, 1, 0])]);
+      assert.match(await code(replica.search('known', MODEL, q, { k: 2 }), ErrorCode.MODEL_MISMATCH), /other-model/);
+      calls.length = 0;
+      assert.deepEqual((await replica.search('known', other, q, { k: 2 })).map((h) => h.id), ['new']);
+      assert.deepEqual(calls, ['query'], 'the refused search read the new collection, and it is remembered');
+      await store.dropCollection('known');
+      calls.length = 0;
+      await code(replica.search('known', other, q, { k: 2 }), ErrorCode.COLLECTION_NOT_FOUND);
+      assert.deepEqual(calls, ['query', 'transaction'], 'the gone table sends it to the catalogue, which has no such name');
     });
 
     it('is safe to drop a collection while it is being searched', async () => {
