@@ -43,7 +43,7 @@ install. model.pt's debug info holds the line numbers of this file, so editing i
 model.pt's bytes (not its numbers); regenerate and commit it with the edit.
 
 Options
-  [--preset] tiny|tiny-224|vit-b-32|vit-l-14-336   (the preset may also be given as the first argument)
+  [--preset] tiny|tiny-224|tiny-d768|vit-b-32|vit-l-14-336   (the preset may also be given as the first argument)
   --out DIR          bundle folder (default models/tiny-clip-336 or models/bench-<preset>)
   --fixtures DIR     reference folder (default test/fixtures/tiny-clip-336 for tiny, <out>/reference for tiny-224)
   --shared DIR       the shared files (default ../shared beside the repository)
@@ -114,6 +114,11 @@ PRESETS = {
     "tiny-224": dict(embed_dim=16, image_resolution=224, vision_patch_size=32, vision_width=32,
                      vision_layers=2, vision_heads=4, transformer_width=16, transformer_layers=2,
                      transformer_heads=4),
+    # The tiny towers with a 768-wide projection (ViT-L/14's D): the collection benchmark serves
+    # it so that a GraphQL search runs against an index of D = 768 (scripts/bench/store.ts).
+    "tiny-d768": dict(embed_dim=768, image_resolution=336, vision_patch_size=14, vision_width=64,
+                      vision_layers=2, vision_heads=4, transformer_width=16, transformer_layers=2,
+                      transformer_heads=4),
     "vit-b-32": dict(embed_dim=512, image_resolution=224, vision_patch_size=32, vision_width=768,
                      vision_layers=12, vision_heads=12, transformer_width=512, transformer_layers=12,
                      transformer_heads=8),
