@@ -24,6 +24,9 @@ export function itemsTable(id: number): string {
   return `clip_items_${int(id, 'collection id', 1, Number.MAX_SAFE_INTEGER)}`;
 }
 
+/** The largest D whose embeddings are kept in the row (see createItemsTableSql). */
+export const PLAIN_MAX_DIM = 1536;
+
 export function createItemsTableSql(id: number, dim: number, hnsw: HnswParams = DEFAULT_HNSW): string[] {
   const t = itemsTable(id);
   int(dim, 'dimension', 1, 2000); // HNSW indexes vector columns of up to 2,000 dimensions
@@ -40,6 +43,12 @@ export function createItemsTableSql(id: number, dim: number, hnsw: HnswParams = 
       thumbnail_mime text,
       added_at timestamptz NOT NULL DEFAULT now()
     )`,
+    // Embeddings stay in the row (no TOAST): a vector over ~2 KB (D > ~500) is otherwise moved
+    // out of line, and PostgreSQL's planner, which prices a sequential scan by the main table's
+    // pages only, then finds scanning every row cheaper than the HNSW index: measured here, a
+    // 20,000-item D = 768 collection answered each search by a 92 ms exact scan. Up to D = 1536
+    // (6,152 bytes) the row still fits a page beside the other columns (those may be TOASTed).
+    ...(dim <= PLAIN_MAX_DIM ? [`ALTER TABLE ${t} ALTER COLUMN embedding SET STORAGE PLAIN`] : []),
     `CREATE INDEX ${t}_hnsw ON ${t} USING hnsw (embedding vector_cosine_ops) WITH (m = ${int(hnsw.m, 'm', 2, 100)}, ef_construction = ${int(hnsw.efConstruction, 'ef_construction', 4, 1000)})`,
   ];
 }

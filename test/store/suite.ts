@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/errors';
 import type { SessionSettings, StoreDriver } from '../../src/store/driver';
 import { metadataText } from '../../src/store/limits';
+import { itemsTable } from '../../src/store/items-table';
 import { migrate } from '../../src/store/migrate';
 import { CollectionStore, searchSession, type NewItem } from '../../src/store/store';
 
@@ -168,6 +169,31 @@ export function storeSuite(name: string, engine: Engine): void {
         for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score >= hits[i].score - 1e-7, 'best first');
       }
       assert.ok(found / 100 >= 0.95, `recall@10 ${found / 100}`);
+    });
+
+    it('searches a 2,000-item collection of D = 768 through its HNSW index, not a scan of every row', async () => {
+      // TOASTed vectors (over ~2 KB) make a sequential scan look cheap to the planner: before the
+      // embeddings were kept in the row, a 20,000-item D = 768 collection was scanned whole.
+      const wide = { name: 'wide-model', dim: 768 };
+      const c = await store.createCollection('wide', wide);
+      const t = itemsTable(c.id);
+      // 2,000 rows made in SQL (random vectors), the index rebuilt after the load: quicker than
+      // 2,000 upserts, and the planner sees the same table and index. (WHERE i > 0 makes the
+      // subquery correlated, so each row gets its own random vector.)
+      await store.driver.query(`DROP INDEX ${t}_hnsw`);
+      await store.driver.query(
+        `INSERT INTO ${t} (item_id, embedding, sha256, width, height, format)
+         SELECT 'w' || i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 768) WHERE i > 0)::real[]::vector, 'x', 1, 1, 'png' FROM generate_series(1, 2000) AS i`,
+      );
+      await store.driver.query(`CREATE INDEX ${t}_hnsw ON ${t} USING hnsw (embedding vector_cosine_ops)`);
+      await store.driver.query(`ANALYZE ${t}`);
+      const [storage] = await store.driver.query<{ s: string }>("SELECT attstorage AS s FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'embedding'", [t]);
+      assert.equal(storage.s, 'p', 'embeddings are kept in the row (STORAGE PLAIN)');
+      const q = Array.from({ length: 768 }, (_, i) => Math.sin(i));
+      const plan = (await store.driver.query<Record<string, string>>(`EXPLAIN SELECT item_id FROM ${t} ORDER BY embedding <=> $1::vector LIMIT 11`, [`[${q.join(',')}]`])).map((r) => Object.values(r)[0]).join('\n');
+      assert.match(plan, new RegExp(`Index Scan using ${t}_hnsw`), plan.replace(/\[[^\]]*\]/g, '[…]'));
+      assert.equal((await store.search('wide', wide, Float32Array.from(q), { k: 10 })).length, 10);
+      await store.dropCollection('wide');
     });
 
     it('starts every connection with the session settings', async () => {
