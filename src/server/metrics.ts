@@ -26,21 +26,23 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'clipql_requests_total', help: 'GraphQL operations by root field and outcome (ok or the first error code).', labelNames: ['operation', 'outcome'], registers: [this.registry] });
   readonly rejectedImages = new Counter({ name: 'clipql_images_rejected_total', help: 'Image inputs refused, by reason (error code).', labelNames: ['reason'], registers: [this.registry] });
-  readonly batchSize = new Histogram({ name: 'clipql_batch_size', help: 'Items per backend batch.', labelNames: ['backend', 'tower'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [this.registry] });
-  readonly queueWait = new Histogram({ name: 'clipql_queue_wait_seconds', help: 'Time items waited in the batch queue.', labelNames: ['backend', 'tower'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
-  readonly compute = new Histogram({ name: 'clipql_backend_compute_seconds', help: 'Backend time per batch.', labelNames: ['backend', 'tower'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly batchSize = new Histogram({ name: 'clipql_batch_size', help: 'Items per backend batch.', labelNames: ['model', 'backend', 'tower'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [this.registry] });
+  readonly queueWait = new Histogram({ name: 'clipql_queue_wait_seconds', help: 'Time items waited in the batch queue.', labelNames: ['model', 'backend', 'tower'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly compute = new Histogram({ name: 'clipql_backend_compute_seconds', help: 'Backend time per batch.', labelNames: ['model', 'backend', 'tower'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly apiRequests = new Counter({ name: 'clipql_api_requests_total', help: 'Requests at the API-key gate by key name ("(none)" for a missing or unknown key; never the key) and outcome (admitted or the refusal code).', labelNames: ['key', 'outcome'], registers: [this.registry] });
   readonly apiImages = new Counter({ name: 'clipql_api_images_total', help: 'Images charged to API keys, by key name and outcome (admitted or the refusal code).', labelNames: ['key', 'outcome'], registers: [this.registry] });
   readonly openaiRequests = new Counter({ name: 'clipql_openai_requests_total', help: 'Answers of the OpenAI-compatible routes (/v1) by route and outcome (ok or the error code).', labelNames: ['route', 'outcome'], registers: [this.registry] });
-  readonly batchFailures = new Counter({ name: 'clipql_batch_failures_total', help: 'Backend batches that failed.', labelNames: ['backend', 'tower'], registers: [this.registry] });
+  readonly batchFailures = new Counter({ name: 'clipql_batch_failures_total', help: 'Backend batches that failed.', labelNames: ['model', 'backend', 'tower'], registers: [this.registry] });
 
   /**
-   * `pipeline`: the default model's, whose queues and workers the gauges show; batches of every
-   * pipeline in `others` (the further served models) are counted too, under the same labels.
+   * `models`: every served model (the default first), by the name requests give. Batches, queues,
+   * cache hits and worker restarts carry a `model` label; the preprocessing threads are shared by
+   * all models (server/open-models.ts), so their gauges have none.
    */
-  constructor(private readonly pipeline: ClipPipeline, lifecycle: Lifecycle, others: readonly ClipPipeline[] = []) {
+  constructor(private readonly models: readonly { readonly name: string; readonly pipeline: ClipPipeline }[], lifecycle: Lifecycle) {
+    if (models.length === 0) throw new TypeError('Metrics needs at least one model');
     collectDefaultMetrics({ register: this.registry, prefix: 'clipql_process_', eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS });
-    for (const p of [pipeline, ...others]) p.onBatch((e) => this.onBatch(e));
+    for (const m of models) m.pipeline.onBatch((e) => this.onBatch(m.name, e));
     const self = this;
     new Gauge({
       name: 'clipql_lifecycle_state',
@@ -54,31 +56,31 @@ export class Metrics {
     new Gauge({
       name: 'clipql_queue_length',
       help: 'Items waiting in the batch queues.',
-      labelNames: ['backend', 'tower'],
+      labelNames: ['model', 'backend', 'tower'],
       registers: [this.registry],
       async collect() {
-        for (const [name, e] of await self.embedders()) {
+        for (const [model, name, e] of await self.embedders()) {
           const s = e.stats();
-          this.set({ backend: name, tower: 'image' }, s.queued.image);
-          this.set({ backend: name, tower: 'text' }, s.queued.text);
+          this.set({ model, backend: name, tower: 'image' }, s.queued.image);
+          this.set({ model, backend: name, tower: 'text' }, s.queued.text);
         }
       },
     });
     new Gauge({
       name: 'clipql_cache_hits',
       help: 'Embedding cache hits since start.',
-      labelNames: ['backend', 'tower'],
+      labelNames: ['model', 'backend', 'tower'],
       registers: [this.registry],
       async collect() {
-        for (const [name, e] of await self.embedders()) {
+        for (const [model, name, e] of await self.embedders()) {
           const s = e.stats();
-          this.set({ backend: name, tower: 'image' }, s.imageCacheHits);
-          this.set({ backend: name, tower: 'text' }, s.textCacheHits);
+          this.set({ model, backend: name, tower: 'image' }, s.imageCacheHits);
+          this.set({ model, backend: name, tower: 'text' }, s.textCacheHits);
         }
       },
     });
-    // The preprocessing threads' admission queue (preprocess/pool.ts).
-    const preprocess = () => self.pipeline.preprocessStats();
+    // The preprocessing threads' admission queue (preprocess/pool.ts), one for every model.
+    const preprocess = () => self.models[0].pipeline.preprocessStats();
     new Gauge({
       name: 'clipql_preprocess_queue_length',
       help: 'Images waiting for a preprocessing thread (bounded by CLIP_PREPROCESS_QUEUE_MAX; beyond it, OVERLOADED).',
@@ -100,34 +102,37 @@ export class Metrics {
     new Gauge({
       name: 'clipql_worker_restarts',
       help: 'Backend worker restarts since start (out-of-process backends).',
-      labelNames: ['backend'],
+      labelNames: ['model', 'backend'],
       registers: [this.registry],
       collect() {
-        for (const b of self.pipeline.registry.created()) {
-          // "restarts", or one "workerN.restarts" per worker (the torch backend): their sum
-          const counts = Object.entries(b.describe().details).filter(([k]) => /(^|\.)restarts$/.test(k)).map(([, v]) => Number(v));
-          this.set({ backend: b.name }, counts.reduce((s, r) => s + (Number.isFinite(r) ? r : 0), 0));
+        for (const m of self.models) {
+          for (const b of m.pipeline.registry.created()) {
+            // "restarts", or one "workerN.restarts" per worker (the torch backend): their sum
+            const counts = Object.entries(b.describe().details).filter(([k]) => /(^|\.)restarts$/.test(k)).map(([, v]) => Number(v));
+            this.set({ model: m.name, backend: b.name }, counts.reduce((s, r) => s + (Number.isFinite(r) ? r : 0), 0));
+          }
         }
       },
     });
   }
 
+  /** [model, backend, embedder] of every backend started so far. */
   private async embedders() {
-    const p = this.pipeline;
-    const started = p.registry.created().map((b) => b.name);
     const out = [];
-    for (const name of started) {
-      try {
-        out.push([name, await p.embedder(name)] as const);
-      } catch {
-        // a backend that failed to start has no queue
+    for (const m of this.models) {
+      for (const b of m.pipeline.registry.created()) {
+        try {
+          out.push([m.name, b.name, await m.pipeline.embedder(b.name)] as const);
+        } catch {
+          // a backend that failed to start has no queue
+        }
       }
     }
     return out;
   }
 
-  private onBatch(info: BatchEvent): void {
-    const labels = { backend: info.backend, tower: info.tower };
+  private onBatch(model: string, info: BatchEvent): void {
+    const labels = { model, backend: info.backend, tower: info.tower };
     this.batchSize.observe(labels, info.size);
     for (const w of info.queueWaitMs) this.queueWait.observe(labels, w / 1000);
     this.compute.observe(labels, info.durationMs / 1000);

@@ -71,7 +71,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     embedder: { cacheSize: c.CLIP_CACHE_SIZE, maxDelayMs: c.CLIP_BATCH_DELAY_MS, maxQueue: c.CLIP_QUEUE_MAX },
   });
   const pipeline = models.default.pipeline;
-  const metrics = new Metrics(pipeline, lifecycle, models.list().slice(1).map((m) => m.pipeline));
+  const metrics = new Metrics(models.list(), lifecycle);
   const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
   let apollo: ReturnType<typeof createApollo> | undefined;
   const location = storeLocation(c);

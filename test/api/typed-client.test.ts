@@ -57,7 +57,7 @@ test('typed errors carry the code', async () => {
 test('/metrics exposes requests, batches, queue, cache and rejections after traffic', async () => {
   await gql(service.url, '{ models { name } }');
   const text = await (await fetch(`${service.url}/metrics`)).text();
-  for (const m of ['clipql_requests_total{operation="similarity",outcome="ok"}', 'clipql_requests_total{operation="similarity",outcome="BAD_IMAGE"}', 'clipql_images_rejected_total{reason="BAD_IMAGE"}', 'clipql_batch_size_bucket', 'clipql_queue_wait_seconds_bucket', 'clipql_backend_compute_seconds_bucket', 'clipql_queue_length{backend="onnx",tower="image"}', 'clipql_cache_hits{backend="onnx",tower="image"}']) {
+  for (const m of ['clipql_requests_total{operation="similarity",outcome="ok"}', 'clipql_requests_total{operation="similarity",outcome="BAD_IMAGE"}', 'clipql_images_rejected_total{reason="BAD_IMAGE"}', 'clipql_batch_size_bucket', 'clipql_queue_wait_seconds_bucket', 'clipql_backend_compute_seconds_bucket', 'clipql_queue_length{model="tiny-clip-336",backend="onnx",tower="image"}', 'clipql_cache_hits{model="tiny-clip-336",backend="onnx",tower="image"}']) {
     assert.ok(text.includes(m), `/metrics lacks ${m}`);
   }
 });

@@ -77,7 +77,7 @@ test('/metrics after traffic: requests by operation and outcome, rejections, bat
   assert.equal(value(m, 'clipql_images_rejected_total{reason="BAD_IMAGE"}'), 1);
   assert.equal(value(m, 'clipql_images_rejected_total{reason="UNSUPPORTED_FORMAT"}'), 1);
   for (const tower of ['image', 'text']) {
-    const labels = `backend="onnx",tower="${tower}"`;
+    const labels = `model="tiny-clip-336",backend="onnx",tower="${tower}"`;
     const batches = value(m, `clipql_batch_size_count{${labels}}`);
     assert.ok(batches >= 1, `${tower} batches`);
     assert.ok(value(m, `clipql_batch_size_sum{${labels}}`) >= batches, `${tower}: at least one item per batch`);
@@ -85,8 +85,8 @@ test('/metrics after traffic: requests by operation and outcome, rejections, bat
     assert.ok(value(m, `clipql_queue_wait_seconds_count{${labels}}`) >= batches, `${tower}: one queue wait per item`);
     assert.equal(value(m, `clipql_queue_length{${labels}}`), 0, `${tower} queue empty after the traffic`);
   }
-  assert.ok(value(m, 'clipql_cache_hits{backend="onnx",tower="image"}') >= 2, 'the repeated image came from the cache');
-  assert.equal(value(m, 'clipql_worker_restarts{backend="onnx"}'), 0);
+  assert.ok(value(m, 'clipql_cache_hits{model="tiny-clip-336",backend="onnx",tower="image"}') >= 2, 'the repeated image came from the cache');
+  assert.equal(value(m, 'clipql_worker_restarts{model="tiny-clip-336",backend="onnx"}'), 0);
   assert.equal(value(m, 'clipql_preprocess_queue_length'), 0, 'preprocessing queue empty after the burst');
   assert.ok(seen.preprocess > 0 && seen.preprocess <= 8, `the preprocessing queue was seen at ${seen.preprocess} during the burst (bound 8)`);
   assert.ok(seen.running > 0, 'preprocessing was seen running');

@@ -116,8 +116,8 @@ test('killing the torch worker under load: in-flight calls get BACKEND_UNAVAILAB
   assert.deepEqual(tally(afterRestart, (a) => a.outcome), { ok: afterRestart.length });
   assert.equal(now.restarts, 1);
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  assert.match(metrics, /^clipql_worker_restarts\{backend="torch"\} 1$/m);
-  assert.match(metrics, /^clipql_batch_failures_total\{backend="torch",tower="text"\} [1-9]/m);
+  assert.match(metrics, /^clipql_worker_restarts\{model="tiny-clip-336",backend="torch"\} 1$/m);
+  assert.match(metrics, /^clipql_batch_failures_total\{model="tiny-clip-336",backend="torch",tower="text"\} [1-9]/m);
 });
 
 test('SIGTERM under load: in-flight requests finish, new ones are refused, workers stop, exit 0', { timeout: 120_000 }, async (t) => {

@@ -140,7 +140,7 @@ test('errors come as OpenAI error objects with clipql\'s code, and the client ma
 });
 
 test('the same cache as GraphQL: a caption embedded through /v1 is a cache hit for embedCaptions', async () => {
-  const hits = async () => Number(/clipql_cache_hits\{backend="onnx",tower="text"\} (\d+)/.exec(await (await fetch(`${service.url}/metrics`)).text())![1]);
+  const hits = async () => Number(/clipql_cache_hits\{model="tiny-clip-336",backend="onnx",tower="text"\} (\d+)/.exec(await (await fetch(`${service.url}/metrics`)).text())![1]);
   const caption = `a caption seen once ${Date.now()}`;
   await client.embeddings.create({ model, input: caption, encoding_format: 'float' });
   const before = await hits();

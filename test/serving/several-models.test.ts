@@ -166,6 +166,27 @@ describe('two models in one server', () => {
     }
   });
 
+  it('/metrics shows every model\'s batches, queues and cache under its own name', async () => {
+    // Two captions per model, then the first again: one text batch and one cache hit each.
+    for (const model of ['tiny', 'small']) {
+      await ok('query($c: [String!]!, $m: String) { embedCaptions(captions: $c, model: $m) { embedding } }', { c: ['a metrics probe', 'another metrics probe'], m: model });
+      await ok('query($c: [String!]!, $m: String) { embedCaptions(captions: $c, model: $m) { embedding } }', { c: ['a metrics probe'], m: model });
+    }
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      assert.ok(line, `${series} in /metrics`);
+      return Number(line.slice(series.length + 1));
+    };
+    for (const model of ['tiny', 'small']) {
+      const labels = `model="${model}",backend="onnx",tower="text"`;
+      assert.ok(value(`clipql_batch_size_count{${labels}}`) >= 1, `${model}: text batches`);
+      assert.equal(value(`clipql_queue_length{${labels}}`), 0, `${model}: text queue`);
+      assert.ok(value(`clipql_cache_hits{${labels}}`) >= 1, `${model}: the repeated caption came from its cache`);
+      assert.equal(value(`clipql_worker_restarts{model="${model}",backend="onnx"}`), 0);
+    }
+  });
+
   it('/v1/embeddings serves the second model too, equal to GraphQL', async () => {
     const res = await fetch(`${service.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'small', input: [captions[0]] }) });
     assert.equal(res.status, 200);
