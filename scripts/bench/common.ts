@@ -33,6 +33,19 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[i];
 }
 
+/** A random unit vector of `dim` values (Gaussian by Box–Muller, normalised), float32. */
+export function randomUnit(r: () => number, dim: number): Float32Array {
+  const v = new Float32Array(dim);
+  let s = 0;
+  for (let i = 0; i < dim; i++) {
+    v[i] = Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
+    s += v[i] * v[i];
+  }
+  const inv = 1 / Math.sqrt(s);
+  for (let i = 0; i < dim; i++) v[i] *= inv;
+  return v;
+}
+
 export function median(xs: readonly number[]): number {
   const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;

@@ -15,22 +15,12 @@ import { itemsTable } from '../../src/store/items-table';
 import { CollectionStore, searchSession, type NewItem } from '../../src/store/store';
 import { createTestDatabase } from '../../test/helpers/postgres';
 import { rng } from '../hostile/bytes';
+import { randomUnit as unit } from './common';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
-
-function unit(r: () => number, dim: number): Float32Array {
-  const v = new Float32Array(dim);
-  let s = 0;
-  for (let i = 0; i < dim; i++) {
-    v[i] = Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
-    s += v[i] * v[i];
-  }
-  for (let i = 0; i < dim; i++) v[i] /= Math.sqrt(s);
-  return v;
-}
 
 const items = (r: () => number, dim: number, n: number, prefix: string): NewItem[] =>
   Array.from({ length: n }, (_, j) => ({ id: `${prefix}${j}`, embedding: unit(r, dim), metadata: null, sha256: '0'.repeat(64), width: 1, height: 1, format: 'png', thumbnail: null }));

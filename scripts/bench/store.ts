@@ -32,26 +32,13 @@ import { CollectionStore, searchSession, vectorText, type NewItem } from '../../
 import { createTestDatabase } from '../../test/helpers/postgres';
 import { BPE_VOCAB, SHARED } from '../../test/helpers/shared';
 import { gql, startTestService } from '../../test/helpers/server';
-import { quantile } from './common';
+import { quantile, randomUnit as unit } from './common';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-
-/** A random unit vector (Gaussian by Box–Muller, normalised), float32. */
-function unit(r: () => number, dim: number): Float32Array {
-  const v = new Float32Array(dim);
-  let s = 0;
-  for (let i = 0; i < dim; i++) {
-    v[i] = Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
-    s += v[i] * v[i];
-  }
-  const inv = 1 / Math.sqrt(s);
-  for (let i = 0; i < dim; i++) v[i] *= inv;
-  return v;
-}
 
 const item = (id: string, embedding: Float32Array): NewItem => ({ id, embedding, metadata: null, sha256: '0'.repeat(64), width: 1, height: 1, format: 'png', thumbnail: null });
 
