@@ -48,6 +48,7 @@ export function createItemsTableSql(id: number, dim: number, hnsw: HnswParams = 
     // pages only, then finds scanning every row cheaper than the HNSW index: measured here, a
     // 20,000-item D = 768 collection answered each search by a 92 ms exact scan. Up to D = 1536
     // (6,152 bytes) the row still fits a page beside the other columns (those may be TOASTed).
+    // An ALTER, not a column option: STORAGE in CREATE TABLE needs PostgreSQL 16; tests run 15.
     ...(dim <= PLAIN_MAX_DIM ? [`ALTER TABLE ${t} ALTER COLUMN embedding SET STORAGE PLAIN`] : []),
     `CREATE INDEX ${t}_hnsw ON ${t} USING hnsw (embedding vector_cosine_ops) WITH (m = ${int(hnsw.m, 'm', 2, 100)}, ef_construction = ${int(hnsw.efConstruction, 'ef_construction', 4, 1000)})`,
   ];
