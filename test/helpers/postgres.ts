@@ -13,9 +13,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { withLockSync } from './lock';
 import { sharedFile } from './shared';
 
 const VERSION = '15';
@@ -43,51 +44,10 @@ function cluster(): { port: number; online: boolean } {
   return { port: Number(f[2]), online: f[3] === 'online' };
 }
 
-/**
- * Test files run in parallel processes (npm test: --test-concurrency=2), and two of them may find
- * the cluster down at once: two `pg_ctlcluster start` race on postmaster.pid ("lock file is
- * empty"), and two pgvector builds race on apt's lock. So the set-up holds a lock across
- * processes: a directory made atomically, holding its owner's pid (a dead owner's lock is taken
- * over).
- */
-function withSetupLock<T>(fn: () => T): T {
-  const dir = path.join(os.tmpdir(), 'clipql-test-postgres.lock');
-  const deadline = Date.now() + 600_000;
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    try {
-      mkdirSync(dir);
-      writeFileSync(path.join(dir, 'pid'), String(process.pid));
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (!ownerAlive(dir)) rmSync(dir, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`waited 10 minutes for ${dir}`);
-      else Atomics.wait(nap, 0, 0, 100);
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function ownerAlive(dir: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
-  } catch {
-    return true; // just made, pid not written yet
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+// Test files run in parallel processes (npm test: --test-concurrency=2), and two of them may find
+// the cluster down at once: two `pg_ctlcluster start` race on postmaster.pid ("lock file is
+// empty"), and two pgvector builds race on apt's lock. So the set-up holds a lock across processes.
+const SETUP_LOCK = 'postgres';
 
 function ensureRunning(): number {
   if (process.getuid?.() !== 0) throw new Error('starting the test PostgreSQL needs root (or set CLIPQL_TEST_POSTGRES)');
@@ -124,7 +84,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `clipql_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const password = randomBytes(16).toString('hex');
   const db = name;
-  const port = withSetupLock(() => {
+  const port = withLockSync(SETUP_LOCK, () => {
     const p = ensureRunning();
     psql(`CREATE ROLE ${name} LOGIN NOSUPERUSER PASSWORD '${password}'`);
     psql(`CREATE DATABASE ${name} OWNER ${name}`);
