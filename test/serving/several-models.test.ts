@@ -6,8 +6,7 @@
  * model has its own caches; one preprocessing pool serves both.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TINY_MODEL_DIR } from '../../src/paths';
@@ -16,6 +15,7 @@ import { assertClose, tinyReference, type TinyReference } from '../helpers/refer
 import { generateSecondModel, type SecondModel } from '../helpers/second-model';
 import { gql, startTestService } from '../helpers/server';
 import { notebook } from '../helpers/shared';
+import { freshPgliteDir } from '../helpers/pglite';
 
 let service: Service;
 let second: SecondModel;
@@ -26,7 +26,7 @@ const captions = items.map((it) => `It is ${it.caption}`);
 
 before(async () => {
   second = generateSecondModel();
-  storeDir = mkdtempSync(path.join(os.tmpdir(), 'clipql-models-store-'));
+  storeDir = await freshPgliteDir('clipql-models-store-');
   service = await startTestService({ CLIP_MODELS: `tiny=${TINY_MODEL_DIR},small=${second.dir}`, CLIP_STORE: storeDir });
 });
 after(async () => {

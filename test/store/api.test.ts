@@ -3,14 +3,13 @@
  * collection of another model; a drop during searches; a store that cannot be reached.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Service } from '../../src/server/service';
 import { patternImage } from '../helpers/images';
 import { gql, startTestService } from '../helpers/server';
 import { notebook } from '../helpers/shared';
+import { freshPgliteDir } from '../helpers/pglite';
 
 const ADD = `mutation($c: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) { addImages(collection: $c, images: $images, ids: $ids, metadata: $metadata) { ids count } }`;
 const SEARCH = `query($c: String!, $text: String, $image: ImageInput, $k: Int, $after: String, $filter: JSON) { search(collection: $c, text: $text, image: $image, k: $k, after: $after, filter: $filter) { hits { id score } } }`;
@@ -28,7 +27,7 @@ async function failure(query: string, variables: Record<string, unknown> = {}): 
 }
 
 before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'clipql-api-'));
+  dir = await freshPgliteDir('clipql-api-');
   service = await startTestService({ CLIP_STORE: dir });
   const r = await gql(service.url, 'mutation { createCollection(name: "c1") { name } }');
   assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));

@@ -5,9 +5,7 @@
  * numbers as scores (within 1e-5), and pages of a search continue one another.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { Service } from '../../src/server/service';
@@ -15,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 import { tinyReference } from '../helpers/reference';
 import { gql, startTestService } from '../helpers/server';
 import { notebook } from '../helpers/shared';
+import { freshPgliteDir } from '../helpers/pglite';
 
 const ADD = `mutation($c: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON]) {
   addImages(collection: $c, images: $images, ids: $ids, metadata: $metadata) { ids count }
@@ -35,7 +34,7 @@ for (const engine of ['pglite', 'postgres'] as const) {
 
     before(async () => {
       let store: string;
-      if (engine === 'pglite') store = dir = mkdtempSync(path.join(os.tmpdir(), 'clipql-notebook-'));
+      if (engine === 'pglite') store = dir = await freshPgliteDir('clipql-notebook-');
       else store = (db = await createTestDatabase()).url;
       service = await startTestService({ CLIP_STORE: store });
       const created = await gql(service.url, 'mutation { createCollection(name: "notebook") { name model dimension engine count } }');

@@ -17,6 +17,7 @@ import { staticRoute } from '../../src/server/static';
 import { buildWeb } from '../../web/build';
 import { gql } from '../helpers/server';
 import { BPE_VOCAB, notebook } from '../helpers/shared';
+import { freshPgliteDir } from '../helpers/pglite';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
@@ -30,7 +31,7 @@ const items = () => notebook().filter((n) => FILES.includes(n.file));
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test drives Debian's Chromium (apt-get install chromium) or $CHROMIUM_PATH`);
   webDir = (await buildWeb(mkdtempSync(path.join(os.tmpdir(), 'clipql-page-')))).outDir;
-  storeDir = mkdtempSync(path.join(os.tmpdir(), 'clipql-page-store-'));
+  storeDir = await freshPgliteDir('clipql-page-store-');
   const env = { LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_STORE: storeDir };
   const { config } = parseConfig(env);
   service = await startService({ modelDir: TINY_MODEL_DIR, backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });

@@ -18,6 +18,7 @@ import { staticRoute } from '../../src/server/static';
 import { buildWeb } from '../../web/build';
 import { generateSecondModel, type SecondModel } from '../helpers/second-model';
 import { BPE_VOCAB, notebook } from '../helpers/shared';
+import { freshPgliteDir } from '../helpers/pglite';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FILES = ['chelsea.png', 'astronaut.png', 'rocket.jpg'];
@@ -32,7 +33,7 @@ before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test drives Debian's Chromium (apt-get install chromium) or $CHROMIUM_PATH`);
   second = generateSecondModel();
   webDir = (await buildWeb(mkdtempSync(path.join(os.tmpdir(), 'clipql-page-models-')))).outDir;
-  storeDir = mkdtempSync(path.join(os.tmpdir(), 'clipql-page-models-store-'));
+  storeDir = await freshPgliteDir('clipql-page-models-store-');
   const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_MODELS: `tiny=${TINY_MODEL_DIR},small=${second.dir}`, CLIP_STORE: storeDir });
   service = await startService({ modelDir: TINY_MODEL_DIR, models: config.CLIP_MODELS, backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
