@@ -4,6 +4,8 @@
  * - two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, one torch thread each) compute at the same time,
  *   and each worker reads its next batch while it computes the current one: both shown by the
  *   workers' own clock readings (TIMING frames), not by wall clocks on this side;
+ * - one of them killed under load fails only its own batches in flight (BACKEND_UNAVAILABLE),
+ *   while the other serves on, and it is restarted;
  * - images travel as uint8 crops, and the tensor the worker builds from them on its device is
  *   byte-identical to toTensor's (what the onnx backend feeds its session).
  */
@@ -17,7 +19,9 @@ import { loadBundle, type ModelBundle } from '../../src/bundle/bundle';
 import { TINY_MODEL_DIR, defaultBpeVocab } from '../../src/paths';
 import { preprocessPixels } from '../../src/preprocess/image/transform';
 import { toTensor } from '../../src/preprocess/image/tensor';
+import { ClipqlError, ErrorCode } from '../../src/errors';
 import { notebook } from '../helpers/shared';
+import { waitFor } from '../helpers/wait';
 import { randomCrops } from '../helpers/torch';
 
 const CPU2 = { ...process.env, CLIP_TORCH_DEVICES: 'cpu,cpu', CLIP_TORCH_THREADS: '1', CLIP_TORCH_DTYPE: 'float32' };
@@ -62,6 +66,39 @@ describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', (
     // Pipelining inside one worker: a batch was read whole while the one before it still computed.
     const ahead = [w0, w1].some((w) => w.some((t, i) => i > 0 && t.received < w[i - 1].finished));
     assert.ok(ahead, `a worker received a batch before finishing the previous one: ${JSON.stringify(mine.map((t) => [t.worker, t.received, t.started, t.finished]))}`);
+  });
+
+  test('one worker killed under load: only its batches in flight fail (BACKEND_UNAVAILABLE), the other serves on, and it is restarted', async () => {
+    const victim = Number(b.describe().details['worker0.pid']);
+    const survivor = Number(b.describe().details['worker1.pid']);
+    const outcomes: Array<'ok' | string> = [];
+    let killedAt = 0;
+    const load = (async () => {
+      for (let round = 0; round < 6; round++) {
+        const calls = Array.from({ length: 4 }, (_, i) => b.encodeImages(crops(2, round * 10 + i)));
+        if (round === 2) {
+          killedAt = Date.now();
+          process.kill(victim, 'SIGKILL');
+        }
+        for (const r of await Promise.allSettled(calls)) {
+          outcomes.push(r.status === 'fulfilled' ? 'ok' : r.reason instanceof ClipqlError ? r.reason.code : String(r.reason));
+        }
+      }
+    })();
+    await load;
+    assert.ok(killedAt > 0);
+    const failed = outcomes.filter((o) => o !== 'ok');
+    assert.ok(failed.every((o) => o === ErrorCode.BACKEND_UNAVAILABLE), `failures are BACKEND_UNAVAILABLE: ${failed.join(', ')}`);
+    // At most the victim's in-flight batches (2) fail; with 4 calls a round, no more than that.
+    assert.ok(failed.length >= 1 && failed.length <= 2, `the victim's in-flight batches fail, no others: ${outcomes.join(' ')}`);
+    assert.equal(outcomes.length, 24);
+    assert.equal(Number(b.describe().details['worker1.pid']), survivor, 'the other worker was not touched');
+    assert.equal(b.describe().details['worker1.restarts'], 0);
+    const served = b.trace().filter((t) => t.pid === survivor && t.finished > killedAt);
+    assert.ok(served.length > 0, 'the survivor served batches after the kill');
+    await waitFor('the victim restarted', () => b.describe().details['worker0.state'] === 'ready' && b.describe().details['worker0.restarts'] === 1);
+    assert.notEqual(Number(b.describe().details['worker0.pid']), victim);
+    await b.encodeImages(crops(16, 7)); // both serve again
   });
 });
 
