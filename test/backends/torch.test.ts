@@ -1,7 +1,8 @@
 /**
  * The torch backend with real worker processes on the CPU (Debian's python3-torch): the same
- * answers as the onnx backend on the tiny bundle, a worker killed in the middle of a batch, a hung
- * worker, and each start-up failure the issue names, with its message.
+ * answers as the onnx backend on the tiny bundle, OpenAI-style checkpoints, calls split at the
+ * worker's batch limit, and each start-up failure the issue names, with its message. A worker
+ * killed mid-batch or hung is in test/load/worker-faults.test.ts (npm run test:load).
  */
 import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
@@ -82,8 +83,6 @@ function similarity(txt: Embeddings, img: Embeddings): number[][] {
 }
 
 const argmax = (r: number[]) => r.indexOf(Math.max(...r));
-
-
 
 describe('torch on the CPU against onnx on the CPU', () => {
   const registry = () => defaultRegistry({ bundle, config: parseConfig(CPU_ENV).config });
