@@ -15,35 +15,42 @@ import { ServedModels, type ServedModel } from '../served-models';
 
 type Common = Omit<PipelineOptions, 'modelDir' | 'pool'>;
 
-/** The partial figures of a model between its open and its warm-up. */
-const opened = new WeakMap<ClipPipeline, { ms: number; rss: number }>();
+/** The opened models, and `warm`, which starts each one's default backend and records its figures. */
+export interface OpenedModels {
+  readonly models: ServedModels;
+  warm(): Promise<void>;
+}
 
-export async function openModels(specs: readonly ModelSpec[], common: Common): Promise<ServedModels> {
+export async function openModels(specs: readonly ModelSpec[], common: Common): Promise<OpenedModels> {
   const models: ServedModel[] = [];
+  /** Each model's open time and RSS growth, completed by its warm-up. */
+  const opened = new Map<string, { ms: number; rss: number }>();
   try {
     for (const spec of specs) {
       const rss0 = process.memoryUsage.rss();
       const t0 = performance.now();
       const pipeline = await ClipPipeline.open({ ...common, modelDir: spec.dir, pool: models[0]?.pipeline.preprocessPool });
-      opened.set(pipeline, { ms: performance.now() - t0, rss: process.memoryUsage.rss() - rss0 });
-      models.push({ name: spec.name || pipeline.bundle.name, pipeline }); // '' (one CLIP_MODEL): the folder's name
+      const name = spec.name || pipeline.bundle.name; // '' (one CLIP_MODEL): the folder's name
+      opened.set(name, { ms: performance.now() - t0, rss: process.memoryUsage.rss() - rss0 });
+      models.push({ name, pipeline });
     }
   } catch (e) {
     for (const m of models.reverse()) await m.pipeline.close();
     throw e;
   }
-  return new ServedModels(models);
+  const served = new ServedModels(models);
+  return { models: served, warm: () => warmModels(served, opened) };
 }
 
 /** Starts and warms each model's default backend, one after the other, and records its figures. */
-export async function warmModels(models: ServedModels): Promise<void> {
+async function warmModels(models: ServedModels, opened: ReadonlyMap<string, { ms: number; rss: number }>): Promise<void> {
   for (const m of models.list()) {
     const rss0 = process.memoryUsage.rss();
     const t0 = performance.now();
     await m.pipeline.embedder();
     const ms = performance.now() - t0;
     const rss = process.memoryUsage.rss() - rss0;
-    const before = opened.get(m.pipeline) ?? { ms: 0, rss: 0 };
+    const before = opened.get(m.name) ?? { ms: 0, rss: 0 };
     models.recordLoad(m.name, { startupMs: before.ms + ms, rssBytes: Math.max(0, before.rss + rss), fileBytes: await towerBytes(m.pipeline) });
   }
 }

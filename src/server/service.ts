@@ -22,7 +22,7 @@ import { createHttpServer } from './http';
 import type { Logger } from './log';
 import { Lifecycle } from './lifecycle';
 import { Metrics } from './metrics';
-import { openModels, warmModels } from './open-models';
+import { openModels } from './open-models';
 
 export interface ServiceConfig {
   /** The one model's bundle folder (CLIP_MODEL), served under the folder's name; ignored when `models` is given. */
@@ -63,13 +63,14 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const lifecycle = new Lifecycle();
   // One pipeline per model (own backends, batchers, caches), one preprocessing pool for all.
   const specs = config.models ?? [{ name: '', dir: config.modelDir }]; // '': the bundle folder's name
-  const models = await openModels(specs, {
+  const opened = await openModels(specs, {
     backend: config.backend,
     config: c,
     log,
     decodeLimits: { maxBytes: limits.maxImageBytes, maxPixels: limits.maxPixels },
     embedder: { cacheSize: c.CLIP_CACHE_SIZE, maxDelayMs: c.CLIP_BATCH_DELAY_MS, maxQueue: c.CLIP_QUEUE_MAX },
   });
+  const models = opened.models;
   const pipeline = models.default.pipeline;
   const metrics = new Metrics(models.list(), lifecycle);
   const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
@@ -109,7 +110,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       // collections writes nothing to disk).
       lifecycle.plugin({
         warm: async () => {
-          await warmModels(models);
+          await opened.warm();
           for (const m of models.list()) log.info({ model: m.name, bundle: m.pipeline.bundle.name, ...models.loadFigures(m.name) }, 'model loaded');
           if (c.CLIP_STORE) await store.get();
         },
