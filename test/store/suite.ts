@@ -246,10 +246,10 @@ export function storeSuite(name: string, engine: Engine): void {
     it('is safe to drop a collection while it is being searched', async () => {
       await store.createCollection('doomed', MODEL);
       await store.upsert('doomed', MODEL, Array.from({ length: 20 }, (_, i) => item(`i${i}`, [1, i / 20, 0, 0])));
-      await store.search('doomed', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 5 }); // remembered: the one-statement path
       const q = Float32Array.from([1, 0, 0, 0]);
-      const before: string[] = [];
-      const after: string[] = [];
+      await store.search('doomed', MODEL, q, { k: 5 }); // remembered: the one-statement path
+      const racing: string[] = [];
+      const later: string[] = [];
       const searches: Promise<unknown>[] = [];
       const launch = (into: string[]) =>
         searches.push(
@@ -266,7 +266,7 @@ export function storeSuite(name: string, engine: Engine): void {
       let dropping = true;
       const feeder = (async () => {
         for (let i = 0; dropping && i < 2000; i++) {
-          launch(before);
+          launch(racing);
           await new Promise((r) => setTimeout(r, 1));
         }
       })();
@@ -274,11 +274,11 @@ export function storeSuite(name: string, engine: Engine): void {
       assert.equal(await store.dropCollection('doomed'), true);
       dropping = false;
       await feeder;
-      for (let i = 0; i < 5; i++) launch(after);
+      for (let i = 0; i < 5; i++) launch(later);
       await Promise.all(searches);
       const odd = (o: string) => o !== 'ok' && o !== ErrorCode.COLLECTION_NOT_FOUND;
-      assert.deepEqual([...new Set(before)].filter(odd), [], before.join(','));
-      assert.deepEqual(after, Array(5).fill(ErrorCode.COLLECTION_NOT_FOUND), 'searches after the drop find no collection');
+      assert.deepEqual([...new Set(racing)].filter(odd), [], racing.join(','));
+      assert.deepEqual(later, Array(5).fill(ErrorCode.COLLECTION_NOT_FOUND), 'searches after the drop find no collection');
       await code(store.search('doomed', MODEL, q, { k: 5 }), ErrorCode.COLLECTION_NOT_FOUND);
       assert.equal(await store.dropCollection('doomed'), false);
       // The name is free again, and the new collection is empty.
