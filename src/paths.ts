@@ -17,3 +17,15 @@ export function defaultBpeVocab(env: { readonly CLIP_VOCAB?: string; readonly CL
   const shared = path.join(env.CLIPQL_SHARED ?? path.join(REPO_ROOT, '..', 'shared'), 'clip', 'bpe_simple_vocab_16e6.txt.gz');
   return existsSync(shared) ? shared : undefined;
 }
+
+/** The project's Python environment (scripts/install-python.sh): torch 2, transformers, safetensors, onnx. */
+export const PROJECT_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
+
+/**
+ * The interpreter for the torch backend's workers and the model scripts when CLIP_TORCH_PYTHON is
+ * unset: the project's venv, else Debian's /usr/bin/python3 (python3-torch), else python3.
+ */
+export function defaultPython(): string {
+  if (existsSync(PROJECT_PYTHON)) return PROJECT_PYTHON;
+  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
