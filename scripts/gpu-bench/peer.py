@@ -53,9 +53,11 @@ def load_model(bundle, device, dtype, torchscript):
 
         model, _ = load_torchscript(torch, bundle.model, device, dtype)
         return model.encode_image
+    import checkpoint
     import clip_model
 
-    model = clip_model.build_clip(clip_model.load_state_dict(bundle.model), vision_heads=bundle.vision_heads, text_heads=bundle.text_heads)
+    arch, stated = checkpoint.architecture(bundle.config)
+    model = clip_model.build_clip(checkpoint.load_state_dict(bundle.model), stated=stated, **arch)
     model = model.to(device=device, dtype=dtype)
     return lambda x: model.encode_image(x)
 

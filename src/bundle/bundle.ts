@@ -5,6 +5,8 @@
  *   onnx/vision_model.onnx     pixel_values float32 [batch, 3, S, S] -> image_embeds [batch, D]
  *   onnx/text_model.onnx       input_ids int64 [batch, 77] (+ optional attention_mask) -> text_embeds [batch, D]
  *   torch/model.pt             optional: TorchScript with encode_image / encode_text (torch backend)
+ *   model.safetensors          optional: a Hugging Face CLIPModel's weights (or pytorch_model.bin), served
+ *                              as they are by the torch backend (with config.json's architecture)
  *   preprocessor_config.json   CLIPImageProcessor settings
  *   config.json                CLIPConfig (projection_dim, vision_config.image_size...)
  *   tokenizer.json | vocab.json + merges.txt
@@ -28,6 +30,8 @@ export interface BundleFiles {
   readonly vision: string;
   readonly text: string;
   readonly torch?: string;
+  /** A Hugging Face CLIPModel's weights (model.safetensors, else pytorch_model.bin), which the torch backend serves as they are. */
+  readonly weights?: string;
   readonly preprocessor: string;
   readonly config: string;
   readonly tokenizerJson?: string;
@@ -157,6 +161,7 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
       vision: f('onnx', 'vision_model.onnx'),
       text: f('onnx', 'text_model.onnx'),
       torch: (await exists(f('torch', 'model.pt'))) ? f('torch', 'model.pt') : undefined,
+      weights: (await exists(f('model.safetensors'))) ? f('model.safetensors') : (await exists(f('pytorch_model.bin'))) ? f('pytorch_model.bin') : undefined,
       preprocessor: f('preprocessor_config.json'),
       config: f('config.json'),
       tokenizerJson,

@@ -49,10 +49,7 @@ class Bundle:
         crop = self.pre.get("crop_size", 224)
         self.image_size = int(crop if isinstance(crop, (int, float)) else crop["height"])
         text = self.config.get("text_config") or {}
-        vision = self.config.get("vision_config") or {}
         self.context_length = int(text.get("max_position_embeddings", 77))
-        self.vision_heads = vision.get("num_attention_heads")
-        self.text_heads = text.get("num_attention_heads")
         self.model = os.path.abspath(model) if model else os.path.join(self.dir, "torch", "model.pt")
 
     def vit_shape(self):
@@ -81,10 +78,7 @@ class Bundle:
         table = self.pixel_table(torch)
         argv = ["--model", self.model, "--device", device, "--dtype", dtype, "--image-size", str(self.image_size), "--context-length", str(self.context_length)]
         argv += ["--pixel-table", bytes(F.tensor_view(table)).hex(), "--impl", impl, "--attention", attention, "--threads", str(threads), "--in-flight", str(in_flight)]
-        if self.vision_heads:
-            argv += ["--vision-heads", str(self.vision_heads)]
-        if self.text_heads:
-            argv += ["--text-heads", str(self.text_heads)]
+        argv += ["--config", os.path.join(self.dir, "config.json")]
         if cuda_graphs:
             argv += ["--cuda-graphs", ",".join(map(str, cuda_graphs))]
         if compile:
@@ -96,6 +90,7 @@ class Bundle:
         import worker as W
         from runner import Runner
 
+        W.keep_freed_memory()  # as worker.main does: the same allocator behaviour as the worker
         opts = W.parse_args(self.worker_argv(torch, **kw))
         return Runner(torch, opts, W.resolve_device(torch, opts.device), getattr(torch, opts.dtype))
 

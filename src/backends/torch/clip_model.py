@@ -1,52 +1,80 @@
 """
-An eager PyTorch CLIP ViT built from the weights of a TorchScript CLIP (OpenAI's released
-checkpoints, models/generate.py's torch/model.pt) or of a saved state_dict with OpenAI's keys.
+An eager PyTorch CLIP ViT built from OpenAI-named weights (checkpoint.py reads them from
+TorchScript archives, state_dicts, model.safetensors and pytorch_model.bin, mapping transformers'
+names).
 
-It computes what OpenAI's clip/model.py computes (float32 LayerNorm, QuickGELU, pre-norm blocks,
+It computes what OpenAI's clip/model.py computes (float32 LayerNorm, pre-norm blocks,
 nn.MultiheadAttention's math), batch-first inside, with attention through
 torch.nn.functional.scaled_dot_product_attention (fused kernels on CUDA/ROCm) where torch has it
-(2.0+) and the plain formula otherwise. `.to(dtype)` gives float16 or bfloat16; forward has no
-data-dependent Python branches, no .item() and no per-call masks, so it can be captured in a CUDA
-graph or handed to torch.compile.
+(2.0+) and the plain formula otherwise. What OpenAI's code fixes and transformers' CLIPConfig
+states per tower is a parameter here: the MLP's activation (quick_gelu, or gelu as in LAION's
+checkpoints), LayerNorm's eps, head counts; the MLP width comes from the weights. `dtype` gives
+float16 or bfloat16; forward has no data-dependent Python branches, no .item() and no per-call
+masks, so it can be captured in a CUDA graph or handed to torch.compile.
 
 Import it after torch imported (the worker checks that first and reports why not).
 """
-import os
+import inspect
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from checkpoint import ACTIVATIONS, IGNORED_KEYS, load_state_dict  # noqa: F401 (load_state_dict: the tests' entry point)
+
 ATTENTION = ("auto", "sdpa", "math")
-# Keys of OpenAI's checkpoints that are not weights (clip/model.py's build_model drops them too).
-IGNORED_KEYS = ("input_resolution", "context_length", "vocab_size", "logit_scale")
+# Where torch can build modules without memory (2.0's device context) and adopt a state dict's
+# tensors as parameters (2.1's assign=True), a checkpoint's tensors become the model's own:
+# memory-mapped pages stay mapped, nothing is copied on the CPU.
+ADOPTS = hasattr(torch.device, "__enter__") and "assign" in inspect.signature(nn.Module.load_state_dict).parameters
 
 
 def has_sdpa(torch):
     return hasattr(torch.nn.functional, "scaled_dot_product_attention")
 
 
-def load_state_dict(path):
-    """{name: tensor} (on the CPU) from a TorchScript archive or a torch.save'd (state_dict or {"state_dict": ...})."""
-    if not os.path.isfile(path):
-        raise ValueError("%s: model file does not exist" % path)
+def _onednn_linear():
+    """
+    oneDNN's linear (torch.ops.mkldnn._linear_pointwise) where this torch has it and it agrees
+    with F.linear, else None. On the CPU in float32 torch's F.linear goes to MKL's sgemm, which on
+    this project's AMD EPYC machine ran a ViT-B/32 at half of onnxruntime's speed; oneDNN's
+    float32 GEMM on the same shapes ([800, 768] x [768, 3072], 2 threads) ran 277 GFLOP/s against
+    MKL's 143 (BENCHMARKS.md, "The torch backend as a CPU peer", has the model figures). bfloat16
+    already goes to oneDNN inside F.linear.
+    """
+    op = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+    if op is None or not torch.backends.mkldnn.is_available():
+        return None
     try:
-        return dict(torch.jit.load(path, map_location="cpu").state_dict())
-    except Exception as e:
-        jit_error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain containers only: no code runs
-    except Exception as e:
-        # weights_only failures put the reason after this marker, behind advice we do not want to relay.
-        text = str(e).split("WeightsUnpickler error:")[-1].strip()
-        first = text.splitlines()[0] if text else type(e).__name__
-        raise ValueError("%s: neither a TorchScript archive (torch.jit.load: %s) nor a torch.save'd state_dict (torch.load: %s)" % (path, jit_error, first))
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError("%s: torch.load gave %s, not a state_dict ({name: tensor}, or {\"state_dict\": {name: tensor}})" % (path, type(obj).__name__))
-    return dict(obj)
+        g = torch.Generator().manual_seed(0)
+        x, w, b = torch.randn(2, 3, 16, generator=g), torch.randn(8, 16, generator=g), torch.randn(8, generator=g)
+        return op if torch.allclose(op(x, w, b, "none", [], ""), F.linear(x, w, b), atol=1e-5) else None
+    except Exception:  # built without it, or a signature this code does not know
+        return None
+
+
+ONEDNN_LINEAR = _onednn_linear()
+
+
+def _traced():
+    """Under torch.jit.trace / the ONNX exporter or torch.compile: they see F.linear (an ONNX Gemm; inductor's own choice)."""
+    compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return torch.jit.is_tracing() or bool(compiling and compiling())
+
+
+def linear(x, weight, bias, onednn=True):
+    """F.linear, through oneDNN for float32 on the CPU where torch has it (_onednn_linear) and `onednn`, except under tracing."""
+    if onednn and ONEDNN_LINEAR is not None and x.dtype == torch.float32 and x.device.type == "cpu" and not _traced():
+        return ONEDNN_LINEAR(x, weight, bias, "none", [], "")
+    return F.linear(x, weight, bias)
+
+
+class Linear(nn.Linear):
+    onednn = True  # build_clip(linear="aten") turns it off
+
+    def forward(self, x):
+        return linear(x, self.weight, self.bias, self.onednn)
 
 
 class LayerNorm(nn.LayerNorm):
@@ -58,12 +86,33 @@ class LayerNorm(nn.LayerNorm):
 
 
 class QuickGELU(nn.Module):
+    """OpenAI's activation (transformers' quick_gelu)."""
+
     def forward(self, x):
         return x * torch.sigmoid(1.702 * x)
 
 
+class GELU(nn.Module):
+    """transformers' gelu (the exact erf form) and gelu_new / gelu_pytorch_tanh (the tanh form)."""
+
+    def __init__(self, approximate):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, approximate=self.approximate) if self.approximate != "none" else F.gelu(x)
+
+
+def activation(name):
+    if name == "quick_gelu":
+        return QuickGELU()
+    return GELU("none" if name == "gelu" else "tanh")
+
+
 class Attention(nn.Module):
     """nn.MultiheadAttention's self-attention (packed in_proj, scale 1/sqrt(head_dim), out_proj) on [N, L, D]."""
+
+    onednn = True
 
     def __init__(self, width, heads, sdpa, causal):
         super().__init__()
@@ -71,16 +120,15 @@ class Attention(nn.Module):
         self.scale = (width // heads) ** -0.5
         self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * width))
-        self.out_proj = nn.Linear(width, width)
+        self.out_proj = Linear(width, width)
 
     def forward(self, x, mask):
         n, l, d = x.shape
-        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(n, l, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = linear(x, self.in_proj_weight, self.in_proj_bias, self.onednn).view(n, l, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         if self.sdpa:
             # is_causal rather than the mask buffer: a float mask rules out the flash kernel and
-            # makes the others read an L x L tensor per head (reasoned from torch's kernel rules,
-            # not measured: no torch 2.x here). For square attention, as here, is_causal is
-            # exactly the -inf triu(1) mask.
+            # makes the others read an L x L tensor per head (torch's kernel selection rules). For
+            # square attention, as here, is_causal is exactly the -inf triu(1) mask.
             o = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
         else:
             a = (q * self.scale) @ k.transpose(-2, -1)
@@ -91,12 +139,13 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, width, heads, sdpa, causal):
+    def __init__(self, t, sdpa, causal):
         super().__init__()
-        self.attn = Attention(width, heads, sdpa, causal)
-        self.ln_1 = LayerNorm(width)
-        self.mlp = nn.Sequential(OrderedDict([("c_fc", nn.Linear(width, 4 * width)), ("gelu", QuickGELU()), ("c_proj", nn.Linear(4 * width, width))]))
-        self.ln_2 = LayerNorm(width)
+        width = t["width"]
+        self.attn = Attention(width, t["heads"], sdpa, causal)
+        self.ln_1 = LayerNorm(width, eps=t["eps"])
+        self.mlp = nn.Sequential(OrderedDict([("c_fc", Linear(width, t["mlp"])), ("gelu", activation(t["act"])), ("c_proj", Linear(t["mlp"], width))]))
+        self.ln_2 = LayerNorm(width, eps=t["eps"])
 
     def forward(self, x, mask):
         x = x + self.attn(self.ln_1(x), mask)
@@ -104,9 +153,9 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, width, layers, heads, sdpa, causal):
+    def __init__(self, t, sdpa, causal):
         super().__init__()
-        self.resblocks = nn.ModuleList([Block(width, heads, sdpa, causal) for _ in range(layers)])
+        self.resblocks = nn.ModuleList([Block(t, sdpa, causal) for _ in range(t["layers"])])
 
     def forward(self, x, mask=None):
         for block in self.resblocks:
@@ -115,15 +164,16 @@ class Transformer(nn.Module):
 
 
 class Visual(nn.Module):
-    def __init__(self, image_size, patch_size, width, layers, heads, embed_dim, sdpa):
+    def __init__(self, h, sdpa):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, width, kernel_size=patch_size, stride=patch_size, bias=False)
+        t, width, patch = h["vision"], h["vision"]["width"], h["patch_size"]
+        self.conv1 = nn.Conv2d(3, width, kernel_size=patch, stride=patch, bias=False)
         self.class_embedding = nn.Parameter(torch.empty(width))
-        self.positional_embedding = nn.Parameter(torch.empty((image_size // patch_size) ** 2 + 1, width))
-        self.ln_pre = LayerNorm(width)
-        self.transformer = Transformer(width, layers, heads, sdpa, causal=False)
-        self.ln_post = LayerNorm(width)
-        self.proj = nn.Parameter(torch.empty(width, embed_dim))
+        self.positional_embedding = nn.Parameter(torch.empty((h["image_size"] // patch) ** 2 + 1, width))
+        self.ln_pre = LayerNorm(width, eps=t["eps"])
+        self.transformer = Transformer(t, sdpa, causal=False)
+        self.ln_post = LayerNorm(width, eps=t["eps"])
+        self.proj = nn.Parameter(torch.empty(width, h["embed_dim"]))
 
     def forward(self, x):
         x = self.conv1(x.to(self.conv1.weight.dtype)).flatten(2).transpose(1, 2)  # [n, grid², width]
@@ -133,20 +183,27 @@ class Visual(nn.Module):
         return self.ln_post(x[:, 0, :]) @ self.proj
 
 
+def causal_mask(length):
+    return torch.full((length, length), float("-inf")).triu_(1)
+
+
 class CLIP(nn.Module):
     def __init__(self, h, sdpa):
         super().__init__()
-        self.visual = Visual(h["image_size"], h["patch_size"], h["vision_width"], h["vision_layers"], h["vision_heads"], h["embed_dim"], sdpa)
-        self.transformer = Transformer(h["text_width"], h["text_layers"], h["text_heads"], sdpa, causal=True)
-        self.token_embedding = nn.Embedding(h["vocab_size"], h["text_width"])
-        self.positional_embedding = nn.Parameter(torch.empty(h["context_length"], h["text_width"]))
-        self.ln_final = LayerNorm(h["text_width"])
-        self.text_projection = nn.Parameter(torch.empty(h["text_width"], h["embed_dim"]))
-        # Built once; a buffer so that .to(dtype) / .to(device) move it (-inf survives half casts).
-        L = h["context_length"]
-        self.register_buffer("attn_mask", torch.full((L, L), float("-inf")).triu_(1), persistent=False)
-        for name in ("image_size", "patch_size", "context_length", "embed_dim", "vision_heads", "text_heads"):
+        t = h["text"]
+        self.visual = Visual(h, sdpa)
+        self.transformer = Transformer(t, sdpa, causal=True)
+        self.token_embedding = nn.Embedding(h["vocab_size"], t["width"])
+        self.positional_embedding = nn.Parameter(torch.empty(h["context_length"], t["width"]))
+        self.ln_final = LayerNorm(t["width"], eps=t["eps"])
+        self.text_projection = nn.Parameter(torch.empty(t["width"], h["embed_dim"]))
+        # A buffer so that .to(dtype) / .to(device) move it (-inf survives half casts).
+        self.register_buffer("attn_mask", causal_mask(h["context_length"]), persistent=False)
+        for name in ("image_size", "patch_size", "context_length", "embed_dim"):
             setattr(self, name, h[name])
+        self.vision_heads, self.text_heads = h["vision"]["heads"], t["heads"]
+        self.hyper = h  # all of it, for models/export.py's config.json
+        self.arch = {tower: {k: h[tower][k] for k in ("act", "eps", "mlp")} for tower in ("vision", "text")}
         self.attention = "sdpa" if sdpa else "math"
 
     @property
@@ -170,8 +227,8 @@ def count_layers(state_dict, prefix):
     return len({k[len(prefix):].split(".")[0] for k in state_dict if k.startswith(prefix)})
 
 
-def hyper_parameters(sd, vision_heads, text_heads):
-    """As OpenAI's build_model infers them from the shapes (ViT only)."""
+def hyper_parameters(sd, vision_heads=None, text_heads=None, vision_act="quick_gelu", text_act="quick_gelu", vision_eps=1e-5, text_eps=1e-5):
+    """Sizes as OpenAI's build_model infers them from the shapes (ViT only), plus what shapes do not tell."""
     if "visual.proj" not in sd:
         if any(k.startswith(("visual.layer1.", "visual.attnpool.")) for k in sd):
             raise ValueError("this is a ResNet CLIP checkpoint (visual.layer1 / visual.attnpool); only ViT checkpoints are supported")
@@ -179,37 +236,66 @@ def hyper_parameters(sd, vision_heads, text_heads):
     try:
         conv = sd["visual.conv1.weight"].shape
         h = dict(
-            vision_width=conv[0], patch_size=conv[-1],
-            image_size=conv[-1] * round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5),
-            vision_layers=count_layers(sd, "visual.transformer.resblocks."),
-            embed_dim=sd["text_projection"].shape[1], context_length=sd["positional_embedding"].shape[0],
-            vocab_size=sd["token_embedding.weight"].shape[0], text_width=sd["ln_final.weight"].shape[0],
-            text_layers=count_layers(sd, "transformer.resblocks."),
+            patch_size=int(conv[-1]),
+            image_size=int(conv[-1]) * round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5),
+            embed_dim=int(sd["text_projection"].shape[1]), context_length=int(sd["positional_embedding"].shape[0]),
+            vocab_size=int(sd["token_embedding.weight"].shape[0]),
         )
+        towers = (("vision", "visual.transformer.resblocks.", int(conv[0]), vision_heads, vision_act, vision_eps),
+                  ("text", "transformer.resblocks.", int(sd["ln_final.weight"].shape[0]), text_heads, text_act, text_eps))
+        for tower, prefix, width, heads, act, eps in towers:
+            h[tower] = dict(width=width, layers=count_layers(sd, prefix), heads=int(heads or width // 64), act=act, eps=float(eps),
+                            mlp=int(sd[prefix + "0.mlp.c_fc.weight"].shape[0]))
     except (KeyError, IndexError) as e:
         raise ValueError("not a CLIP ViT state dict: %s is missing or has the wrong shape" % e)
-    h["vision_heads"] = vision_heads or h["vision_width"] // 64
-    h["text_heads"] = text_heads or h["text_width"] // 64
     for tower in ("vision", "text"):
-        width, heads = h[tower + "_width"], h[tower + "_heads"]
-        if heads < 1 or width % heads:
-            raise ValueError("%s width %d is not divisible into %d heads" % (tower, width, heads))
-    return {k: int(v) for k, v in h.items()}
+        t = h[tower]
+        if t["heads"] < 1 or t["width"] % t["heads"]:
+            raise ValueError("%s width %d is not divisible into %d heads" % (tower, t["width"], t["heads"]))
+        if t["act"] not in ACTIVATIONS:
+            raise ValueError("%s activation %r is not one of %s" % (tower, t["act"], ", ".join(ACTIVATIONS)))
+    return h
 
 
-def build_clip(state_dict, vision_heads=None, text_heads=None, attention="auto"):
-    """An eval-mode, frozen, float32 CPU CLIP from OpenAI-keyed weights; heads default to width // 64."""
+def build_clip(state_dict, attention="auto", dtype=None, stated=None, linear="auto", **arch):
+    """
+    An eval-mode, frozen CPU CLIP from OpenAI-keyed weights, in `dtype` (default float32). `arch`:
+    {vision,text}_{heads,act,eps} (checkpoint.architecture reads them from a config.json; heads
+    default to width // 64, act to quick_gelu, eps to 1e-5). `stated`: sizes a config states
+    (image_size, patch_size, embed_dim), which the weights must match. `linear`: "auto" (oneDNN's
+    float32 CPU linear where torch has it, _onednn_linear) or "aten" (F.linear everywhere: what
+    OpenAI's code computes, to the bit; models/export.py's check wants that).
+    """
+    if linear not in ("auto", "aten"):
+        raise ValueError("linear must be auto or aten, got %r" % (linear,))
     if attention not in ATTENTION:
         raise ValueError("attention must be one of %s, got %r" % (", ".join(ATTENTION), attention))
     if attention == "sdpa" and not has_sdpa(torch):
         raise ValueError("attention='sdpa' needs torch.nn.functional.scaled_dot_product_attention (torch 2.0+); torch %s lacks it: use 'math' or 'auto'" % torch.__version__)
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise ValueError("state_dict must be a dict of tensors, got %s" % type(state_dict).__name__)
-    sd = {k: v for k, v in state_dict.items() if k not in IGNORED_KEYS}
-    model = CLIP(hyper_parameters(sd, vision_heads, text_heads), sdpa=attention != "math" and has_sdpa(torch))
+    dtype = dtype or torch.float32
+    sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items() if k not in IGNORED_KEYS}
+    h = hyper_parameters(sd, **arch)
+    for name, value in (stated or {}).items():
+        if h[name] != value:
+            raise ValueError("the config states %s %d but the weights have %d" % (name, value, h[name]))
+    sdpa = attention != "math" and has_sdpa(torch)
     try:
-        model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+        if ADOPTS:
+            with torch.device("meta"):
+                model = CLIP(h, sdpa)
+            model.load_state_dict(sd, strict=True, assign=True)
+            model.register_buffer("attn_mask", causal_mask(h["context_length"]).to(dtype), persistent=False)
+        else:
+            model = CLIP(h, sdpa).to(dtype)
+            model.load_state_dict(sd, strict=True)
     except RuntimeError as e:  # missing, unexpected or mis-shaped keys, all listed by torch
         raise ValueError("the state dict does not fit a CLIP ViT: %s" % " ".join(str(e).split()))
+    if linear == "aten":
+        for m in model.modules():
+            if isinstance(m, (Linear, Attention)):
+                m.onednn = False
+    model.linear = "onednn" if linear == "auto" and ONEDNN_LINEAR is not None else "aten"
     model.eval().requires_grad_(False)
     return model

@@ -245,7 +245,7 @@ def main(argv):
     defaults = ("tiny-clip-336",) if devices == ["cpu"] else ("tiny-clip-336", "bench-vit-b-32")
     bundles = args.bundle or [b for b in (os.path.join(REPO, "models", d) for d in defaults) if os.path.isfile(os.path.join(b, "torch", "model.pt"))]
     if not bundles:
-        print("gpu-check: no bundle with torch/model.pt (run /usr/bin/python3 models/generate.py tiny)", file=sys.stderr)
+        print("gpu-check: no bundle with torch/model.pt (run npm run fixtures)", file=sys.stderr)
         return 2
     ok = True
     with tempfile.TemporaryDirectory(prefix="clipql-gpu-check-") as tmp:

@@ -6,14 +6,17 @@ device (the worker moves bytes to and from it, worker.py).
   the float32 values toTensor uses, so the normalised tensor is byte-identical to the onnx
   backend's; the tests compare them), gathered on the device from the uint8 crop.
 - The model: eager PyTorch (clip_model.py, fused attention through SDPA where torch has it) from
-  the file's weights, or the TorchScript graphs themselves (torchscript.py), in float32, float16 or
-  bfloat16.
+  the file's weights (checkpoint.py: TorchScript, state_dict, model.safetensors, pytorch_model.bin)
+  and the bundle's config.json, or the TorchScript graphs themselves (torchscript.py), in float32,
+  float16 or bfloat16. A TorchScript file whose weights the eager model cannot read (other
+  parameter names) is served through its own graphs, and the notes say so.
 - Options, each switchable because each has to earn its place by measurement: CUDA graphs of the
   image tower at fixed batch sizes ("buckets": a batch is padded up to the next one; ViT rows are
   independent, so padding changes no row), and torch.compile of the eager towers.
 """
 import contextlib
 
+import checkpoint
 import clip_model
 from frames import log
 from torchscript import ModelError, load_torchscript
@@ -58,18 +61,40 @@ class Runner:
     def _load(self, opts):
         torch = self.torch
         if opts.impl == "torchscript":
-            model, notes = load_torchscript(torch, opts.model, self.device, self.dtype)
-            self.notes += notes
-            self._check_sizes(model.image_size, model.context_length)
-            return model
+            return self._torchscript(opts.model)
         try:
-            state = clip_model.load_state_dict(opts.model)
-            model = clip_model.build_clip(state, vision_heads=opts.vision_heads, text_heads=opts.text_heads, attention=opts.attention)
+            arch, stated = checkpoint.architecture(checkpoint.read_config(opts.config), opts.config or "config.json")
         except ValueError as e:
             raise ModelError(str(e))
+        try:
+            state = checkpoint.load_state_dict(opts.model)
+            model = clip_model.build_clip(state, attention=opts.attention, dtype=self.dtype, stated=stated, **arch)
+        except ValueError as e:
+            if not opts.model.endswith((".safetensors", ".bin")) and self._has_graphs(opts.model):
+                note = "the eager model cannot read its weights (%s): serving the file's own TorchScript graphs" % e
+                log(note)
+                self.notes.append(note)
+                return self._torchscript(opts.model)
+            raise ModelError(str(e))
         self._check_sizes(model.image_size, model.context_length)
-        self.notes.append("eager model, %s attention" % model.attention)
-        return model.to(device=self.device, dtype=self.dtype)
+        self.notes.append("eager model, %s attention, %s float32 linear%s" % (model.attention, model.linear if self.device.type == "cpu" else "aten", "".join(
+            ", %s %s" % (tower, ", ".join("%s %s" % (k, v) for k, v in a.items())) for tower, a in model.arch.items())))
+        return model.to(device=self.device)
+
+    def _has_graphs(self, path):
+        """A TorchScript archive with encode_image and encode_text."""
+        try:
+            m = self.torch.jit.load(path, map_location="cpu")
+        except Exception:
+            return False
+        return hasattr(m, "encode_image") and hasattr(m, "encode_text")
+
+    def _torchscript(self, path):
+        model, notes = load_torchscript(self.torch, path, self.device, self.dtype)
+        self.impl = "torchscript"
+        self.notes += notes
+        self._check_sizes(model.image_size, model.context_length)
+        return model
 
     def _check_sizes(self, image_size, context_length):
         for value, want, what, bundle in ((image_size, self.image_size, "input resolution", "image size S"), (context_length, self.context_length, "context length", "context length")):
@@ -81,7 +106,7 @@ class Runner:
         if not hasattr(torch, "compile"):
             raise ModelError("CLIP_TORCH_COMPILE needs torch 2.0 or later (this is torch %s)" % torch.__version__)
         if self.impl != "eager":
-            raise ModelError("CLIP_TORCH_COMPILE compiles the eager model; CLIP_TORCH_IMPL is %s" % self.impl)
+            raise ModelError("CLIP_TORCH_COMPILE compiles the eager model, but this model is served through its TorchScript graphs")
         # Static shapes: with CUDA graphs the batch sizes are the buckets; without, each new size compiles once.
         self.model.encode_image = torch.compile(self.model.encode_image, dynamic=False)
         self.model.encode_text = torch.compile(self.model.encode_text, dynamic=False)

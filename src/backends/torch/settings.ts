@@ -4,12 +4,11 @@
  * where the workers run, their threads and batches in flight, precision, batch limits, the model
  * implementation and attention, CUDA graphs and torch.compile, the interpreter, files and timeouts.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../config/config';
 import { ClipqlError, ErrorCode } from '../../errors';
-import { REPO_ROOT } from '../../paths';
+import { defaultPython, REPO_ROOT } from '../../paths';
 import type { BackendOptions } from '../backend';
 
 /** worker.py's place in the repository: dist/ holds only the compiled TypeScript. */
@@ -47,22 +46,18 @@ function graphSizes(setting: Config['CLIP_TORCH_CUDA_GRAPHS'], maxBatch: number)
   return [...out, maxBatch];
 }
 
-function defaultPython(): string {
-  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-}
-
 export function readSettings(options: BackendOptions): TorchSettings {
   const c = options.config;
   const devices = c.CLIP_TORCH_DEVICES;
   const onCpu = devices[0] === 'cpu';
   const maxImageBatch = c.CLIP_TORCH_MAX_BATCH ?? (onCpu ? 32 : 64);
   const cpuWorkers = devices.filter((d) => d === 'cpu').length;
-  const modelFile = c.CLIP_TORCH_MODEL ? path.resolve(c.CLIP_TORCH_MODEL) : options.bundle.files.torch;
+  const modelFile = c.CLIP_TORCH_MODEL ? path.resolve(c.CLIP_TORCH_MODEL) : (options.bundle.files.torch ?? options.bundle.files.weights);
   if (!modelFile) {
     const expected = path.join(options.bundle.dir, 'torch', 'model.pt');
     throw new ClipqlError(
       ErrorCode.BAD_MODEL,
-      `${expected}: missing from the model bundle; the torch backend needs a TorchScript CLIP with encode_image and encode_text there (models/generate.py writes one for the test bundles; OpenAI's released checkpoints such as ViT-L-14-336px.pt are such files), or CLIP_TORCH_MODEL naming one`,
+      `${options.bundle.dir}: no weights for the torch backend: it reads torch/model.pt (TorchScript, such as OpenAI's released ViT-L-14-336px.pt, or a state_dict), model.safetensors or pytorch_model.bin (a Hugging Face CLIP folder), or the file CLIP_TORCH_MODEL names`,
       { details: { file: expected } },
     );
   }

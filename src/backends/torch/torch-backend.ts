@@ -119,7 +119,11 @@ export class TorchBackend implements Backend {
     this.dim = dim;
     this.initDone = true;
     for (const s of this.slots) {
-      this.options.log?.info({ backend: 'torch', device: s.device, pid: s.worker?.pid, torch: s.info?.torch, build: s.info?.build, dtype: this.settings.dtype, notes: s.info?.notes }, 'torch worker ready');
+      this.options.log?.info({ backend: 'torch', device: s.device, pid: s.worker?.pid, torch: s.info?.torch, build: s.info?.build, impl: s.info?.impl, dtype: this.settings.dtype, notes: s.info?.notes }, 'torch worker ready');
+    }
+    const fallback = this.slots[0].info;
+    if (fallback && fallback.impl !== this.settings.impl) {
+      this.options.log?.warn({ backend: 'torch', modelFile: this.settings.modelFile, notes: fallback.notes }, `torch backend: ${this.settings.modelFile} is served through its own TorchScript graphs, not the eager model (CLIP_TORCH_IMPL=${this.settings.impl}): the eager model cannot read its weights`);
     }
   }
 
@@ -132,7 +136,7 @@ export class TorchBackend implements Backend {
       imageSize: this.options.bundle.imageSize,
       contextLength: this.options.bundle.contextLength,
       pixelTable: tensorTable(this.options.bundle.image),
-      heads: headsOf(this.options.bundle.config),
+      configFile: this.options.bundle.files.config,
       env: this.childEnv,
       log: this.options.log,
       onExit: (w, reason) => this.onExit(slot, w, reason),
@@ -294,7 +298,7 @@ export class TorchBackend implements Backend {
       workers: this.slots.length,
       inFlightPerWorker: this.settings.inFlight,
       threadsPerWorker: this.settings.threads,
-      impl: this.settings.impl,
+      impl: first?.impl ?? this.settings.impl,
       cudaGraphs: this.settings.cudaGraphs.join(',') || 'off',
       compile: this.settings.compile,
       embedDim: this.dim ?? 0,
@@ -355,16 +359,6 @@ export class TorchBackend implements Backend {
       }),
     );
   }
-}
-
-/** The towers' attention heads from a Hugging Face config.json (the eager model cannot infer them from shapes). */
-function headsOf(config: Readonly<Record<string, unknown>>): { vision?: number; text?: number } {
-  const heads = (key: string) => {
-    const sub = config[key] as Record<string, unknown> | undefined;
-    const n = sub?.num_attention_heads;
-    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
-  };
-  return { vision: heads('vision_config'), text: heads('text_config') };
 }
 
 /** One error for several workers' start-up failures (one message per device when they differ). */

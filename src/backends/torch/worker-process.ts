@@ -26,8 +26,8 @@ export interface WorkerProcessOptions {
   readonly contextLength: number;
   /** toTensor's 3 × 256 float32 table (tensor.ts): the worker normalises with exactly these values. */
   readonly pixelTable: Float32Array;
-  /** Attention heads of the towers (the bundle's config.json), when it gives them. */
-  readonly heads: { readonly vision?: number; readonly text?: number };
+  /** The bundle's config.json: the worker reads head counts, hidden_act, layer_norm_eps and sizes from it (checkpoint.py). */
+  readonly configFile: string;
   /** The child's environment. */
   readonly env: NodeJS.ProcessEnv;
   readonly log?: Logger;
@@ -92,8 +92,7 @@ export class WorkerProcess {
     const table = Buffer.from(options.pixelTable.buffer, options.pixelTable.byteOffset, options.pixelTable.byteLength).toString('hex');
     const args = ['-u', s.workerScript, '--model', s.modelFile, '--device', options.device, '--dtype', s.dtype, '--image-size', String(options.imageSize), '--context-length', String(options.contextLength)];
     args.push('--pixel-table', table, '--impl', s.impl, '--attention', s.attention, '--threads', String(s.threads), '--in-flight', String(s.inFlight));
-    if (options.heads.vision) args.push('--vision-heads', String(options.heads.vision));
-    if (options.heads.text) args.push('--text-heads', String(options.heads.text));
+    args.push('--config', options.configFile);
     if (s.cudaGraphs.length > 0) args.push('--cuda-graphs', s.cudaGraphs.join(','));
     if (s.compile) args.push('--compile');
     this.child = spawn(s.python, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
