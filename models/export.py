@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Turn a CLIP checkpoint into a clipql model bundle, and check the result on the spot.
 
 Sources
@@ -7,9 +7,12 @@ Sources
                        saved with torch.save. Only the ViT models: the ResNet ones (RN50...) are not
                        supported.
   a Hugging Face       a folder with config.json and model.safetensors or pytorch_model.bin
-  CLIP folder          (openai/clip-vit-large-patch14-336 and the like). Its weights are mapped to
-                       OpenAI's layout, so `transformers` is not needed; when it is installed, the
-                       export is also compared with transformers' own CLIPModel.
+  CLIP folder          (openai/clip-vit-large-patch14-336, LAION's gelu checkpoints and the like).
+                       Its weights are mapped to OpenAI's layout and its config (hidden_act,
+                       layer_norm_eps, heads, sizes) honoured by the torch backend's own reader
+                       and model (src/backends/torch/checkpoint.py, clip_model.py); when
+                       `transformers` is installed (the project's venv has it), the rebuilt model
+                       is also compared with transformers' own CLIPModel.
 
 What it writes (the Hugging Face / Transformers.js layout the service loads)
   OUT/onnx/vision_model.onnx   pixel_values float32 [batch, 3, S, S] -> image_embeds [batch, D]
@@ -31,23 +34,22 @@ The check (exit status 1 and the max difference when it fails)
      images of ../shared when present, else generated ones) and captions, at batch N and 1.
 
 Usage
-  /usr/bin/python3 models/export.py SOURCE --out DIR [--vocab bpe_simple_vocab_16e6.txt.gz]
+  npm run models -- export SOURCE --out DIR [--vocab bpe_simple_vocab_16e6.txt.gz]
       [--config config.json] [--vision-heads N] [--text-heads N] [--images DIR] [--check-images N]
       [--tolerance 1e-4] [--no-torch] [--force] [--int8]
-  e.g. /usr/bin/python3 models/export.py ~/.cache/clip/ViT-L-14-336px.pt --out models/ViT-L-14-336-export
+  (= .venv/bin/python models/export.py ...), e.g. npm run models -- export ~/.cache/clip/ViT-L-14-336px.pt --out models/ViT-L-14-336-export
 Head counts: OpenAI's rule (width // 64) unless --vision-heads/--text-heads or a config.json says
 otherwise (--config, else config.json beside the checkpoint or in the bundle folder it sits in).
 Exit status: 0 ok, 1 the check failed, 2 usage or unreadable input, 3 a missing dependency.
-Python: Debian's /usr/bin/python3 with python3-torch (1.13 or later), python3-onnx, numpy, PIL,
-torchvision, regex.
+Python: the project's venv (.venv/bin/python, scripts/install-python.sh), which `npm run models --
+export` uses; Debian's /usr/bin/python3 with python3-torch 1.13, python3-onnx, numpy, PIL and
+regex works too, without the transformers comparison and without safetensors.
 """
 import argparse
 import glob
 import json
-import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -55,6 +57,7 @@ import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS_DIR = os.path.join(REPO_ROOT, "models")
+TORCH_DIR = os.path.join(REPO_ROOT, "src", "backends", "torch")
 CONTEXT_LENGTH = 77
 SOT, EOT = 49406, 49407
 MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -84,124 +87,48 @@ torch = None  # imported in main(), after the arguments are checked: importing t
 # Loading: OpenAI .pt (TorchScript or state_dict), Hugging Face folder
 # ---------------------------------------------------------------------------------------------
 
+def torch_modules():
+    """The served model's modules (src/backends/torch): the checkpoint reader, the eager CLIP and
+    the TorchScript loader. The export is made from the same model the torch backend runs."""
+    sys.path.insert(0, TORCH_DIR)
+    import checkpoint
+    import clip_model
+    import torchscript
+    return checkpoint, clip_model, torchscript
+
+
 def load_source(src):
-    """Returns (state_dict in OpenAI's layout as float32, the original TorchScript module or None,
-    a config dict or None, a description)."""
+    """Returns (state_dict in OpenAI's layout, the original TorchScript module or None, the config
+    dict and its path (None when there is none), a description)."""
+    checkpoint, _, _ = torch_modules()
     if os.path.isdir(src):
-        sd, config = load_hf_folder(src)
-        return sd, None, config, "Hugging Face CLIP folder"
+        config_path = os.path.join(src, "config.json")
+        if not os.path.isfile(config_path):
+            raise ExportError(f"{src}: not a Hugging Face model folder (no config.json)", 2)
+        weights = [os.path.join(src, f) for f in ("model.safetensors", "pytorch_model.bin") if os.path.isfile(os.path.join(src, f))]
+        if not weights:
+            raise ExportError(f"{src}: no model.safetensors or pytorch_model.bin (sharded checkpoints are not supported)", 2)
+        try:
+            sd, config = checkpoint.load_state_dict(weights[0]), checkpoint.read_config(config_path)
+        except ValueError as e:
+            raise ExportError(str(e), 2)
+        return sd, None, config, config_path, "Hugging Face CLIP folder (" + os.path.basename(weights[0]) + ")"
     if not os.path.isfile(src):
         raise ExportError(f"{src}: no such file or folder", 2)
     try:
+        sd = checkpoint.load_state_dict(src)
+    except ValueError as e:
+        raise ExportError(str(e), 2)
+    try:
         module = torch.jit.load(src, map_location="cpu").eval()
-        sd = module.state_dict()
         kind = "TorchScript archive"
     except RuntimeError:
-        module = None
-        try:
-            obj = torch.load(src, map_location="cpu")
-        except Exception as e:  # noqa: BLE001 - anything unreadable is the user's input
-            raise ExportError(f"{src}: neither a TorchScript archive nor a torch.save file ({e})", 2)
-        for key in ("state_dict", "model", "model_state_dict"):
-            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-                obj = obj[key]
-        if not isinstance(obj, dict):
-            raise ExportError(f"{src}: a torch.save file, but not a state_dict (found {type(obj).__name__})", 2)
-        sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
-        kind = "state_dict"
-    for key in ("input_resolution", "context_length", "vocab_size"):
-        sd.pop(key, None)
-    sd = {k: v.detach().float() if v.is_floating_point() else v.detach() for k, v in sd.items()}
-    return sd, module, None, kind
-
-
-def read_safetensors(path):
-    """model.safetensors without the safetensors package: 8-byte header length, JSON header,
-    then the raw little-endian tensors."""
-    dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
-              "I64": torch.int64, "I32": torch.int32}
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] not in dtypes:
-            raise ExportError(f"{path}: tensor {name} has dtype {info['dtype']}, which export.py does not read", 2)
-        start, end = info["data_offsets"]
-        buf = bytearray(data[start:end])
-        t = torch.frombuffer(buf, dtype=dtypes[info["dtype"]]) if buf else torch.empty(0, dtype=dtypes[info["dtype"]])
-        out[name] = t.reshape(info["shape"]).clone()
-    return out
-
-
-def load_hf_folder(folder):
-    """A Hugging Face CLIPModel folder, mapped to OpenAI's parameter names."""
-    config_path = os.path.join(folder, "config.json")
-    if not os.path.isfile(config_path):
-        raise ExportError(f"{folder}: not a Hugging Face model folder (no config.json)", 2)
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
-    if config.get("model_type") not in (None, "clip"):
-        raise ExportError(f"{config_path}: model_type {config.get('model_type')!r}; export.py handles CLIP (model_type \"clip\") only", 2)
-    for tower in ("text_config", "vision_config"):
-        act = (config.get(tower) or {}).get("hidden_act", "quick_gelu")
-        if act != "quick_gelu":
-            raise ExportError(f"{config_path}: {tower}.hidden_act is {act!r}; OpenAI's CLIP architecture uses quick_gelu", 2)
-    st = os.path.join(folder, "model.safetensors")
-    binf = os.path.join(folder, "pytorch_model.bin")
-    if os.path.isfile(st):
-        hf = read_safetensors(st)
-    elif os.path.isfile(binf):
-        hf = torch.load(binf, map_location="cpu")
-    else:
-        raise ExportError(f"{folder}: no model.safetensors or pytorch_model.bin (sharded checkpoints are not supported)", 2)
-    return hf_to_openai(hf), config
-
-
-def hf_to_openai(hf):
-    """transformers' CLIPModel state_dict -> openai/CLIP's (clip/model.py) names and shapes."""
-    sd = {}
-
-    def take(name):
-        if name not in hf:
-            raise ExportError(f"the Hugging Face checkpoint has no {name}: not a CLIPModel checkpoint?", 2)
-        return hf[name].float()
-
-    def tower(hf_prefix, oa_prefix):
-        layers = sorted({int(k.split(".")[3]) for k in hf if k.startswith(f"{hf_prefix}.encoder.layers.")})
-        for i in layers:
-            p, o = f"{hf_prefix}.encoder.layers.{i}", f"{oa_prefix}.resblocks.{i}"
-            sd[f"{o}.attn.in_proj_weight"] = torch.cat([take(f"{p}.self_attn.{x}_proj.weight") for x in "qkv"])
-            sd[f"{o}.attn.in_proj_bias"] = torch.cat([take(f"{p}.self_attn.{x}_proj.bias") for x in "qkv"])
-            for hf_name, oa_name in (("self_attn.out_proj", "attn.out_proj"), ("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"),
-                                     ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj")):
-                sd[f"{o}.{oa_name}.weight"] = take(f"{p}.{hf_name}.weight")
-                sd[f"{o}.{oa_name}.bias"] = take(f"{p}.{hf_name}.bias")
-
-    tower("text_model", "transformer")
-    tower("vision_model", "visual.transformer")
-    sd["token_embedding.weight"] = take("text_model.embeddings.token_embedding.weight")
-    sd["positional_embedding"] = take("text_model.embeddings.position_embedding.weight")
-    sd["ln_final.weight"] = take("text_model.final_layer_norm.weight")
-    sd["ln_final.bias"] = take("text_model.final_layer_norm.bias")
-    sd["text_projection"] = take("text_projection.weight").t().contiguous()
-    sd["visual.class_embedding"] = take("vision_model.embeddings.class_embedding")
-    sd["visual.conv1.weight"] = take("vision_model.embeddings.patch_embedding.weight")
-    sd["visual.positional_embedding"] = take("vision_model.embeddings.position_embedding.weight")
-    sd["visual.ln_pre.weight"] = take("vision_model.pre_layrnorm.weight")  # sic: transformers' name
-    sd["visual.ln_pre.bias"] = take("vision_model.pre_layrnorm.bias")
-    sd["visual.ln_post.weight"] = take("vision_model.post_layernorm.weight")
-    sd["visual.ln_post.bias"] = take("vision_model.post_layernorm.bias")
-    sd["visual.proj"] = take("visual_projection.weight").t().contiguous()
-    sd["logit_scale"] = take("logit_scale").reshape([])
-    return sd
+        module, kind = None, "state_dict"
+    return sd, module, None, None, kind
 
 
 # ---------------------------------------------------------------------------------------------
-# Rebuilding the model (openai/CLIP clip/model.py build_model)
+# Rebuilding the model: the torch backend's eager CLIP, plain attention, float32
 # ---------------------------------------------------------------------------------------------
 
 def find_config(src, explicit):
@@ -219,38 +146,28 @@ def find_config(src, explicit):
     return None, None
 
 
-def hyperparameters(sd, config, config_name, vision_heads, text_heads):
-    if "visual.proj" not in sd:
-        if any(k.startswith("visual.layer1.") for k in sd):
-            raise ExportError("this is a ResNet CLIP (RN50, RN101...): export.py handles the ViT models only", 2)
-        raise ExportError("no visual.proj in the checkpoint: not an OpenAI CLIP ViT state_dict", 2)
-    hp = dict(
-        vision_width=sd["visual.conv1.weight"].shape[0],
-        vision_layers=len([k for k in sd if k.startswith("visual.") and k.endswith(".attn.in_proj_weight")]),
-        vision_patch_size=sd["visual.conv1.weight"].shape[-1],
-        embed_dim=sd["text_projection"].shape[1],
-        context_length=sd["positional_embedding"].shape[0],
-        vocab_size=sd["token_embedding.weight"].shape[0],
-        transformer_width=sd["ln_final.weight"].shape[0],
-        transformer_layers=len({k.split(".")[2] for k in sd if k.startswith("transformer.resblocks.")}),
-    )
-    grid = round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5)
-    hp["image_resolution"] = hp["vision_patch_size"] * grid
-    if hp["context_length"] != CONTEXT_LENGTH:
-        raise ExportError(f"the text tower takes {hp['context_length']} tokens; clipql expects CLIP's {CONTEXT_LENGTH}", 2)
+def build_model(sd, config, config_name, vision_heads, text_heads):
+    """(model, where each head count came from). Heads: the flags, else the config, else width // 64."""
+    checkpoint, clip_model, _ = torch_modules()
+    try:
+        arch, stated = checkpoint.architecture(config or {}, display_path(config_name) if config_name else "config.json")
+    except ValueError as e:
+        raise ExportError(str(e), 2)
     sources = {}
-    for key, flag, tower, width in (("vision_heads", vision_heads, "vision_config", hp["vision_width"]),
-                                    ("transformer_heads", text_heads, "text_config", hp["transformer_width"])):
-        from_config = ((config or {}).get(tower) or {}).get("num_attention_heads")
+    for tower, flag in (("vision", vision_heads), ("text", text_heads)):
         if flag:
-            hp[key], sources[key] = flag, "--" + ("vision" if key == "vision_heads" else "text") + "-heads"
-        elif from_config:
-            hp[key], sources[key] = int(from_config), display_path(config_name) if config_name else "config.json"
+            arch[tower + "_heads"], sources[tower] = flag, f"--{tower}-heads"
+        elif arch[tower + "_heads"]:
+            sources[tower] = display_path(config_name) if config_name else "config.json"
         else:
-            hp[key], sources[key] = max(1, width // 64), "OpenAI's rule, width / 64"
-        if width % hp[key]:
-            raise ExportError(f"{hp[key]} heads do not divide the width {width} ({key}, from {sources[key]})", 2)
-    return hp, sources
+            sources[tower] = "OpenAI's rule, width / 64"
+    try:
+        model = clip_model.build_clip(sd, attention="math", linear="aten", stated=stated, **arch)
+    except ValueError as e:
+        raise ExportError(f"{e} (heads: vision from {sources['vision']}, text from {sources['text']})", 2)
+    if model.context_length != CONTEXT_LENGTH:
+        raise ExportError(f"the text tower takes {model.context_length} tokens; clipql expects CLIP's {CONTEXT_LENGTH}", 2)
+    return model, sources
 
 
 def display_path(p):
@@ -258,72 +175,31 @@ def display_path(p):
     return p if rel.startswith("..") else rel
 
 
-def build_model(sd, hp):
-    sys.path.insert(0, MODELS_DIR)
-    try:
-        from generate import CLIP  # OpenAI's architecture, parameter names as OpenAI's
-    except ImportError as e:
-        raise ExportError(f"cannot import the model definition from models/generate.py ({e})", 3)
-    model = CLIP(embed_dim=hp["embed_dim"], image_resolution=hp["image_resolution"], vision_patch_size=hp["vision_patch_size"],
-                 vision_width=hp["vision_width"], vision_layers=hp["vision_layers"], vision_heads=hp["vision_heads"],
-                 transformer_width=hp["transformer_width"], transformer_layers=hp["transformer_layers"],
-                 transformer_heads=hp["transformer_heads"], context_length=hp["context_length"], vocab_size=hp["vocab_size"])
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    if missing or unexpected:
-        raise ExportError(f"the checkpoint does not fit OpenAI's CLIP ViT: missing {missing[:5]}, unexpected {unexpected[:5]}", 2)
-    model.float().eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
-def run_original(module, pixels, ids):
-    """The source TorchScript archive on CPU in float32. OpenAI's archives were traced on CUDA in
-    float16: like clip.load(jit=True, device="cpu"), patch their device and dtype constants."""
-    def run():
-        with torch.no_grad():
-            return module.encode_image(pixels).float(), module.encode_text(ids).float()
-    try:
-        return run()
-    except Exception:  # noqa: BLE001 - patch and try again
-        pass
-    device_holder = torch.jit.trace(lambda: torch.ones([]).to(torch.device("cpu")), example_inputs=[])
-    device_node = [n for n in device_holder.graph.findAllNodes("prim::Constant") if "Device" in repr(n)][-1]
-    float_holder = torch.jit.trace(lambda: torch.ones([]).float(), example_inputs=[])
-    float_node = list(float_holder.graph.findNode("aten::to").inputs())[1].node()
-
-    def graphs(m):
-        gs = [m.graph] if hasattr(m, "graph") else []
-        if hasattr(m, "forward1"):
-            gs.append(m.forward1.graph)
-        return gs
-
-    def patch(m):
-        for graph in graphs(m):
-            for node in graph.findAllNodes("prim::Constant"):
-                if "value" in node.attributeNames() and str(node["value"]).startswith("cuda"):
-                    node.copyAttributes(device_node)
-            for node in graph.findAllNodes("aten::to"):
-                inputs = list(node.inputs())
-                for i in (1, 2):
-                    if len(inputs) > i and inputs[i].node().kind() == "prim::Constant" and "value" in inputs[i].node().attributeNames() and inputs[i].node()["value"] == 5:
-                        inputs[i].node().copyAttributes(float_node)
-
-    module.apply(patch)
-    patch(module.encode_image)
-    patch(module.encode_text)
-    module.float()
-    return run()
+def run_original(path, pixels, ids):
+    """The source TorchScript archive on the CPU in float32, patched as the torch backend patches
+    it (OpenAI's archives were traced on CUDA in float16: torchscript.py moves their device
+    constants and float16 casts, as clip.load(jit=True, device="cpu") does)."""
+    _, _, torchscript = torch_modules()
+    module, _ = torchscript.load_torchscript(torch, path, torch.device("cpu"), torch.float32)
+    with torch.no_grad():
+        return module.encode_image(pixels).float(), module.encode_text(ids).float()
 
 
 # ---------------------------------------------------------------------------------------------
 # Check inputs: OpenAI's preprocessing on a few images, captions through OpenAI's tokenizer
 # ---------------------------------------------------------------------------------------------
 
+def generate():
+    """models/generate.py: OpenAI's preprocessing (openai_transform) and the ONNX / TorchScript writers."""
+    sys.path.insert(0, MODELS_DIR)
+    import generate as g
+    return g
+
+
 def check_images(folder, n, n_px):
     from PIL import Image
-    from torchvision.transforms import CenterCrop, InterpolationMode, Normalize, Resize, ToTensor
-    transform = lambda im: Normalize(MEAN, STD)(ToTensor()(CenterCrop(n_px)(Resize(n_px, interpolation=InterpolationMode.BICUBIC)(im)).convert("RGB")))  # noqa: E731
+    resize, crop, to_tensor, normalize = generate().openai_transform(n_px)
+    transform = lambda im: normalize(to_tensor(crop(resize(im)).convert("RGB")))  # noqa: E731
     files = sorted(glob.glob(os.path.join(folder, "*.png")) + glob.glob(os.path.join(folder, "*.jpg"))) if folder else []
     images = [transform(Image.open(f)) for f in files[:n]]
     names = [os.path.basename(f) for f in files[:n]]
@@ -391,73 +267,32 @@ def ort_embed(onnx_dir, pixels, ids):
 # Writing the bundle
 # ---------------------------------------------------------------------------------------------
 
-def towers(model):
-    """The two towers as modules whose forward is encode_image / encode_text, for torch.onnx.export."""
-    class VisionTower(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, pixel_values):
-            return self.model.encode_image(pixel_values)
-
-    class TextTower(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids):
-            return self.model.encode_text(input_ids)
-
-    return VisionTower(), TextTower()
-
-
-def export_onnx(model, onnx_dir, pixels2, ids2):
-    onnx = need("onnx", "the ONNX export")
-    os.makedirs(onnx_dir, exist_ok=True)
-    vision, text = towers(model)
-    for tower, arg, inp, outp, name in ((vision, pixels2, "pixel_values", "image_embeds", "vision_model.onnx"),
-                                         (text, ids2, "input_ids", "text_embeds", "text_model.onnx")):
-        path = os.path.join(onnx_dir, name)
-        torch.onnx.export(tower, (arg,), path, input_names=[inp], output_names=[outp],
-                          dynamic_axes={inp: {0: "batch"}, outp: {0: "batch"}}, opset_version=17, do_constant_folding=True)
-        onnx.checker.check_model(path)  # by path: towers over 2 GB stay loadable
-
-
-def export_torchscript(model, path, pixels2, ids2):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    # check_trace=False: the re-trace check trips over the causal mask's -inf constants although
-    # the trace is right; the check below compares the saved file with the eager model instead.
-    traced = torch.jit.trace_module(model, {"encode_image": pixels2, "encode_text": ids2}, check_trace=False)
-    torch.jit.save(traced, path)
-
-
 def write_json(path, obj):
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def write_configs(out, hp, model, source, source_config):
-    s = hp["image_resolution"]
+def write_configs(out, model, source, source_config):
+    h = model.hyper
+    s = h["image_size"]
     clipql = {"exported_from": os.path.basename(os.path.abspath(source)), "exporter": "models/export.py",
-              "architecture": "OpenAI CLIP ViT (clip/model.py); ONNX outputs are projected, not normalised"}
+              "architecture": "CLIP ViT (OpenAI's clip/model.py, hidden_act and layer_norm_eps per tower); ONNX outputs are projected, not normalised"}
     # A source flagged as random (the generated test models) stays flagged: never silently real.
     if ((source_config or {}).get("clipql") or {}).get("random_weights"):
         clipql["random_weights"] = True
+
+    def tower(name, t, extra):
+        return dict({"model_type": f"clip_{name}_model", "hidden_size": t["width"], "intermediate_size": t["mlp"], "num_hidden_layers": t["layers"],
+                     "num_attention_heads": t["heads"], "hidden_act": t["act"], "layer_norm_eps": t["eps"], "projection_dim": h["embed_dim"]}, **extra)
+
     write_json(os.path.join(out, "config.json"), {
         "architectures": ["CLIPModel"],
         "model_type": "clip",
-        "projection_dim": hp["embed_dim"],
-        "logit_scale_init_value": float(model.logit_scale),
+        "projection_dim": h["embed_dim"],
+        "logit_scale_init_value": 2.6592,
         "torch_dtype": "float32",
-        "text_config": {"model_type": "clip_text_model", "hidden_size": hp["transformer_width"], "intermediate_size": 4 * hp["transformer_width"],
-                        "num_hidden_layers": hp["transformer_layers"], "num_attention_heads": hp["transformer_heads"],
-                        "max_position_embeddings": hp["context_length"], "vocab_size": hp["vocab_size"], "bos_token_id": SOT,
-                        "eos_token_id": EOT, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-05, "projection_dim": hp["embed_dim"]},
-        "vision_config": {"model_type": "clip_vision_model", "hidden_size": hp["vision_width"], "intermediate_size": 4 * hp["vision_width"],
-                          "num_hidden_layers": hp["vision_layers"], "num_attention_heads": hp["vision_heads"], "image_size": s,
-                          "patch_size": hp["vision_patch_size"], "num_channels": 3, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-05,
-                          "projection_dim": hp["embed_dim"]},
+        "text_config": tower("text", h["text"], {"max_position_embeddings": h["context_length"], "vocab_size": h["vocab_size"], "bos_token_id": SOT, "eos_token_id": EOT}),
+        "vision_config": tower("vision", h["vision"], {"image_size": s, "patch_size": h["patch_size"], "num_channels": 3}),
         "clipql": clipql,
     })
     write_json(os.path.join(out, "preprocessor_config.json"), {
@@ -551,16 +386,15 @@ def main(argv=None):
     shutil.rmtree(partial, ignore_errors=True)
 
     step(f"loading {args.source}")
-    sd, original, hf_config, kind = load_source(args.source)
-    config, config_name = (hf_config, os.path.join(args.source, "config.json")) if hf_config else find_config(args.source, args.config)
-    hp, head_sources = hyperparameters(sd, config, config_name, args.vision_heads, args.text_heads)
-    print(f"  {kind}: ViT, {hp['image_resolution']} px, patch {hp['vision_patch_size']}, "
-          f"vision {hp['vision_width']} x {hp['vision_layers']} layers ({hp['vision_heads']} heads: {head_sources['vision_heads']}), "
-          f"text {hp['transformer_width']} x {hp['transformer_layers']} layers ({hp['transformer_heads']} heads: {head_sources['transformer_heads']}), "
-          f"D = {hp['embed_dim']}")
-    model = build_model(sd, hp)
+    sd, original, hf_config, hf_config_path, kind = load_source(args.source)
+    config, config_name = (hf_config, hf_config_path) if hf_config is not None else find_config(args.source, args.config)
+    model, head_sources = build_model(sd, config, config_name, args.vision_heads, args.text_heads)
+    h = model.hyper
+    describe = lambda t: f"{t['width']} x {t['layers']} layers, {t['heads']} heads, {t['act']}, eps {t['eps']:g}, MLP {t['mlp']}"  # noqa: E731
+    print(f"  {kind}: ViT, {h['image_size']} px, patch {h['patch_size']}, vision {describe(h['vision'])} (heads: {head_sources['vision']}), "
+          f"text {describe(h['text'])} (heads: {head_sources['text']}), D = {h['embed_dim']}")
 
-    pixels, image_names = check_images(args.images, args.check_images, hp["image_resolution"])
+    pixels, image_names = check_images(args.images, args.check_images, h["image_size"])
     ids, captions = check_tokens(args.vocab, args.check_images)
     print(f"  check inputs: images {', '.join(image_names)}; captions {captions}")
     step("PyTorch (eager, float32) on the check inputs")
@@ -574,13 +408,13 @@ def main(argv=None):
     if original is not None:
         step("the rebuilt model against the original TorchScript")
         try:
-            oi, ot = run_original(original, pixels, ids)
+            oi, ot = run_original(args.source, pixels, ids)
             d = {"image_embeds": scaled_diff(image_embeds, oi), "text_embeds": scaled_diff(text_embeds, ot)}
             print(f"  rebuilt vs original: max diff image_embeds {d['image_embeds']:.3g}, text_embeds {d['text_embeds']:.3g}")
             if max(d.values()) > args.tolerance:
                 failures.append(f"the model rebuilt from the weights differs from the original TorchScript: max diff {max(d.values()):.3g} > {args.tolerance:g} "
-                                f"(wrong head counts? vision {hp['vision_heads']} from {head_sources['vision_heads']}, text {hp['transformer_heads']} "
-                                f"from {head_sources['transformer_heads']}; pass --vision-heads / --text-heads or --config)")
+                                f"(wrong head counts? vision {h['vision']['heads']} from {head_sources['vision']}, text {h['text']['heads']} "
+                                f"from {head_sources['text']}; pass --vision-heads / --text-heads or --config)")
         except Exception as e:  # noqa: BLE001 - an archive we cannot run is reported, not fatal
             print(f"  note: the original TorchScript does not run on this CPU ({str(e).splitlines()[0][:200]}); the rebuilt model is the reference")
     if hf_config is not None:
@@ -593,10 +427,12 @@ def main(argv=None):
                   "with transformers' CLIPModel (pip install transformers torch for that check)")
         else:
             step("the rebuilt model against transformers' CLIPModel")
-            hf = transformers.CLIPModel.from_pretrained(args.source, torch_dtype=torch.float32).eval()
+            hf = transformers.CLIPModel.from_pretrained(args.source, dtype=torch.float32).eval()
+            # transformers 5 answers BaseModelOutputWithPooling (projected features in pooler_output), 4 a tensor.
+            projected = lambda out: out if isinstance(out, torch.Tensor) else out.pooler_output  # noqa: E731
             with torch.no_grad():
-                d = {"image_embeds": scaled_diff(image_embeds, hf.get_image_features(pixel_values=pixels)),
-                     "text_embeds": scaled_diff(text_embeds, hf.get_text_features(input_ids=ids))}
+                d = {"image_embeds": scaled_diff(image_embeds, projected(hf.get_image_features(pixel_values=pixels))),
+                     "text_embeds": scaled_diff(text_embeds, projected(hf.get_text_features(input_ids=ids)))}
             print(f"  rebuilt vs transformers: max diff image_embeds {d['image_embeds']:.3g}, text_embeds {d['text_embeds']:.3g}")
             if max(d.values()) > args.tolerance:
                 failures.append(f"the rebuilt model differs from transformers' CLIPModel: max diff {max(d.values()):.3g} > {args.tolerance:g}")
@@ -605,14 +441,17 @@ def main(argv=None):
 
     os.makedirs(partial)
     step("ONNX export (opset 17, dynamic batch)")
-    export_onnx(model, os.path.join(partial, "onnx"), pixels[:2], ids[:2])
-    write_configs(partial, hp, model, args.source, config)
+    generate().export_onnx(model, partial, pixels[:2], ids[:2])
+    write_configs(partial, model, args.source, config)
+    source_pre = os.path.join(args.source, "preprocessor_config.json") if hf_config is not None else None
+    if source_pre and os.path.isfile(source_pre):  # the folder's own mean, std and sizes, not CLIP's defaults
+        shutil.copyfile(source_pre, os.path.join(partial, "preprocessor_config.json"))
     how = write_tokenizer(partial, args.vocab, args.source if hf_config is not None else None)
     print(f"  tokenizer files: {how or 'none (no --vocab and no $CLIP_VOCAB): the service builds them from CLIP_VOCAB at load'}")
     torch_path = os.path.join(partial, "torch", "model.pt")
     if not args.no_torch:
         step("TorchScript (traced, float32)")
-        export_torchscript(model, torch_path, pixels[:2], ids[:2])
+        generate().export_torchscript(model, partial, pixels[:2], ids[:2])
 
     step(f"check: onnxruntime-node{' and torch/model.pt' if not args.no_torch else ''} against PyTorch, batch {len(ids)} and 1")
     got = ort_embed(os.path.join(partial, "onnx"), pixels, ids)

@@ -53,8 +53,11 @@ Options
   --no-reference     skip the references
   --no-ort-check     skip running the ONNX files through onnxruntime-node (needs `node` and
                      node_modules/onnxruntime-node)
-Python: Debian's /usr/bin/python3 with python3-torch 1.13, python3-torchvision, python3-pil,
-python3-onnx, python3-regex, numpy.
+Python: the project's venv (.venv/bin/python, scripts/install-python.sh: torch 2, onnx, Pillow)
+or Debian's /usr/bin/python3 with python3-torch 1.13, python3-torchvision, python3-pil,
+python3-onnx, python3-regex, numpy. The committed tiny fixture was made by the latter (its
+references name the versions); `npm run fixtures` keeps it, so that its TorchScript archive stays
+one that torch 1.13 reads.
 """
 import os
 import sys
@@ -383,6 +386,13 @@ class TextTower(nn.Module):
         return self.model.encode_text(input_ids)
 
 
+def legacy_exporter():
+    """torch 2.9+ exports through dynamo by default (external .data files, onnxscript rewrites);
+    the TorchScript-based exporter gives the single-file graphs torch 1.13 gives."""
+    import inspect
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def export_onnx(model, out_dir, pixels2, ids2):
     """Both towers, opset 17, dynamic batch. Only the initialisers a graph uses are written, so
     the vision file holds no text weights and vice versa."""
@@ -401,10 +411,10 @@ def export_onnx(model, out_dir, pixels2, ids2):
                 tower, (arg,), path,
                 input_names=[inp], output_names=[outp],
                 dynamic_axes={inp: {0: "batch"}, outp: {0: "batch"}},
-                opset_version=17, do_constant_folding=True,
+                opset_version=17, do_constant_folding=True, **legacy_exporter(),
             )
-        import onnx  # Debian's python3-onnx; only for the structural check
-        onnx.checker.check_model(onnx.load(path))
+        import onnx  # only for the structural check
+        onnx.checker.check_model(path)  # by path: towers over 2 GB stay checkable
 
 
 def export_torchscript(model, out_dir, pixels2, ids2):
@@ -524,6 +534,42 @@ def write_configs(out_dir, preset, seed, model):
 # Inputs: OpenAI's preprocessing (clip/clip.py _transform) and tokenizer
 # ---------------------------------------------------------------------------------------------
 
+def openai_transform(n_px):
+    """
+    OpenAI's _transform(n_px) as four steps (resize, crop, to_tensor, normalize): torchvision's
+    where it is installed (Debian's python3-torchvision); else the same operations written out,
+    for the project's venv, where torchvision cannot be installed beside the CPU torch. On PIL
+    images torchvision's Resize(int, BICUBIC) is PIL's resize to (short side n_px, long side
+    int(n_px * long / short)), CenterCrop is PIL's crop at int(round((size - n_px) / 2)) (the
+    images are never smaller than the crop after the resize), ToTensor is uint8 HWC -> float32 CHW
+    / 255, and Normalize subtracts the mean and divides by the std in float32.
+    """
+    try:
+        from torchvision.transforms import CenterCrop, InterpolationMode, Normalize, Resize, ToTensor
+        return Resize(n_px, interpolation=InterpolationMode.BICUBIC), CenterCrop(n_px), ToTensor(), Normalize(MEAN, STD)
+    except ImportError:
+        pass
+    from PIL import Image
+
+    def resize(im):
+        w, h = im.size
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = n_px, int(n_px * long / short)
+        return im.resize((new_short, new_long) if w <= h else (new_long, new_short), Image.BICUBIC)
+
+    def crop(im):
+        w, h = im.size
+        top, left = int(round((h - n_px) / 2.0)), int(round((w - n_px) / 2.0))
+        return im.crop((left, top, left + n_px, top + n_px))
+
+    def to_tensor(im):
+        x = torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+        return x.to(torch.float32).div(255)
+
+    mean, std = torch.tensor(MEAN).view(3, 1, 1), torch.tensor(STD).view(3, 1, 1)
+    return resize, crop, to_tensor, lambda x: (x - mean) / std
+
+
 def notebook_inputs(shared, vocab_path, n_px):
     """The 8 notebook images and captions, in captions.json order.
 
@@ -532,17 +578,14 @@ def notebook_inputs(shared, vocab_path, n_px):
     CenterCrop, convert("RGB"), ToTensor, Normalize. The uint8 image after convert("RGB") is kept
     for the pixel fixtures."""
     from PIL import Image
-    from torchvision.transforms import CenterCrop, InterpolationMode, Normalize, Resize, ToTensor
 
+    resize, crop, to_tensor, normalize = openai_transform(n_px)
     folder = os.path.join(shared, "images", "notebook")
     captions_path = os.path.join(folder, "captions.json")
     if not os.path.exists(captions_path):
         sys.exit(f"error: {captions_path} is missing (the notebook images of ../shared; use --shared DIR)")
     with open(captions_path, encoding="utf-8") as f:
         captions = json.load(f)  # insertion order = file order
-    resize = Resize(n_px, interpolation=InterpolationMode.BICUBIC)
-    crop = CenterCrop(n_px)
-    to_tensor, normalize = ToTensor(), Normalize(MEAN, STD)
 
     images, rgb, tensors = [], [], []
     for name in captions:
@@ -655,7 +698,11 @@ def dump_rows(obj):
 
 def write_references(fixtures, preset, seed, images, rgb, texts, ids, image_embeds, text_embeds, logit_scale):
     import PIL
-    import torchvision
+    try:
+        import torchvision
+        tv = torchvision.__version__
+    except ImportError:
+        tv = "not installed (openai_transform's PIL form)"
 
     n_px = PRESETS[preset]["image_resolution"]
     pixel_dir = os.path.join(fixtures, "pixels")
@@ -688,7 +735,7 @@ def write_references(fixtures, preset, seed, images, rgb, texts, ids, image_embe
         ("generator", "models/generate.py"),
         ("preset", preset),
         ("seed", seed),
-        ("versions", OrderedDict([("torch", torch.__version__), ("torchvision", torchvision.__version__),
+        ("versions", OrderedDict([("torch", torch.__version__), ("torchvision", tv),
                                   ("PIL", PIL.__version__), ("numpy", np.__version__)])),
         ("images", images),
         ("texts", texts),

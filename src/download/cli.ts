@@ -7,6 +7,8 @@
  *                               download NAME (default: the manifest's default) into models/NAME
  *   verify NAME                 re-hash a fetched model against the manifest and its fetch record
  *   remove NAME                 delete a fetched model (and any interrupted fetch of it)
+ *   export SOURCE --out DIR ... models/export.py (a checkpoint or a Hugging Face folder -> an ONNX
+ *                               bundle) under the project's Python (CLIP_TORCH_PYTHON, else .venv)
  *
  * Options for every command: --manifest FILE (default models/manifest.json), --models-dir DIR
  * (default models/); for fetch: --stall-timeout SECONDS (60), --retries N (5).
@@ -17,7 +19,8 @@ import { groupEnv, loadConfig } from '../config/config';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ErrorCode, isClipqlError } from '../errors';
-import { REPO_ROOT } from '../paths';
+import { spawnSync } from 'node:child_process';
+import { defaultPython, REPO_ROOT } from '../paths';
 import { fetchModel, summarize } from './fetch';
 import { FORMAT_SELECTIONS, loadManifest, type FormatSelection } from './manifest';
 import { createProgress, formatBytes, type ProgressStream } from './progress';
@@ -39,6 +42,8 @@ export const USAGE = `usage: npm run models -- <command> [options]
         [--retries N]           retries per file (default 5)
   verify NAME                   re-hash a fetched model against the manifest and its fetch record
   remove NAME                   delete a fetched model and any interrupted fetch of it
+  export SOURCE --out DIR [...] make an ONNX bundle from a checkpoint (OpenAI .pt, state_dict) or a
+                                Hugging Face CLIP folder: models/export.py (its --help lists the options)
 
   --manifest FILE               default models/manifest.json
   --models-dir DIR              default models/
@@ -67,6 +72,7 @@ export async function main(argv: string[], ioArg?: CliIo): Promise<number> {
     process.stderr.write(`error [${e.code}]: ${e.message}\n`);
     return 2;
   }
+  if (argv[0] === 'export') return exportBundle(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -165,6 +171,20 @@ export async function main(argv: string[], ioArg?: CliIo): Promise<number> {
     io.out(`error [${code}]: ${(e as Error).message}\n`);
     return code === ErrorCode.BAD_USER_INPUT && isClipqlError(e) && e.details.usage ? 2 : 1;
   }
+}
+
+/**
+ * models/export.py with the rest of the arguments, under the interpreter the torch backend uses
+ * (it needs torch and onnx; the venv also has transformers for its comparison). Its exit status.
+ */
+function exportBundle(args: string[], io: CliIo): number {
+  const python = loadConfig().config.CLIP_TORCH_PYTHON ?? defaultPython();
+  const r = spawnSync(python, [path.join(REPO_ROOT, 'models', 'export.py'), ...args], { stdio: 'inherit' });
+  if (r.error) {
+    io.out(`error [${ErrorCode.BAD_USER_INPUT}]: cannot run ${python} (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}): install the project's Python environment (bash scripts/install-python.sh) or set CLIP_TORCH_PYTHON\n`);
+    return 3;
+  }
+  return r.status ?? 1;
 }
 
 /** A manifest alias → the folder name; names not in the manifest are taken as they are. */
