@@ -2,17 +2,17 @@
  * The eager PyTorch CLIP (src/backends/torch/clip_model.py) built from the tiny bundle's
  * TorchScript weights, measured by test/reference/eager_check.py against values it did not
  * compute: reference.json (models/generate.py's eager OpenAI-architecture outputs) and the
- * TorchScript model itself. Skipped, with the reason, where the Python has no torch.
+ * TorchScript model itself, under both interpreters the project supports (test/helpers/python.ts).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { before, describe, test, type TestContext } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../src/paths';
+import { DEBIAN_PYTHON, venvPython } from '../helpers/python';
 
 const run = promisify(execFile);
-const PYTHON = process.env.CLIP_TORCH_PYTHON || '/usr/bin/python3';
 const SCRIPT = path.join(REPO_ROOT, 'test', 'reference', 'eager_check.py');
 
 /** float32 on the same CPU: only a different order of the same operations may separate them. */
@@ -25,7 +25,6 @@ type Skip = { skip: string };
 type Failure = { type: string; message: string } | null;
 
 interface Check {
-  skip?: string;
   torch: string;
   has_sdpa: boolean;
   attention: string;
@@ -42,91 +41,107 @@ interface Check {
   errors: Record<string, Failure> & { garbage_file_name: string };
 }
 
-let check: Check;
-
-before(async () => {
+async function measure(python: string): Promise<Check> {
   try {
-    const { stdout } = await run(PYTHON, [SCRIPT, REPO_ROOT], { cwd: REPO_ROOT, timeout: 120_000, maxBuffer: 1 << 20 });
-    check = JSON.parse(stdout) as Check;
+    const { stdout } = await run(python, [SCRIPT, REPO_ROOT], { cwd: REPO_ROOT, timeout: 120_000, maxBuffer: 1 << 20 });
+    const check = JSON.parse(stdout) as Check & Partial<Skip>;
+    if (check.skip) throw new Error(check.skip);
+    return check;
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') check = { skip: `${PYTHON} does not exist (set CLIP_TORCH_PYTHON)` } as Check;
-    else throw new Error(`${PYTHON} ${SCRIPT} failed: ${err.stderr || err.message}`);
+    const err = e as Error & { stderr?: string };
+    throw new Error(`${python} ${SCRIPT} failed: ${err.stderr || err.message}`);
   }
-});
-
-/** True (and the test skipped with the reason) when there is no torch to measure. */
-function noTorch(t: TestContext): boolean {
-  if (check.skip) t.skip(check.skip);
-  return Boolean(check.skip);
 }
 
 const within = (d: number, tol: number, what: string) => assert.ok(d <= tol, `${what}: max |diff| ${d} > ${tol}`);
 
-describe('eager CLIP from the tiny bundle, float32 on the CPU', () => {
-  test('built as the caller asked: sizes, heads, frozen float32, OpenAI state-dict keys', (t) => {
-    if (noTorch(t)) return;
-    assert.deepEqual(check.attributes, { image_size: 336, patch_size: 14, context_length: 77, embed_dim: 32, vision_heads: 4, text_heads: 4 });
-    assert.equal(check.attention, check.has_sdpa ? 'sdpa' : 'math', 'attention="auto"');
-    assert.ok(check.frozen, 'eval mode, requires_grad False');
-    assert.deepEqual(check.dtypes, ['torch.float32']);
-    assert.ok(check.state_dict_keys_equal, "its state_dict has OpenAI's keys (the causal mask is not one)");
-  });
+/**
+ * Each interpreter shows what its torch must: torch 2 (the venv) runs SDPA and both half
+ * precisions; Debian's torch 1.13 runs the plain formula, refuses SDPA by name, and has no
+ * float16 convolution on the CPU (which is why the worker refuses float16 there).
+ */
+const INTERPRETERS = [
+  { name: "the project's venv (torch 2)", python: venvPython, torch2: true },
+  { name: "Debian's python3-torch 1.13", python: () => DEBIAN_PYTHON, torch2: false },
+] as const;
 
-  test(`reference.json (8 notebook images and captions): image_embeds and text_embeds within ${TOL}`, (t) => {
-    if (noTorch(t)) return;
-    const r = check.reference;
-    assert.deepEqual([r.images, r.texts, r.image_shape, r.text_shape], [8, 8, [8, 32], [8, 32]]);
-    within(r.image, TOL, 'image_embeds');
-    within(r.text, TOL, 'text_embeds');
-    t.diagnostic(`max |diff| image ${r.image}, text ${r.text}`);
-  });
-
-  test(`the TorchScript model on random inputs, batches of 1, 3 and 8: within ${TOL}`, (t) => {
-    if (noTorch(t)) return;
-    assert.deepEqual(check.torchscript.map((b) => b.batch), [1, 3, 8]);
-    for (const b of check.torchscript) {
-      within(b.image, TOL, `encode_image, batch ${b.batch}`);
-      within(b.text, TOL, `encode_text, batch ${b.batch}`);
-    }
-    t.diagnostic(check.torchscript.map((b) => `batch ${b.batch}: image ${b.image}, text ${b.text}`).join('; '));
-  });
-
-  test('a torch.save\'d state_dict and {"state_dict": ...} load to the same model', (t) => {
-    if (noTorch(t)) return;
-    within(check.files.state_dict, TOL, 'state_dict file, encode_text');
-    within(check.files.wrapped, TOL, '{"state_dict"} file, encode_text');
-  });
+const checks = new Map<string, Check>();
+before(async () => {
+  await Promise.all(INTERPRETERS.map(async (i) => checks.set(i.name, await measure(i.python()))));
 });
 
-describe('attention paths and precisions', () => {
-  test(`"math" and "sdpa" agree within ${TOL}`, (t) => {
-    if (noTorch(t)) return;
-    if ('skip' in check.sdpa) return t.skip(check.sdpa.skip);
-    assert.deepEqual(check.sdpa.attentions, ['math', 'sdpa']);
-    within(check.sdpa.image, TOL, 'encode_image math vs sdpa');
-    within(check.sdpa.text, TOL, 'encode_text math vs sdpa');
-  });
+for (const interp of INTERPRETERS) {
+  const c = () => checks.get(interp.name)!;
 
-  test('attention="sdpa" where torch has no SDPA: a ValueError naming the need', (t) => {
-    if (noTorch(t)) return;
-    if (check.has_sdpa) return t.skip(`torch ${check.torch} has SDPA`);
-    assert.equal(check.sdpa_error?.type, 'ValueError');
-    assert.match(check.sdpa_error!.message, /scaled_dot_product_attention.*torch 2\.0/);
-  });
-
-  for (const dtype of ['bfloat16', 'float16'] as const) {
-    test(`a ${dtype} copy runs on the CPU: cosine >= ${HALF_COSINE} to float32`, (t) => {
-      if (noTorch(t)) return;
-      const h = check.half[dtype];
-      if ('skip' in h) return t.skip(h.skip);
-      assert.deepEqual(h.dtype, [`torch.${dtype}`, `torch.${dtype}`], 'outputs in the copy\'s dtype');
-      assert.ok(h.image >= HALF_COSINE, `image: min cosine ${h.image} < ${HALF_COSINE}`);
-      assert.ok(h.text >= HALF_COSINE, `text: min cosine ${h.text} < ${HALF_COSINE}`);
-      t.diagnostic(`min cosine image ${h.image}, text ${h.text}`);
+  describe(`eager CLIP from the tiny bundle, float32 on the CPU, ${interp.name}`, () => {
+    test('runs the torch it should', () => {
+      assert.equal(c().torch.startsWith('1.'), !interp.torch2, c().torch);
+      assert.equal(c().has_sdpa, interp.torch2);
     });
-  }
-});
+
+    test('built as the caller asked: sizes, heads, frozen float32, OpenAI state-dict keys', () => {
+      assert.deepEqual(c().attributes, { image_size: 336, patch_size: 14, context_length: 77, embed_dim: 32, vision_heads: 4, text_heads: 4 });
+      assert.equal(c().attention, interp.torch2 ? 'sdpa' : 'math', 'attention="auto"');
+      assert.ok(c().frozen, 'eval mode, requires_grad False');
+      assert.deepEqual(c().dtypes, ['torch.float32']);
+      assert.ok(c().state_dict_keys_equal, "its state_dict has OpenAI's keys (the causal mask is not one)");
+    });
+
+    test(`reference.json (8 notebook images and captions): image_embeds and text_embeds within ${TOL}`, (t) => {
+      const r = c().reference;
+      assert.deepEqual([r.images, r.texts, r.image_shape, r.text_shape], [8, 8, [8, 32], [8, 32]]);
+      within(r.image, TOL, 'image_embeds');
+      within(r.text, TOL, 'text_embeds');
+      t.diagnostic(`max |diff| image ${r.image}, text ${r.text}`);
+    });
+
+    test(`the TorchScript model on random inputs, batches of 1, 3 and 8: within ${TOL}`, (t) => {
+      assert.deepEqual(c().torchscript.map((b) => b.batch), [1, 3, 8]);
+      for (const b of c().torchscript) {
+        within(b.image, TOL, `encode_image, batch ${b.batch}`);
+        within(b.text, TOL, `encode_text, batch ${b.batch}`);
+      }
+      t.diagnostic(c().torchscript.map((b) => `batch ${b.batch}: image ${b.image}, text ${b.text}`).join('; '));
+    });
+
+    test('a torch.save\'d state_dict and {"state_dict": ...} load to the same model', () => {
+      within(c().files.state_dict, TOL, 'state_dict file, encode_text');
+      within(c().files.wrapped, TOL, '{"state_dict"} file, encode_text');
+    });
+
+    if (interp.torch2) {
+      test(`"math" and "sdpa" agree within ${TOL}`, (t) => {
+        const sdpa = c().sdpa;
+        assert.ok(!('skip' in sdpa), JSON.stringify(sdpa));
+        assert.deepEqual(sdpa.attentions, ['math', 'sdpa']);
+        within(sdpa.image, TOL, 'encode_image math vs sdpa');
+        within(sdpa.text, TOL, 'encode_text math vs sdpa');
+        t.diagnostic(`max |diff| image ${sdpa.image}, text ${sdpa.text}`);
+      });
+    } else {
+      test('attention="sdpa" where torch has no SDPA: a ValueError naming the need', () => {
+        assert.equal(c().sdpa_error?.type, 'ValueError');
+        assert.match(c().sdpa_error!.message, /scaled_dot_product_attention.*torch 2\.0/);
+      });
+      test('float16 has no CPU convolution in torch 1.13 (the worker refuses it there)', () => {
+        const h = c().half.float16;
+        assert.ok('skip' in h, JSON.stringify(h));
+        assert.match(h.skip, /not implemented for 'Half'/);
+      });
+    }
+
+    for (const dtype of interp.torch2 ? (['bfloat16', 'float16'] as const) : (['bfloat16'] as const)) {
+      test(`a ${dtype} copy runs on the CPU: cosine >= ${HALF_COSINE} to float32`, (t) => {
+        const h = c().half[dtype];
+        assert.ok(!('skip' in h), JSON.stringify(h));
+        assert.deepEqual(h.dtype, [`torch.${dtype}`, `torch.${dtype}`], 'outputs in the copy\'s dtype');
+        assert.ok(h.image >= HALF_COSINE, `image: min cosine ${h.image} < ${HALF_COSINE}`);
+        assert.ok(h.text >= HALF_COSINE, `text: min cosine ${h.text} < ${HALF_COSINE}`);
+        t.diagnostic(`min cosine image ${h.image}, text ${h.text}`);
+      });
+    }
+  });
+}
 
 describe('misuse: ValueErrors that say what is wrong', () => {
   const cases: [string, RegExp][] = [
@@ -136,21 +151,24 @@ describe('misuse: ValueErrors that say what is wrong', () => {
     ['bad_heads', /vision width 64 is not divisible into 5 heads/],
     ['bad_attention', /attention must be one of auto, sdpa, math, got 'flash'/],
     ['missing_file', /nope\.pt: model file does not exist/],
+    ['bad_act', /x\/config\.json: vision_config\.hidden_act is 'relu'; clipql computes quick_gelu, gelu, gelu_new, gelu_pytorch_tanh/],
+    ['bad_type', /x\/config\.json: model_type 'siglip'; clipql serves CLIP/],
+    ['stated_size', /the config states image_size 224 but the weights have 336/],
+    ['hf_partial', /x\/model\.safetensors: transformers-style weights without .*: not a CLIPModel checkpoint/],
   ];
   for (const [name, pattern] of cases) {
-    test(name, (t) => {
-      if (noTorch(t)) return;
-      const e = check.errors[name];
+    test(name, () => {
+      const e = checks.get(INTERPRETERS[0].name)!.errors[name];
       assert.equal(e?.type, 'ValueError', `${name}: ${JSON.stringify(e)}`);
       assert.match(e!.message, pattern);
     });
   }
 
-  test('garbage_file: names the file and both ways it was read', (t) => {
-    if (noTorch(t)) return;
-    const e = check.errors.garbage_file;
+  test('garbage_file: names the file and both ways it was read', () => {
+    const errors = checks.get(INTERPRETERS[0].name)!.errors;
+    const e = errors.garbage_file;
     assert.equal(e?.type, 'ValueError', JSON.stringify(e));
-    assert.ok(e!.message.startsWith(check.errors.garbage_file_name + ':'), e!.message);
+    assert.ok(e!.message.startsWith(errors.garbage_file_name + ':'), e!.message);
     assert.match(e!.message, /neither a TorchScript archive \(torch\.jit\.load: .+\) nor a torch\.save'd state_dict \(torch\.load: .+\)/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The torch backend with real worker processes on the CPU (Debian's python3-torch): the same
+ * The torch backend with real worker processes on the CPU (the project's venv, torch 2): the same
  * answers as the onnx backend on the tiny bundle, OpenAI-style checkpoints, calls split at the
  * worker's batch limit, and each start-up failure the issue names, with its message. A worker
  * killed mid-batch or hung is in test/load/worker-faults.test.ts (npm run test:load).
@@ -19,10 +19,11 @@ import { TorchBackend } from '../../src/backends/torch/torch-backend';
 import { loadBundle, type ModelBundle } from '../../src/bundle/bundle';
 import { ClipqlError, ErrorCode } from '../../src/errors';
 import { TINY_MODEL_DIR, defaultBpeVocab } from '../../src/paths';
+import { venvPython } from '../helpers/python';
 import { CPU_ENV, TOKEN_ROWS, randomCrops, rejection, tokenBatch, torchBackend as makeTorchBackend } from '../helpers/torch';
 
 const run = promisify(execFile);
-const PYTHON = process.env.CLIP_TORCH_PYTHON || '/usr/bin/python3';
+const PYTHON = process.env.CLIP_TORCH_PYTHON || venvPython();
 /**
  * python3 -c OPENAI_STYLE_SCRIPT IN OUT: writes IN as OpenAI's released checkpoints look (float16
  * weights, float16 casts and "cuda" device constants traced into the graphs), prints how many
@@ -152,7 +153,7 @@ describe('torch on the CPU against onnx on the CPU', () => {
       const notes = String(openai.describe().details['worker0.notes']);
       if (impl === 'eager') {
         // The eager model takes the weights only (as float32): no graph to patch.
-        assert.match(notes, /eager model, math attention/);
+        assert.match(notes, /eager model, sdpa attention/);
       } else {
         assert.match(notes, /device constant\(s\) moved to cpu/);
         if (casts > 0) assert.match(notes, /float16 checkpoint converted to float32/);
@@ -168,6 +169,54 @@ describe('torch on the CPU against onnx on the CPU', () => {
       }
     } finally {
       await openai.dispose();
+    }
+  });
+});
+
+/**
+ * python -c RENAMED_SCRIPT IN OUT: IN's graphs inside a traced wrapper, so that OUT has
+ * encode_image / encode_text but parameter names OpenAI's layout does not have ("clip.visual...").
+ */
+const RENAMED_SCRIPT = `
+import sys, torch
+class Wrapper(torch.nn.Module):
+    def __init__(self, clip):
+        super().__init__()
+        self.clip = clip
+    def encode_image(self, x):
+        return self.clip.encode_image(x)
+    def encode_text(self, ids):
+        return self.clip.encode_text(ids)
+inner = torch.jit.load(sys.argv[1], map_location="cpu")
+ids = torch.zeros(2, 77, dtype=torch.int64); ids[:, 0] = 49406; ids[:, 1] = 49407
+m = torch.jit.trace_module(Wrapper(inner), {"encode_image": torch.zeros(2, 3, 336, 336), "encode_text": ids}, check_trace=False)
+m.save(sys.argv[2])
+print(sorted(m.state_dict())[0])
+`;
+
+describe('a TorchScript file whose weights the eager model cannot read', () => {
+  test('is served through its own graphs, says so, and answers as the bundle does', async () => {
+    const renamed = path.join(tmp, 'renamed.pt');
+    const { stdout } = await run(PYTHON, ['-c', RENAMED_SCRIPT, bundle.files.torch!, renamed]);
+    assert.match(stdout, /^clip\./, 'the parameter names are not OpenAI\'s');
+    const logged: string[] = [];
+    const log = { info: () => undefined, warn: (_o: unknown, msg: string) => logged.push(msg), error: () => undefined, debug: () => undefined };
+    const fallback = new TorchBackend({ bundle, config: parseConfig({ ...CPU_ENV, CLIP_TORCH_MODEL: renamed }).config, log: log as never });
+    const plain = torchBackend();
+    try {
+      await Promise.all([fallback.init(), plain.init()]);
+      const info = fallback.describe();
+      assert.equal(info.details.impl, 'torchscript', 'CLIP_TORCH_IMPL=eager fell back to the graphs');
+      assert.match(String(info.details['worker0.notes']), /the eager model cannot read its weights \(not a CLIP ViT state dict: no visual\.proj.*serving the file's own TorchScript graphs/);
+      assert.ok(logged.some((m) => /served through its own TorchScript graphs/.test(m)), `a warning was logged: ${JSON.stringify(logged)}`);
+      for (const [a, b] of [
+        [await plain.encodeImages(images(3, 4)), await fallback.encodeImages(images(3, 4))],
+        [await plain.encodeTexts(texts()), await fallback.encodeTexts(texts())],
+      ]) {
+        rows(a).forEach((r, i) => r.forEach((v, j) => assert.ok(Math.abs(v - rows(b)[i][j]) <= 1e-5, `row ${i}[${j}]: ${v} vs ${rows(b)[i][j]}`)));
+      }
+    } finally {
+      await Promise.all([fallback.dispose(), plain.dispose()]);
     }
   });
 });
@@ -243,9 +292,12 @@ describe('start-up failures name their cause', { concurrency: true }, () => {
     }
   });
 
-  test('a bundle without torch/model.pt: BAD_MODEL naming the expected file', () => {
+  test('a bundle without weights for it: BAD_MODEL naming the bundle and the files it reads', () => {
     const { torch: _omitted, ...files } = bundle.files;
     const options: BackendOptions = { bundle: { ...bundle, files }, config: parseConfig(CPU_ENV).config };
-    assert.throws(() => new TorchBackend(options), (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BAD_MODEL && e.message.includes(path.join(bundle.dir, 'torch', 'model.pt')));
+    assert.throws(
+      () => new TorchBackend(options),
+      (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BAD_MODEL && e.message.startsWith(bundle.dir) && /torch\/model\.pt.*model\.safetensors.*pytorch_model\.bin/.test(e.message),
+    );
   });
 });

@@ -1,39 +1,24 @@
 /**
- * models/export.py on the committed tiny model: its TorchScript file, the same weights as a plain
- * state_dict, and as a Hugging Face folder (model.safetensors with transformers' parameter names,
- * made here from the tiny weights). Each export must pass export.py's own check, and its ONNX
- * towers must give the committed tiny bundle's embeddings in onnxruntime-node.
- *
- * Needs Debian's /usr/bin/python3 with torch and onnx (python3-torch, python3-onnx): skipped, with
- * the reason, when they are not there. The Hugging Face path is checked against our own mapping
- * only: `transformers` is not installable here, so the comparison with its CLIPModel is not run.
+ * models/export.py on the committed tiny model: its TorchScript file and the same weights as a
+ * plain state_dict. Each export must pass export.py's own check, and its ONNX towers must give the
+ * committed tiny bundle's embeddings in onnxruntime-node. Run by the project's venv (torch 2), as
+ * `npm run models -- export` runs it. Hugging Face folders made by transformers, exported and
+ * compared with transformers' own CLIPModel, are test/models/transformers.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
+import { venvPython } from '../helpers/python';
 import { BPE_VOCAB } from '../helpers/shared';
 
-const PYTHON = '/usr/bin/python3';
+const PYTHON = venvPython();
 const EXPORT = path.join(REPO_ROOT, 'models', 'export.py');
 const TINY_PT = path.join(TINY_MODEL_DIR, 'torch', 'model.pt');
-
-function pythonProblem(): string | undefined {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  // find_spec, not import: importing torch takes seconds.
-  const probe = "import importlib.util as u; m = [n for n in ('torch', 'onnx', 'torchvision', 'PIL', 'regex') if u.find_spec(n) is None]; print(' '.join(m))";
-  const r = spawnSync(PYTHON, ['-c', probe], { encoding: 'utf8' });
-  const missing = r.status === 0 ? r.stdout.trim() : `(${r.stderr.trim()})`;
-  if (missing) return `${PYTHON} lacks ${missing} (apt-get install python3-torch python3-onnx python3-torchvision python3-pil python3-regex)`;
-  if (!existsSync(TINY_PT)) return `${TINY_PT} is missing (npm run fixtures)`;
-  return undefined;
-}
-const SKIP = pythonProblem();
-if (SKIP) console.log(`# export.py tests skipped: ${SKIP}`);
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -93,56 +78,18 @@ async function assertSameEmbeddings(exported: string): Promise<void> {
   }
 }
 
-// The tiny weights as a torch.save'd state_dict, and under transformers' CLIPModel names (the
-// inverse of export.py's mapping) as a model.safetensors written by hand, with the tiny bundle's
-// config.json (HF layout, head counts inside).
-const TO_HF = String.raw`
-import json, os, struct, sys, shutil, torch
-src, out, state_dict_file = sys.argv[1], sys.argv[2], sys.argv[3]
-sd = torch.jit.load(src, map_location="cpu").state_dict()
-torch.save({"state_dict": sd}, state_dict_file)  # the same weights as a plain state_dict
-hf = {}
-def tower(oa, hfp):
-    layers = sorted({int(k.split(".")[len(oa.split("."))+1]) for k in sd if k.startswith(oa + ".resblocks.")})
-    for i in layers:
-        o, p = f"{oa}.resblocks.{i}", f"{hfp}.encoder.layers.{i}"
-        for x, w, b in zip("qkv", sd[f"{o}.attn.in_proj_weight"].chunk(3), sd[f"{o}.attn.in_proj_bias"].chunk(3)):
-            hf[f"{p}.self_attn.{x}_proj.weight"], hf[f"{p}.self_attn.{x}_proj.bias"] = w, b
-        for h, n in (("self_attn.out_proj", "attn.out_proj"), ("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj")):
-            hf[f"{p}.{h}.weight"], hf[f"{p}.{h}.bias"] = sd[f"{o}.{n}.weight"], sd[f"{o}.{n}.bias"]
-tower("transformer", "text_model")
-tower("visual.transformer", "vision_model")
-m = {"text_model.embeddings.token_embedding.weight": "token_embedding.weight", "text_model.embeddings.position_embedding.weight": "positional_embedding",
-     "text_model.final_layer_norm.weight": "ln_final.weight", "text_model.final_layer_norm.bias": "ln_final.bias",
-     "vision_model.embeddings.class_embedding": "visual.class_embedding", "vision_model.embeddings.patch_embedding.weight": "visual.conv1.weight",
-     "vision_model.embeddings.position_embedding.weight": "visual.positional_embedding", "vision_model.pre_layrnorm.weight": "visual.ln_pre.weight",
-     "vision_model.pre_layrnorm.bias": "visual.ln_pre.bias", "vision_model.post_layernorm.weight": "visual.ln_post.weight",
-     "vision_model.post_layernorm.bias": "visual.ln_post.bias", "logit_scale": "logit_scale"}
-for h, o in m.items(): hf[h] = sd[o]
-hf["text_projection.weight"] = sd["text_projection"].t()
-hf["visual_projection.weight"] = sd["visual.proj"].t()
-hf["text_model.embeddings.position_ids"] = torch.arange(77)[None]
-os.makedirs(out, exist_ok=True)
-header, blobs, off = {}, [], 0
-for k, v in hf.items():
-    v = v.contiguous()
-    b = v.numpy().tobytes()
-    header[k] = {"dtype": "F32" if v.dtype == torch.float32 else "I64", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
-    blobs.append(b); off += len(b)
-h = json.dumps(header).encode()
-with open(os.path.join(out, "model.safetensors"), "wb") as f:
-    f.write(struct.pack("<Q", len(h))); f.write(h); [f.write(b) for b in blobs]
-shutil.copyfile(os.path.join(os.path.dirname(os.path.dirname(src)), "config.json"), os.path.join(out, "config.json"))
+// The tiny weights as a torch.save'd {"state_dict": ...}.
+const TO_STATE_DICT = String.raw`
+import sys, torch
+torch.save({"state_dict": torch.jit.load(sys.argv[1], map_location="cpu").state_dict()}, sys.argv[2])
 `;
 
-
-describe('models/export.py', { skip: SKIP, concurrency: 2 }, () => {
+describe('models/export.py', { concurrency: 2 }, () => {
   const sources = tmp();
   const sdFile = path.join(sources, 'weights.pth');
-  const hfDir = path.join(sources, 'hf-tiny');
   let prepared: Promise<void> | undefined;
   const prepare = () =>
-    (prepared ??= run(PYTHON, ['-c', TO_HF, TINY_PT, hfDir, sdFile]).then((r) => {
+    (prepared ??= run(PYTHON, ['-c', TO_STATE_DICT, TINY_PT, sdFile]).then((r) => {
       assert.equal(r.code, 0, r.stderr);
     }));
 
@@ -161,6 +108,7 @@ describe('models/export.py', { skip: SKIP, concurrency: 2 }, () => {
     assert.equal(config.clipql.random_weights, true, 'random weights stay flagged');
     assert.equal(config.vision_config.image_size, 336);
     assert.equal(config.text_config.num_attention_heads, 4);
+    assert.deepEqual([config.vision_config.hidden_act, config.vision_config.intermediate_size, config.text_config.layer_norm_eps], ['quick_gelu', 256, 1e-5]);
     assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'preprocessor_config.json'), 'utf8')), JSON.parse(readFileSync(path.join(TINY_MODEL_DIR, 'preprocessor_config.json'), 'utf8')));
     const vocab = JSON.parse(readFileSync(path.join(out, 'vocab.json'), 'utf8')) as Record<string, number>;
     assert.equal(Object.keys(vocab).length, 49408);
@@ -182,23 +130,14 @@ describe('models/export.py', { skip: SKIP, concurrency: 2 }, () => {
     assert.ok(!existsSync(out) && !existsSync(path.join(dir, '.bad.export-partial')));
   });
 
-  test('a state_dict (torch.save) with --config', async () => {
+  test('a state_dict (torch.save) with --config, through npm run models -- export', async () => {
     await prepare();
     const out = path.join(tmp(), 'from-state-dict');
-    const r = await run(PYTHON, [EXPORT, sdFile, '--out', out, '--config', path.join(TINY_MODEL_DIR, 'config.json'), '--no-torch', '--check-images', '1']);
+    // Through `npm run models -- export`, which runs export.py under the project's Python.
+    const r = await run(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'download', 'cli.js'), 'export', sdFile, '--out', out, '--config', path.join(TINY_MODEL_DIR, 'config.json'), '--no-torch', '--check-images', '1']);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /state_dict: ViT, 336 px, patch 14, vision 64 x 2 layers \(4 heads/);
+    assert.match(r.stdout, /state_dict: ViT, 336 px, patch 14, vision 64 x 2 layers, 4 heads, quick_gelu, eps 1e-05, MLP 256 \(heads: /);
     assert.ok(!existsSync(path.join(out, 'torch')), '--no-torch');
-    await assertSameEmbeddings(out);
-  });
-
-  test('a Hugging Face folder (model.safetensors, transformers names) without transformers installed', async () => {
-    await prepare();
-    const out = path.join(tmp(), 'from-hf');
-    const r = await run(PYTHON, [EXPORT, hfDir, '--out', out, '--no-torch', '--check-images', '1']);
-    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /Hugging Face CLIP folder: ViT, 336 px/);
-    assert.match(r.stdout, /transformers' CLIPModel|`transformers` is not installed/);
     await assertSameEmbeddings(out);
   });
 

@@ -7,7 +7,9 @@ TorchScript model.pt itself.
 
   eager_check.py REPO_ROOT
 
-Without torch it prints {"skip": reason}.
+Runs under the project's venv (torch 2: SDPA, half precision on the CPU) and under Debian's
+torch 1.13 (the plain-attention fallback); the test says what each must show. Without torch it
+prints {"skip": reason}. No torchvision: it is not installable beside the venv's CPU torch.
 """
 import gzip
 import json
@@ -22,9 +24,9 @@ def main(root):
     except Exception as e:
         return {"skip": "torch is not importable by %s (%s: %s)" % (sys.executable, type(e).__name__, e)}
     from PIL import Image
-    from torchvision.transforms import Compose, Normalize, ToTensor
 
     sys.path.insert(0, os.path.join(root, "src", "backends", "torch"))
+    import checkpoint as ck
     import clip_model as cm
 
     bundle = os.path.join(root, "models", "tiny-clip-336")
@@ -43,11 +45,18 @@ def main(root):
     def maxdiff(a, b):
         return float((a.float() - b.float()).abs().max())
 
-    # 1. reference.json: the fixture's uint8 crops normalised by torchvision with the bundle's mean/std.
+    # 1. reference.json: the fixture's uint8 crops normalised as torchvision's ToTensor + Normalize
+    # do it (float32: x / 255, then (x - mean) / std per channel).
     fixtures = os.path.join(root, "test", "fixtures", "tiny-clip-336")
     ref = json.load(open(os.path.join(fixtures, "reference.json")))
     s = model.image_size
-    transform = Compose([ToTensor(), Normalize(pre["image_mean"], pre["image_std"])])
+    mean = torch.tensor(pre["image_mean"], dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(pre["image_std"], dtype=torch.float32).view(3, 1, 1)
+
+    def transform(im):
+        x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(s, s, 3).permute(2, 0, 1).contiguous()
+        return (x.float().div(255) - mean) / std
+
     pixels = torch.stack([transform(Image.frombytes("RGB", (s, s), gzip.open(os.path.join(fixtures, im["pixels"])).read())) for im in ref["images"]])
     ids = torch.tensor(ref["tokens"], dtype=torch.int64)
     with torch.no_grad():
@@ -130,6 +139,10 @@ def main(root):
             "garbage_file": error_of(lambda: cm.load_state_dict(garbage)),
             "missing_file": error_of(lambda: cm.load_state_dict(os.path.join(tmp, "nope.pt"))),
             "garbage_file_name": garbage,
+            "bad_act": error_of(lambda: ck.architecture({"vision_config": {"hidden_act": "relu"}}, "x/config.json")),
+            "bad_type": error_of(lambda: ck.architecture({"model_type": "siglip"}, "x/config.json")),
+            "stated_size": error_of(lambda: cm.build_clip(sd, stated={"image_size": 224}, **heads)),
+            "hf_partial": error_of(lambda: ck.to_openai({"vision_model.embeddings.class_embedding": torch.zeros(4)}, "x/model.safetensors")),
         }
     return out
 
