@@ -70,8 +70,11 @@ function crossChecks(c: Config): string[] {
     out.push('CLIP_MODEL and CLIP_MODELS are both set: set CLIP_MODEL for one model, or CLIP_MODELS=name=dir[,name=dir...] for several (the first the default), not both');
   }
   const onCpu = c.CLIP_TORCH_DEVICES[0] === 'cpu';
-  if (onCpu && c.CLIP_TORCH_DTYPE !== undefined && c.CLIP_TORCH_DTYPE !== 'float32') {
-    out.push(`CLIP_TORCH_DTYPE=${c.CLIP_TORCH_DTYPE} needs a GPU (PyTorch's CPU kernels lack half precision for parts of CLIP): use float32 with CLIP_TORCH_DEVICES=cpu, or name GPUs in CLIP_TORCH_DEVICES`);
+  // bfloat16 runs on the CPU through oneDNN (BENCHMARKS.md: ViT-B/32 about 1.4 x onnxruntime
+  // float32 here, cosine to float32 0.9999); float16 has no fast CPU kernels (and no convolution
+  // before torch 2), so it is a GPU dtype.
+  if (onCpu && c.CLIP_TORCH_DTYPE === 'float16') {
+    out.push('CLIP_TORCH_DTYPE=float16 needs a GPU (PyTorch has no fast float16 CPU kernels): use bfloat16 or float32 with CLIP_TORCH_DEVICES=cpu, or name GPUs in CLIP_TORCH_DEVICES');
   }
   const graphs = c.CLIP_TORCH_CUDA_GRAPHS;
   if (onCpu && (graphs === 'on' || graphs.length > 0)) out.push('CLIP_TORCH_CUDA_GRAPHS needs GPUs in CLIP_TORCH_DEVICES (CUDA graphs, hipGraph on ROCm)');

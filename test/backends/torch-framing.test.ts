@@ -78,14 +78,21 @@ describe('settings', () => {
     refused({ CLIP_TORCH_DEVICES: 'cpu,0' }, /mixes the CPU and GPUs/);
   });
 
-  test('CLIP_TORCH_DTYPE: float16 on GPUs and float32 on the CPU by default; bfloat16 as an option; half precision on the CPU refused', () => {
+  test('CLIP_TORCH_DTYPE: float16 on GPUs and float32 on the CPU by default; bfloat16 as an option, on the CPU too; float16 on the CPU refused', () => {
     assert.equal(settings({}).dtype, 'float32');
     assert.equal(settings({ CLIP_TORCH_DEVICES: '0' }).dtype, 'float16');
     assert.equal(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'float32' }).dtype, 'float32');
     assert.equal(settings({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bfloat16' }).dtype, 'bfloat16');
     refused({ CLIP_TORCH_DTYPE: 'float16' }, /float16 needs a GPU/);
-    refused({ CLIP_TORCH_DTYPE: 'bfloat16' }, /bfloat16 needs a GPU/);
+    assert.equal(settings({ CLIP_TORCH_DTYPE: 'bfloat16' }).dtype, 'bfloat16', 'bfloat16 on the CPU (oneDNN)');
     refused({ CLIP_TORCH_DEVICES: '0', CLIP_TORCH_DTYPE: 'bf16' }, /CLIP_TORCH_DTYPE="bf16": not a known value; expected one of float32, float16, bfloat16/);
+  });
+
+  test("CLIP_TORCH_NICE: 10 for CPU workers (as the onnx backend's inference threads), 0 on GPUs, 0-19", () => {
+    assert.equal(settings({}).nice, 10);
+    assert.equal(settings({ CLIP_TORCH_DEVICES: '0' }).nice, 0);
+    assert.equal(settings({ CLIP_TORCH_NICE: '0' }).nice, 0);
+    refused({ CLIP_TORCH_NICE: '20' }, /CLIP_TORCH_NICE/);
   });
 
   test('threads, batches in flight, implementation, attention, CUDA graphs, compile', () => {

@@ -31,6 +31,8 @@ export interface TorchSettings {
   /** Image batch sizes captured as CUDA graphs, ascending; empty when off. */
   readonly cudaGraphs: readonly number[];
   readonly compile: boolean;
+  /** The worker process's niceness (Linux), set before torch starts its threads. */
+  readonly nice: number;
   readonly python: string;
   readonly workerScript: string;
   readonly modelFile: string;
@@ -72,6 +74,7 @@ export function readSettings(options: BackendOptions): TorchSettings {
     attention: c.CLIP_TORCH_ATTENTION,
     cudaGraphs: graphSizes(c.CLIP_TORCH_CUDA_GRAPHS, maxImageBatch),
     compile: c.CLIP_TORCH_COMPILE,
+    nice: c.CLIP_TORCH_NICE ?? (onCpu ? 10 : 0),
     python: c.CLIP_TORCH_PYTHON ?? defaultPython(),
     workerScript: c.CLIP_TORCH_WORKER ? path.resolve(c.CLIP_TORCH_WORKER) : DEFAULT_WORKER_SCRIPT,
     modelFile,

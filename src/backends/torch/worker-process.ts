@@ -95,6 +95,7 @@ export class WorkerProcess {
     args.push('--config', options.configFile);
     if (s.cudaGraphs.length > 0) args.push('--cuda-graphs', s.cudaGraphs.join(','));
     if (s.compile) args.push('--compile');
+    if (s.nice > 0) args.push('--nice', String(s.nice));
     this.child = spawn(s.python, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
 
     this.child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));

@@ -135,6 +135,7 @@ def parse_args(argv):
     p.add_argument("--in-flight", type=int, default=2, help="batches the backend keeps in flight here; staging buffers are one more")
     p.add_argument("--cuda-graphs", type=sizes, default=[], help="image batch sizes to capture as CUDA graphs (GPU only)")
     p.add_argument("--compile", action="store_true", help="torch.compile the eager towers (torch 2)")
+    p.add_argument("--nice", type=int, default=0, help="add this to the process's niceness before torch starts its threads (they inherit it)")
     return p.parse_args(argv)
 
 
@@ -343,6 +344,11 @@ def main(argv):
     t0 = time.time()
     try:
         args = parse_args(argv)
+        if args.nice > 0:
+            try:
+                os.nice(args.nice)
+            except OSError:
+                pass  # best effort, as the onnx backend's lowerThreadPriority
         torch, runner = start(args)
     except SystemExit as e:  # argparse
         writer.write_json(F.T_FATAL, 0, {"kind": "bad-args", "message": "bad worker arguments (exit %s); see stderr" % e.code})
