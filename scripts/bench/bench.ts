@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { args, log, median, REPO, runChild, runNode, startNode } from './common';
 import { makeVariants } from './inputs';
-import { renderMarkdown, type ModelReport, type LoadFigure, type RawResult } from './report';
+import { renderMarkdown, sections, type ModelReport, type LoadFigure, type RawResult } from './report';
 import { cpuSplit, startClipql, startPeer, type RunningServer } from './server';
 import { writeTokenizerJson } from './tokenizer-json';
 
@@ -71,6 +71,9 @@ function forModel(name: string, p: Profile): Profile {
 const MODELS = ['vit-b-32', 'vit-l-14-336'];
 const TMP = path.join(os.tmpdir(), 'clipql-bench');
 
+/** The sections other bench scripts wrote into the file this run replaces (torch-cpu.ts's). */
+const kept = (file: string) => (fs.existsSync(file) ? sections(fs.readFileSync(file, 'utf8')) : []);
+
 const bestBatchOf = (r: RawResult) => r.results.reduce((b, x) => (x.itemsPerSecond > b.itemsPerSecond ? x : b)).batch;
 
 async function main(): Promise<void> {
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
   if (a.render) {
     // Re-render from a saved results.json (no measurement), with the run's own date and duration.
     const saved = JSON.parse(fs.readFileSync(a.render, 'utf8')) as Saved;
-    const md = renderMarkdown(saved.models, { ...(await machine()), date: saved.date }, saved);
+    const md = renderMarkdown(saved.models, { ...(await machine()), date: saved.date }, saved, kept(out));
     fs.writeFileSync(out, md);
     process.stdout.write(md);
     return;
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(TMP, 'results.json'), JSON.stringify(saved, null, 1));
   }
   if (!saved) throw new Error('no benchmark model: run `npm run bench:models` first');
-  const md = renderMarkdown(reports, { ...m, date: saved.date }, saved);
+  const md = renderMarkdown(reports, { ...m, date: saved.date }, saved, kept(out));
   fs.writeFileSync(out, md);
   process.stdout.write(md);
   log(`wrote ${path.relative(REPO, out)} in ${((Date.now() - started) / 60_000).toFixed(1)} min`);

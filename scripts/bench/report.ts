@@ -259,7 +259,25 @@ function targets(m: ModelReport): string {
   return ['| Target | Measured | Met |', '| --- | --- | --- |', ...rows.map(([t, v, ok]) => `| ${t} | ${v} | ${ok ? 'yes' : '**no**'} |`)].join('\n');
 }
 
-export function renderMarkdown(models: ModelReport[], machine: Record<string, string>, run: { minutes: number; quick: boolean }): string {
+const marker = (name: string) => [`<!-- section:${name} -->`, `<!-- /section:${name} -->`];
+
+/** `text` with the section `name` (between its markers) replaced by `body`, or appended when absent. */
+export function spliceSection(text: string, name: string, body: string): string {
+  const [open, close] = marker(name);
+  const block = `${open}\n${body.trim()}\n${close}`;
+  const i = text.indexOf(open);
+  const j = text.indexOf(close);
+  if (i >= 0 && j > i) return text.slice(0, i) + block + text.slice(j + close.length);
+  return `${text.trimEnd()}\n\n${block}\n`;
+}
+
+/** Every marked section of `text` (written by other bench scripts, e.g. torch-cpu.ts), in order. */
+export function sections(text: string): string[] {
+  return [...text.matchAll(/<!-- section:([\w-]+) -->[\s\S]*?<!-- \/section:\1 -->/g)].map((m) => m[0]);
+}
+
+/** BENCHMARKS.md: the models' tables, scripts/bench/NOTES.md, then the sections `kept` from the file it replaces. */
+export function renderMarkdown(models: ModelReport[], machine: Record<string, string>, run: { minutes: number; quick: boolean }, kept: string[] = []): string {
   const notes = path.join(REPO, 'scripts', 'bench', 'NOTES.md');
   const parts = [
     '# Benchmarks',
@@ -275,5 +293,6 @@ export function renderMarkdown(models: ModelReport[], machine: Record<string, st
     parts.push(`## ${m.name} (${m.dir})`, '', modelTable(m), '', '### Targets (issue 5)', '', targets(m), '');
   }
   if (fs.existsSync(notes)) parts.push(fs.readFileSync(notes, 'utf8').trim(), '');
+  for (const k of kept) parts.push(k, '');
   return parts.join('\n');
 }
