@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       let found = 0;
       for (let q = 0; q < queries; q++) {
         const t = performance.now();
-        const hits = await s.search('bench', model, qs[q], { k: 10 });
+        const { hits } = await s.search('bench', model, qs[q], { k: 10 });
         lat.push(performance.now() - t);
         found += hits.filter((h) => exact[q].has(h.id)).length;
       }

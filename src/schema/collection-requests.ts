@@ -44,7 +44,7 @@ export async function thumbnailOf(ref: ImageRef, maxPixels: number): Promise<New
 }
 
 export function collectionView(c: CollectionInfo, engine: string): Collection {
-  return Object.assign(new Collection(), { name: c.name, model: c.model, dimension: c.dim, createdAt: c.createdAt, engine, count: undefined as unknown as number });
+  return Object.assign(new Collection(), { name: c.name, model: c.model, dimension: c.dim, createdAt: c.createdAt, engine, m: c.hnsw.m, efConstruction: c.hnsw.efConstruction, count: undefined as unknown as number });
 }
 
 export function hitView(h: Hit, rank: number): SearchHit {

@@ -26,6 +26,12 @@ export class Collection {
 
   @Field({ description: 'The store engine: pglite (embedded) or postgres (a server).' })
   engine!: string;
+
+  @Field(() => Int, { description: "HNSW links per node (pgvector's m), chosen at creation." })
+  m!: number;
+
+  @Field(() => Int, { description: "HNSW candidate list while building (pgvector's ef_construction), chosen at creation." })
+  efConstruction!: number;
 }
 
 @ObjectType({ description: 'One stored image found by a search.' })
@@ -74,6 +80,12 @@ export class SearchResult {
 
   @Field({ nullable: true, description: 'The cursor after the last hit of this page; null when there are no hits.' })
   endCursor?: string;
+
+  @Field({ description: 'True when the hits are the exact nearest neighbours (an exact scan: asked for with `exact`, or the collection has no HNSW index yet, as during a bulk load); false when they came through the HNSW index, which may miss some.' })
+  exact!: boolean;
+
+  @Field(() => Int, { description: 'The HNSW candidate list (hnsw.ef_search) the search ran with: `ef`, raised to the page\'s depth + 1 when that is larger.' })
+  ef!: number;
 }
 
 @ObjectType({ description: 'What addImages stored.' })

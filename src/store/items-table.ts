@@ -50,6 +50,12 @@ export function createItemsTableSql(id: number, dim: number, hnsw: HnswParams = 
     // (6,152 bytes) the row still fits a page beside the other columns (those may be TOASTed).
     // An ALTER, not a column option: STORAGE in CREATE TABLE needs PostgreSQL 16; tests run 15.
     ...(dim <= PLAIN_MAX_DIM ? [`ALTER TABLE ${t} ALTER COLUMN embedding SET STORAGE PLAIN`] : []),
-    `CREATE INDEX ${t}_hnsw ON ${t} USING hnsw (embedding vector_cosine_ops) WITH (m = ${int(hnsw.m, 'm', 2, 100)}, ef_construction = ${int(hnsw.efConstruction, 'ef_construction', 4, 1000)})`,
+    hnswIndexSql(id, hnsw),
   ];
+}
+
+/** The collection's HNSW index (cosine), `clip_items_<id>_hnsw`; IF NOT EXISTS, so that a rebuild after a bulk load is idempotent. */
+export function hnswIndexSql(id: number, hnsw: HnswParams): string {
+  const t = itemsTable(id);
+  return `CREATE INDEX IF NOT EXISTS ${t}_hnsw ON ${t} USING hnsw (embedding vector_cosine_ops) WITH (m = ${int(hnsw.m, 'm', 2, 100)}, ef_construction = ${int(hnsw.efConstruction, 'ef_construction', 4, 1000)})`;
 }

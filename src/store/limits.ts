@@ -88,6 +88,22 @@ export function checkK(k: number, argument = 'k'): number {
   return k;
 }
 
+/** hnsw.ef_search for one search: at least k + offset (the store raises it to that), at most this. */
+export const MAX_EF_SEARCH = 1000;
+
+export function checkEf(ef: number, argument = 'ef'): number {
+  if (!Number.isInteger(ef) || ef < 1 || ef > MAX_EF_SEARCH) throw bad(argument, `ef must be an integer from 1 to ${MAX_EF_SEARCH}; got ${ef}`, ErrorCode.BAD_USER_INPUT, MAX_EF_SEARCH);
+  return ef;
+}
+
+/** HNSW build parameters of a new collection, in pgvector's ranges (and its rule ef_construction >= 2 m). */
+export function checkHnsw(m: number, efConstruction: number, argument = 'index'): { m: number; efConstruction: number } {
+  if (!Number.isInteger(m) || m < 2 || m > 100) throw bad(argument, `m must be an integer from 2 to 100; got ${m}`);
+  if (!Number.isInteger(efConstruction) || efConstruction < 4 || efConstruction > 1000) throw bad(argument, `efConstruction must be an integer from 4 to 1000; got ${efConstruction}`);
+  if (efConstruction < 2 * m) throw bad(argument, `efConstruction must be at least 2 m (${2 * m}); got ${efConstruction}`);
+  return { m, efConstruction };
+}
+
 export function checkDepth(offset: number, k: number, argument = 'after'): void {
   if (offset + k > STORE_LIMITS.maxDepth) throw bad(argument, `pagination reaches at most the first ${STORE_LIMITS.maxDepth} hits; this page would end at ${offset + k}`, ErrorCode.BAD_USER_INPUT, STORE_LIMITS.maxDepth);
 }

@@ -27,8 +27,8 @@
 import { ClipqlError, ErrorCode } from '../errors';
 import { normalizeRows } from '../similarity/similarity';
 import { SqlError, type Queryable, type SessionSettings, type StoreDriver } from './driver';
-import { createItemsTableSql, DEFAULT_HNSW, itemsTable, type HnswParams } from './items-table';
-import { checkCollectionName, checkDepth, checkItemId, checkItemIds, checkK, STORE_LIMITS } from './limits';
+import { createItemsTableSql, DEFAULT_HNSW, hnswIndexSql, itemsTable, type HnswParams } from './items-table';
+import { checkCollectionName, checkDepth, checkEf, checkHnsw, checkItemId, checkItemIds, checkK, MAX_EF_SEARCH, STORE_LIMITS } from './limits';
 import { migrate } from './migrate';
 
 /** The model whose embeddings a collection holds. */
@@ -44,6 +44,8 @@ export interface CollectionInfo {
   readonly dim: number;
   /** ISO 8601. */
   readonly createdAt: string;
+  /** The HNSW parameters its index is built with (chosen at creation; migration 002). */
+  readonly hnsw: HnswParams;
 }
 
 export interface NewItem {
@@ -79,13 +81,54 @@ export interface SearchOptions {
   readonly filter?: string | null;
   /** Fetch one row more than k (the caller tells from it whether a next page exists). */
   readonly lookahead?: boolean;
+  /** hnsw.ef_search for this search (1..1000; raised to offset + k + 1); default the store's. */
+  readonly ef?: number;
+  /** An exact scan (every item compared: recall 1.0, time linear in the collection's size) instead of the index. */
+  readonly exact?: boolean;
+}
+
+export interface SearchResult {
+  readonly hits: Hit[];
+  /**
+   * True when the hits are the exact nearest neighbours: an exact scan was asked for, or the
+   * collection has no valid HNSW index (a bulk load builds it after the rows: bulkLoad). False
+   * when they came through the HNSW index, which may miss some (recall < 1).
+   */
+  readonly exact: boolean;
+  /** The hnsw.ef_search the search ran with. */
+  readonly ef: number;
+}
+
+export interface BulkLoadOptions {
+  /** Rows per statement and transaction (default 200). */
+  readonly chunk?: number;
+  /** Called after each committed chunk with the number stored so far. */
+  readonly onProgress?: (stored: number) => void | Promise<void>;
+  /** Stops between chunks: what was committed stays, whole; the index is then left to the next bulkLoad or ensureIndex. */
+  readonly signal?: AbortSignal;
+}
+
+export interface BulkLoadResult {
+  readonly stored: number;
+  /** Whether the HNSW index was dropped for the load and built once after it (an empty collection and a large load). */
+  readonly indexBuiltAfter: boolean;
+  /** Seconds the index build took (0 when none). */
+  readonly indexSeconds: number;
 }
 
 export interface StoreOptions {
   /** hnsw.ef_search for queries (pgvector's default 40); raised to offset + k when that is larger. */
   readonly efSearch?: number;
+  /** Default HNSW parameters of new collections (pgvector's: m 16, ef_construction 64). */
   readonly hnsw?: HnswParams;
+  /** Most maintenance_work_mem an index build may take, MiB (default 1024 on a server, 256 on PGlite). */
+  readonly buildMemoryMiB?: number;
+  /** max_parallel_maintenance_workers for an index build on a server (default 2; PGlite has none). */
+  readonly buildWorkers?: number;
 }
+
+/** A load into an empty collection of at least this many items builds the index after the rows. */
+export const BUILD_AFTER_MIN_ITEMS = 1000;
 
 export const DEFAULT_EF_SEARCH = 40;
 /** Collections remembered by name (see the file comment); the oldest is forgotten past this. */
@@ -117,13 +160,15 @@ export class CollectionStore {
     return this.driver.engine;
   }
 
-  async createCollection(name: string, model: ModelRef): Promise<CollectionInfo> {
+  async createCollection(name: string, model: ModelRef, options: { readonly hnsw?: Partial<HnswParams> } = {}): Promise<CollectionInfo> {
     checkCollectionName(name, 'name');
+    const base = this.options.hnsw ?? DEFAULT_HNSW;
+    const hnsw = checkHnsw(options.hnsw?.m ?? base.m, options.hnsw?.efConstruction ?? base.efConstruction);
     return guard(
       () =>
         this.driver.transaction(async (tx) => {
-          const [row] = await tx.query<CollectionRow>(`INSERT INTO clip_collections (name, model, dim) VALUES ($1, $2, $3) RETURNING ${COLLECTION_COLUMNS}`, [name, model.name, model.dim]);
-          for (const s of createItemsTableSql(row.id, model.dim, this.options.hnsw ?? DEFAULT_HNSW)) await tx.query(s);
+          const [row] = await tx.query<CollectionRow>(`INSERT INTO clip_collections (name, model, dim, hnsw_m, hnsw_ef_construction) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLLECTION_COLUMNS}`, [name, model.name, model.dim, hnsw.m, hnsw.efConstruction]);
+          for (const s of createItemsTableSql(row.id, model.dim, hnsw)) await tx.query(s);
           return collectionInfo(row);
         }),
       { collection: name },
@@ -164,24 +209,64 @@ export class CollectionStore {
    * embeddings come from: MODEL_MISMATCH unless it is the collection's.
    */
   async upsert(name: string, model: ModelRef, items: readonly NewItem[]): Promise<number> {
-    checkItemIds(items.map((i) => i.id), 'ids');
-    for (const it of items) {
-      if (it.embedding.length !== model.dim) throw new RangeError(`an embedding of ${it.embedding.length} values for a model of D = ${model.dim}`);
-      if (it.thumbnail && it.thumbnail.data.length > STORE_LIMITS.maxThumbnailBytes) throw new RangeError(`a thumbnail of ${it.thumbnail.data.length} bytes (limit ${STORE_LIMITS.maxThumbnailBytes})`);
-    }
+    checkItems(items, model);
     return this.withCollection(name, model, async (tx, c) => {
       const t = itemsTable(c.id);
-      for (const it of items) {
-        await tx.query(
-          `INSERT INTO ${t} (item_id, embedding, metadata, sha256, width, height, format, thumbnail, thumbnail_mime)
-           VALUES ($1, $2::vector, $3::jsonb, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, sha256 = EXCLUDED.sha256,
-             width = EXCLUDED.width, height = EXCLUDED.height, format = EXCLUDED.format, thumbnail = EXCLUDED.thumbnail,
-             thumbnail_mime = EXCLUDED.thumbnail_mime, added_at = now()`,
-          [it.id, vectorText(it.embedding), it.metadata, it.sha256, it.width, it.height, it.format, it.thumbnail?.data ?? null, it.thumbnail?.mime ?? null],
-        );
-      }
+      for (const it of items) await insertRows(tx, t, [it]);
       return items.length;
+    });
+  }
+
+  /**
+   * Many items at once, for a first load or an indexer: many rows per statement, one transaction
+   * per chunk (each all or nothing), and, when the collection is empty and the load large
+   * (BUILD_AFTER_MIN_ITEMS), its HNSW index dropped first and built once after the rows, as
+   * pgvector advises (row by row, each insert walks the graph). The collection stays searchable
+   * throughout: while it has no index a search is an exact scan and says so (SearchResult.exact),
+   * and the build (CREATE INDEX, which takes a SHARE lock) blocks writers only, not searches.
+   * Ids repeated across calls replace, as upsert does.
+   */
+  async bulkLoad(name: string, model: ModelRef, items: readonly NewItem[], options: BulkLoadOptions = {}): Promise<BulkLoadResult> {
+    checkItems(items, model);
+    const chunk = Math.max(1, Math.min(options.chunk ?? 200, 5000));
+    const deferred = await this.withCollection(name, model, async (tx, c) => {
+      if (items.length < BUILD_AFTER_MIN_ITEMS) return false;
+      const t = itemsTable(c.id);
+      const [{ empty }] = await tx.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM ${t}) AS empty`);
+      if (empty) await tx.query(`DROP INDEX IF EXISTS ${t}_hnsw`);
+      return empty;
+    });
+    let stored = 0;
+    for (let i = 0; i < items.length; i += chunk) {
+      options.signal?.throwIfAborted();
+      const part = items.slice(i, i + chunk);
+      await this.withCollection(name, model, (tx, c) => insertRows(tx, itemsTable(c.id), part));
+      stored += part.length;
+      await options.onProgress?.(stored);
+    }
+    options.signal?.throwIfAborted();
+    const indexSeconds = await this.ensureIndex(name);
+    return { stored, indexBuiltAfter: deferred, indexSeconds };
+  }
+
+  /**
+   * Builds the collection's HNSW index if it has none (after a bulk load, or one that was
+   * interrupted), with its own m and ef_construction, maintenance_work_mem sized for its rows
+   * (up to buildMemoryMiB) and, on a server, parallel maintenance workers. Resolves to the
+   * seconds the build took, 0 when the index was there.
+   */
+  async ensureIndex(name: string): Promise<number> {
+    return this.withCollection(name, undefined, async (tx, c) => {
+      const t = itemsTable(c.id);
+      const [{ present }] = await tx.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${t}_hnsw`]);
+      if (present) return 0;
+      const [{ n }] = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`);
+      const cap = this.options.buildMemoryMiB ?? (this.driver.engine === 'postgres' ? 1024 : 256);
+      await tx.query("SELECT set_config('maintenance_work_mem', $1, true)", [`${buildMemoryMiB(n, c.dim, c.hnsw.m, cap)}MB`]);
+      if (this.driver.engine === 'postgres') await tx.query("SELECT set_config('max_parallel_maintenance_workers', $1, true)", [String(this.options.buildWorkers ?? 2)]);
+      const started = performance.now();
+      await tx.query(hnswIndexSql(c.id, c.hnsw));
+      return (performance.now() - started) / 1000;
     });
   }
 
@@ -197,25 +282,27 @@ export class CollectionStore {
    * a filtered or deep page full: without them HNSW returns at most ef_search rows before the
    * filter is applied.
    */
-  async search(name: string, model: ModelRef, query: Float32Array, options: SearchOptions): Promise<Hit[]> {
+  async search(name: string, model: ModelRef, query: Float32Array, options: SearchOptions): Promise<SearchResult> {
     const k = checkK(options.k);
     const offset = options.offset ?? 0;
     checkDepth(offset, k);
     if (query.length !== model.dim) throw new RangeError(`a query of ${query.length} values for a model of D = ${model.dim}`);
-    const ef = Math.min(1000, Math.max(this.options.efSearch ?? DEFAULT_EF_SEARCH, offset + k + 1));
+    const wanted = options.ef === undefined ? (this.options.efSearch ?? DEFAULT_EF_SEARCH) : checkEf(options.ef);
+    const ef = Math.min(MAX_EF_SEARCH, Math.max(wanted, offset + k + 1));
+    const exact = options.exact === true;
     const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
     if (options.filter) params.push(options.filter);
     const known = this.known.get(name);
     if (known && known.model === model.name && known.dim === model.dim && this.sessionHas(ef)) {
       try {
-        return await guard(() => nearest(this.driver, known, params), { collection: name });
+        return await guard(() => nearest(this.driver, known, params, exact, ef), { collection: name });
       } catch (e) {
         // Dropped since it was remembered: forget it and take the full path below.
         if (!(e instanceof ClipqlError && e.code === ErrorCode.COLLECTION_NOT_FOUND)) throw e;
         if (this.known.get(name) === known) this.known.delete(name);
       }
     }
-    return this.withCollection(name, model, (tx, c) => nearest(tx, c, params), { lock: false, efSearch: ef });
+    return this.withCollection(name, model, (tx, c) => nearest(tx, c, params, exact, ef), { lock: false, efSearch: ef });
   }
 
   /** Whether every connection already searches with this ef_search (and strict-order iterative scans). */
@@ -270,15 +357,28 @@ export class CollectionStore {
   }
 }
 
-/** The index query of a search: params are [query vector, limit, offset, filter?]. */
-async function nearest(q: Queryable, c: CollectionInfo, params: readonly (string | number)[]): Promise<Hit[]> {
+/**
+ * The query of a search: params are [query vector, limit, offset, filter?]. One statement: the
+ * hits, and whether the collection's HNSW index is valid (a one-row CTE the hits are joined to, so
+ * that an empty answer still tells). `exact` orders by the distance plus 0, an expression the
+ * index cannot answer, so PostgreSQL compares every row (pgvector's own advice for exact search).
+ */
+async function nearest(q: Queryable, c: CollectionInfo, params: readonly (string | number)[], exact: boolean, ef: number): Promise<SearchResult> {
+  const t = itemsTable(c.id);
   const where = params.length > 3 ? 'WHERE metadata @> $4::jsonb' : '';
-  const rows = await q.query<HitRow>(
-    `SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
-     FROM ${itemsTable(c.id)} ${where} ORDER BY embedding <=> $1::vector LIMIT $2 OFFSET $3`,
+  const rows = await q.query<HitRow & { indexed: boolean }>(
+    `WITH idx AS (SELECT coalesce((SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('${t}_hnsw')), false) AS indexed)
+     SELECT idx.indexed, h.* FROM idx LEFT JOIN LATERAL (
+       SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
+       FROM ${t} ${where} ORDER BY ${exact ? '(embedding <=> $1::vector) + 0' : 'embedding <=> $1::vector'} LIMIT $2 OFFSET $3) h ON true`,
     params,
   );
-  return rows.map((r) => ({
+  const indexed = rows.length > 0 && rows[0].indexed === true;
+  return { hits: rows.filter((r) => r.item_id !== null).map(hit), exact: exact || !indexed, ef };
+}
+
+function hit(r: HitRow): Hit {
+  return {
     id: r.item_id,
     score: Number(r.score),
     metadata: r.metadata ?? null,
@@ -287,16 +387,59 @@ async function nearest(q: Queryable, c: CollectionInfo, params: readonly (string
     height: r.height,
     format: r.format,
     thumbnail: r.thumbnail ? { data: new Uint8Array(r.thumbnail), mime: r.thumbnail_mime ?? 'application/octet-stream' } : null,
-  }));
+  };
 }
 
-const COLLECTION_COLUMNS = "id, name, model, dim, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at";
+function checkItems(items: readonly NewItem[], model: ModelRef): void {
+  checkItemIds(items.map((i) => i.id), 'ids');
+  for (const it of items) {
+    if (it.embedding.length !== model.dim) throw new RangeError(`an embedding of ${it.embedding.length} values for a model of D = ${model.dim}`);
+    if (it.thumbnail && it.thumbnail.data.length > STORE_LIMITS.maxThumbnailBytes) throw new RangeError(`a thumbnail of ${it.thumbnail.data.length} bytes (limit ${STORE_LIMITS.maxThumbnailBytes})`);
+  }
+}
+
+const ITEM_COLUMNS = 9;
+
+/** One INSERT ... VALUES (...), (...) ... ON CONFLICT DO UPDATE for `rows` (9 parameters a row). */
+async function insertRows(tx: Queryable, t: string, rows: readonly NewItem[]): Promise<void> {
+  const values: string[] = [];
+  const params: (string | number | null | Uint8Array)[] = [];
+  for (const it of rows) {
+    const b = params.length;
+    values.push(`($${b + 1}, $${b + 2}::vector, $${b + 3}::jsonb, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`);
+    params.push(it.id, vectorText(it.embedding), it.metadata, it.sha256, it.width, it.height, it.format, it.thumbnail?.data ?? null, it.thumbnail?.mime ?? null);
+  }
+  if (params.length !== rows.length * ITEM_COLUMNS) throw new Error('insertRows: column count');
+  await tx.query(
+    `INSERT INTO ${t} (item_id, embedding, metadata, sha256, width, height, format, thumbnail, thumbnail_mime)
+     VALUES ${values.join(', ')}
+     ON CONFLICT (item_id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, sha256 = EXCLUDED.sha256,
+       width = EXCLUDED.width, height = EXCLUDED.height, format = EXCLUDED.format, thumbnail = EXCLUDED.thumbnail,
+       thumbnail_mime = EXCLUDED.thumbnail_mime, added_at = now()`,
+    params,
+  );
+}
+
+/**
+ * maintenance_work_mem for building the HNSW graph of n vectors of D in memory (pgvector builds
+ * much slower once the graph outgrows it): per element the vector (4 D + 8 bytes), about 2 m
+ * neighbours on layer 0 and m above at ~12 bytes each, and ~200 bytes of element overhead, plus a
+ * quarter; at least 64 MiB, at most `capMiB`.
+ */
+export function buildMemoryMiB(n: number, dim: number, m: number, capMiB: number): number {
+  const bytes = n * (4 * dim + 8 + 36 * m + 200) * 1.25;
+  return Math.max(64, Math.min(capMiB, Math.ceil(bytes / 2 ** 20)));
+}
+
+const COLLECTION_COLUMNS = "id, name, model, dim, hnsw_m, hnsw_ef_construction, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at";
 
 interface CollectionRow {
   id: number;
   name: string;
   model: string;
   dim: number;
+  hnsw_m: number;
+  hnsw_ef_construction: number;
   created_at: string;
 }
 
@@ -313,7 +456,7 @@ interface HitRow {
 }
 
 function collectionInfo(r: CollectionRow): CollectionInfo {
-  return { id: r.id, name: r.name, model: r.model, dim: r.dim, createdAt: r.created_at };
+  return { id: r.id, name: r.name, model: r.model, dim: r.dim, createdAt: r.created_at, hnsw: { m: r.hnsw_m, efConstruction: r.hnsw_ef_construction } };
 }
 
 function notFound(name: string): ClipqlError {

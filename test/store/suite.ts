@@ -26,6 +26,9 @@ function item(id: string, v: number[], metadata: unknown = null, thumbnail: Uint
   return { id, embedding: Float32Array.from(v), metadata: metadataText(metadata, 'metadata'), sha256: 'ab'.repeat(32), width: 10, height: 20, format: 'png', thumbnail: thumbnail && { data: thumbnail, mime: 'image/png' } };
 }
 
+/** A search's hits (most tests here are about the hits; the ones about SearchResult call store.search). */
+const search = (s: CollectionStore, ...args: Parameters<CollectionStore['search']>) => s.search(...args).then((r) => r.hits);
+
 /** Rejects with a ClipqlError of `code`; returns its message. */
 async function code(p: Promise<unknown>, expected: string): Promise<string> {
   try {
@@ -53,7 +56,7 @@ export function storeSuite(name: string, engine: Engine): void {
     it('migrates once: a second run applies nothing', async () => {
       assert.deepEqual(await migrate(store.driver), []);
       const rows = await store.driver.query<{ version: number }>('SELECT version FROM clip_migrations ORDER BY version');
-      assert.deepEqual(rows.map((r) => r.version), [1]);
+      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
     });
 
     it('creates, lists and refuses a duplicate name', async () => {
@@ -72,7 +75,7 @@ export function storeSuite(name: string, engine: Engine): void {
       const c30 = Math.cos(Math.PI / 6);
       // Not normalised on purpose: the store normalises; cosine does not care about length.
       await store.upsert('angles', MODEL, [item('x', [2, 0, 0, 0], { kind: 'axis' }), item('y', [0, 3, 0, 0], { kind: 'axis' }), item('d30', [c30, 0.5, 0, 0], { kind: 'diag', n: 1 })]);
-      let hits = await store.search('angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 10 });
+      let hits = await search(store, 'angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 10 });
       assert.deepEqual(hits.map((h) => h.id), ['x', 'd30', 'y']);
       assert.ok(Math.abs(hits[0].score - 1) < 1e-6, `${hits[0].score}`);
       assert.ok(Math.abs(hits[1].score - 0.8660254) < 1e-6, `${hits[1].score}`);
@@ -83,15 +86,15 @@ export function storeSuite(name: string, engine: Engine): void {
       // Same id again: replaced, not duplicated.
       await store.upsert('angles', MODEL, [item('y', [1, 1, 0, 0], { kind: 'moved' })]);
       assert.equal(await store.count('angles'), 3);
-      hits = await store.search('angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 10 });
+      hits = await search(store, 'angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 10 });
       assert.deepEqual(hits.map((h) => h.id), ['x', 'd30', 'y']);
       assert.ok(Math.abs(hits[2].score - Math.SQRT1_2) < 1e-6);
       assert.deepEqual(hits[2].metadata, { kind: 'moved' });
       // Pagination: skip one, take one.
-      const page = await store.search('angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 1, offset: 1 });
+      const page = await search(store, 'angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 1, offset: 1 });
       assert.deepEqual(page.map((h) => h.id), ['d30']);
       // Filter: metadata containment.
-      const filtered = await store.search('angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 10, filter: JSON.stringify({ kind: 'axis' }) });
+      const filtered = await search(store, 'angles', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 10, filter: JSON.stringify({ kind: 'axis' }) });
       assert.deepEqual(filtered.map((h) => h.id), ['x']);
       assert.deepEqual((await store.delete('angles', ['x', 'never-there'])).sort(), ['x']);
       assert.equal(await store.count('angles'), 2);
@@ -101,7 +104,7 @@ export function storeSuite(name: string, engine: Engine): void {
       await store.createCollection('quotes', MODEL);
       const nasty = `a'); DROP TABLE clip_collections; --"\\`;
       await store.upsert('quotes', MODEL, [item(nasty, [0, 0, 1, 0], { q: "'; DELETE FROM clip_collections; --" }, Uint8Array.from([0, 1, 2, 255]))]);
-      const [hit] = await store.search('quotes', MODEL, Float32Array.from([0, 0, 1, 0]), { k: 1 });
+      const [hit] = await search(store, 'quotes', MODEL, Float32Array.from([0, 0, 1, 0]), { k: 1 });
       assert.equal(hit.id, nasty);
       assert.deepEqual(hit.metadata, { q: "'; DELETE FROM clip_collections; --" });
       assert.deepEqual(Array.from(hit.thumbnail!.data), [0, 1, 2, 255]);
@@ -112,10 +115,10 @@ export function storeSuite(name: string, engine: Engine): void {
     it('answers bad input and a model mismatch with their codes', async () => {
       await store.createCollection('strict', MODEL);
       for (const bad of ['', 'has space', "x'; DROP TABLE clip_collections; --", '-lead', 'é', 'x'.repeat(65)]) await code(store.createCollection(bad, MODEL), ErrorCode.BAD_USER_INPUT);
-      await code(store.search('missing', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 1 }), ErrorCode.COLLECTION_NOT_FOUND);
+      await code(search(store, 'missing', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 1 }), ErrorCode.COLLECTION_NOT_FOUND);
       await code(store.upsert('missing', MODEL, [item('a', [1, 0, 0, 0])]), ErrorCode.COLLECTION_NOT_FOUND);
-      for (const k of [0, -1, 101, 1.5]) await code(store.search('strict', MODEL, Float32Array.from([1, 0, 0, 0]), { k }), ErrorCode.BAD_USER_INPUT);
-      await code(store.search('strict', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 100, offset: 901 }), ErrorCode.BAD_USER_INPUT);
+      for (const k of [0, -1, 101, 1.5]) await code(search(store, 'strict', MODEL, Float32Array.from([1, 0, 0, 0]), { k }), ErrorCode.BAD_USER_INPUT);
+      await code(search(store, 'strict', MODEL, Float32Array.from([1, 0, 0, 0]), { k: 100, offset: 901 }), ErrorCode.BAD_USER_INPUT);
       await code(store.upsert('strict', MODEL, [item('dup', [1, 0, 0, 0]), item('dup', [0, 1, 0, 0])]), ErrorCode.BAD_USER_INPUT);
       await code(store.upsert('strict', MODEL, [item('', [1, 0, 0, 0])]), ErrorCode.BAD_USER_INPUT);
       await code(store.upsert('strict', MODEL, [item('a\u0000b', [1, 0, 0, 0])]), ErrorCode.BAD_USER_INPUT);
@@ -123,7 +126,7 @@ export function storeSuite(name: string, engine: Engine): void {
       await code(store.delete('strict', Array.from({ length: 1001 }, (_, i) => `id${i}`)), ErrorCode.TOO_MANY_INPUTS);
       await code(Promise.resolve().then(() => metadataText({ s: 'x'.repeat(9000) }, 'metadata[0]')), ErrorCode.METADATA_TOO_LARGE);
       const other = { name: 'other-model', dim: 4 };
-      const msg = await code(store.search('strict', other, Float32Array.from([1, 0, 0, 0]), { k: 1 }), ErrorCode.MODEL_MISMATCH);
+      const msg = await code(search(store, 'strict', other, Float32Array.from([1, 0, 0, 0]), { k: 1 }), ErrorCode.MODEL_MISMATCH);
       assert.match(msg, /unit-model/);
       assert.match(msg, /other-model/);
       const wide = { name: 'unit-model', dim: 8 };
@@ -158,7 +161,7 @@ export function storeSuite(name: string, engine: Engine): void {
         const f = (v: number[]) => Float32Array.from(v);
         const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
         const exact = vectors.map((v, i) => ({ id: `v${i}`, score: dot(f(v), f(query)) })).sort((a, b) => b.score - a.score).slice(0, 10);
-        const hits = await store.search('random', model, Float32Array.from(query), { k: 10 });
+        const hits = await search(store, 'random', model, Float32Array.from(query), { k: 10 });
         assert.equal(hits.length, 10);
         const want = new Set(exact.map((e) => e.id));
         found += hits.filter((h) => want.has(h.id)).length;
@@ -169,6 +172,103 @@ export function storeSuite(name: string, engine: Engine): void {
         for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score >= hits[i].score - 1e-7, 'best first');
       }
       assert.ok(found / 100 >= 0.95, `recall@10 ${found / 100}`);
+    });
+
+    it("stores each collection's HNSW parameters, builds its index with them, and refuses pgvector's impossible ones", async () => {
+      const c = await store.createCollection('tuned', MODEL, { hnsw: { m: 8, efConstruction: 40 } });
+      assert.deepEqual(c.hnsw, { m: 8, efConstruction: 40 });
+      assert.deepEqual((await store.collection('tuned'))?.hnsw, { m: 8, efConstruction: 40 });
+      const [idx] = await store.driver.query<{ o: string[] | string }>('SELECT reloptions AS o FROM pg_class WHERE relname = $1', [`${itemsTable(c.id)}_hnsw`]);
+      assert.deepEqual([...(Array.isArray(idx.o) ? idx.o : String(idx.o).replace(/[{}]/g, '').split(','))].sort(), ['ef_construction=40', 'm=8']);
+      assert.deepEqual((await store.createCollection('defaults', MODEL)).hnsw, { m: 16, efConstruction: 64 });
+      for (const hnsw of [{ m: 1 }, { m: 101 }, { efConstruction: 3 }, { m: 40, efConstruction: 64 }, { m: 2.5 }]) {
+        await code(store.createCollection('refused', MODEL, { hnsw }), ErrorCode.BAD_USER_INPUT);
+      }
+      assert.equal(await store.collection('refused'), undefined, 'nothing was created');
+    });
+
+    it('says whether a search was exact: through the index it is not; asked for, or without an index, it is, and its hits are the true nearest', async () => {
+      await store.createCollection('flags', MODEL);
+      const r = rng(11);
+      const vs = Array.from({ length: 60 }, () => Array.from({ length: 4 }, () => r() * 2 - 1));
+      await store.upsert('flags', MODEL, vs.map((v, i) => item(`f${i}`, v)));
+      const q = [0.3, -0.2, 0.9, 0.1];
+      const norm = (v: number[]) => Math.hypot(...v);
+      const truth = vs.map((v, i) => ({ id: `f${i}`, s: v.reduce((a, x, j) => a + x * q[j], 0) / (norm(v) * norm(q)) })).sort((a, b) => b.s - a.s).slice(0, 5).map((x) => x.id);
+      const approx = await store.search('flags', MODEL, Float32Array.from(q), { k: 5 });
+      assert.equal(approx.exact, false, 'through the HNSW index');
+      assert.equal(approx.ef, 40, "pgvector's default");
+      const exact = await store.search('flags', MODEL, Float32Array.from(q), { k: 5, exact: true, ef: 100 });
+      assert.deepEqual([exact.exact, exact.ef], [true, 100]);
+      assert.deepEqual(exact.hits.map((h) => h.id), truth);
+      for (const ef of [0, 1001, 2.5]) await code(store.search('flags', MODEL, Float32Array.from(q), { k: 5, ef }), ErrorCode.BAD_USER_INPUT);
+      assert.equal((await store.search('flags', MODEL, Float32Array.from(q), { k: 5, ef: 1 })).ef, 6, 'ef is raised to the depth + 1');
+      const [c] = [await store.collection('flags')];
+      await store.driver.query(`DROP INDEX ${itemsTable(c!.id)}_hnsw`);
+      const scan = await store.search('flags', MODEL, Float32Array.from(q), { k: 5 });
+      assert.equal(scan.exact, true, 'no index: an exact scan, and it says so');
+      assert.deepEqual(scan.hits.map((h) => h.id), truth);
+      assert.equal((await store.search('empty-flags', MODEL, Float32Array.from(q), { k: 5 }).catch((e: { code: string }) => e.code)), ErrorCode.COLLECTION_NOT_FOUND);
+      assert.ok((await store.ensureIndex('flags')) > 0, 'ensureIndex builds the missing index');
+      assert.equal(await store.ensureIndex('flags'), 0, 'and then finds it there');
+      assert.equal((await store.search('flags', MODEL, Float32Array.from(q), { k: 5 })).exact, false);
+    });
+
+    it('bulk-loads a large first load with the index built once after the rows; searchable (exactly) meanwhile; interrupted and resumed, everything stored once', async () => {
+      const c = await store.createCollection('bulk', MODEL, { hnsw: { m: 12, efConstruction: 48 } });
+      const t = itemsTable(c.id);
+      const r = rng(5);
+      const n = 1500;
+      const all = Array.from({ length: n }, (_, i) => item(`b${i}`, Array.from({ length: 4 }, () => r() * 2 - 1), { i }));
+      const q = Float32Array.from([0.5, 0.5, -0.5, 0.5]);
+      const truthOf = (k: number, upTo: number) => {
+        const qn = Math.hypot(...q);
+        return all.slice(0, upTo).map((it) => ({ id: it.id, s: it.embedding.reduce((a, x, j) => a + x * q[j], 0) / (Math.hypot(...it.embedding) * qn) })).sort((a, b) => b.s - a.s).slice(0, k).map((x) => x.id);
+      };
+      // Interrupted after the second chunk: both chunks are stored whole, nothing else; the
+      // collection has no index yet and its searches are exact.
+      const abort = new AbortController();
+      const during: boolean[] = [];
+      await assert.rejects(
+        store.bulkLoad('bulk', MODEL, all, {
+          chunk: 250,
+          signal: abort.signal,
+          onProgress: async (stored) => {
+            const res = await store.search('bulk', MODEL, q, { k: 5 });
+            during.push(res.exact);
+            assert.deepEqual(res.hits.map((h) => h.id), truthOf(5, stored), `searched at ${stored}: the exact nearest so far`);
+            if (stored === 500) abort.abort();
+          },
+        }),
+        (e: Error) => e.name === 'AbortError',
+      );
+      assert.deepEqual(during, [true, true]);
+      assert.equal(await store.count('bulk'), 500);
+      const [{ present }] = await store.driver.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [`${t}_hnsw`]);
+      assert.equal(present, false, 'the index waits for the end of the load');
+      // Resumed with the whole list (the first 500 replace themselves): stored once each.
+      const done = await store.bulkLoad('bulk', MODEL, all, { chunk: 400 });
+      assert.equal(done.stored, n);
+      assert.equal(await store.count('bulk'), n);
+      assert.equal((await store.driver.query<{ n: number }>(`SELECT count(DISTINCT item_id)::int AS n FROM ${t}`))[0].n, n);
+      assert.ok(done.indexSeconds > 0, 'the index was built after the rows');
+      const [idx] = await store.driver.query<{ o: string[] | string; valid: boolean }>('SELECT c.reloptions AS o, i.indisvalid AS valid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1', [`${t}_hnsw`]);
+      assert.equal(idx.valid, true);
+      assert.match(String(idx.o), /m=12/);
+      // The planner uses it (sequential scans priced out, as they are for a large collection).
+      const plan = await store.driver.transaction(async (tx) => {
+        await tx.query("SELECT set_config('enable_seqscan', 'off', true)");
+        return (await tx.query<Record<string, string>>(`EXPLAIN SELECT item_id FROM ${t} ORDER BY embedding <=> $1::vector LIMIT 5`, ['[0.5,0.5,-0.5,0.5]'])).map((row) => Object.values(row)[0]).join('\n');
+      });
+      assert.match(plan, new RegExp(`Index Scan using ${t}_hnsw`), plan);
+      const after = await store.search('bulk', MODEL, q, { k: 5 });
+      assert.equal(after.exact, false);
+      assert.equal((await store.embedding('bulk', 'b1499'))?.length, 4);
+      // A load into a collection that already has rows keeps its index (and is not a rebuild).
+      const more = await store.bulkLoad('bulk', MODEL, Array.from({ length: 1000 }, (_, i) => item(`m${i}`, [1, i, 0, 0])));
+      assert.deepEqual([more.indexBuiltAfter, more.indexSeconds], [false, 0]);
+      assert.equal(await store.count('bulk'), n + 1000);
+      await store.dropCollection('bulk');
     });
 
     it('searches a 2,000-item collection of D = 768 through its HNSW index, not a scan of every row', async () => {
@@ -192,7 +292,7 @@ export function storeSuite(name: string, engine: Engine): void {
       const q = Array.from({ length: 768 }, (_, i) => Math.sin(i));
       const plan = (await store.driver.query<Record<string, string>>(`EXPLAIN SELECT item_id FROM ${t} ORDER BY embedding <=> $1::vector LIMIT 11`, [`[${q.join(',')}]`])).map((r) => Object.values(r)[0]).join('\n');
       assert.match(plan, new RegExp(`Index Scan using ${t}_hnsw`), plan.replace(/\[[^\]]*\]/g, '[…]'));
-      assert.equal((await store.search('wide', wide, Float32Array.from(q), { k: 10 })).length, 10);
+      assert.equal((await search(store, 'wide', wide, Float32Array.from(q), { k: 10 })).length, 10);
       await store.dropCollection('wide');
     });
 
@@ -220,26 +320,26 @@ export function storeSuite(name: string, engine: Engine): void {
       await store.upsert('known', MODEL, [item('a', [1, 0, 0, 0], { kind: 'k' }), item('b', [0, 1, 0, 0], { kind: 'k' })]);
       const q = Float32Array.from([1, 0.1, 0, 0]);
       calls.length = 0;
-      assert.deepEqual((await replica.search('known', MODEL, q, { k: 2 })).map((h) => h.id), ['a', 'b']);
+      assert.deepEqual((await search(replica, 'known', MODEL, q, { k: 2 })).map((h) => h.id), ['a', 'b']);
       assert.deepEqual(calls, ['transaction'], 'the first search reads the catalogue');
       calls.length = 0;
-      assert.deepEqual((await replica.search('known', MODEL, q, { k: 2, filter: JSON.stringify({ kind: 'k' }) })).map((h) => h.id), ['a', 'b']);
+      assert.deepEqual((await search(replica, 'known', MODEL, q, { k: 2, filter: JSON.stringify({ kind: 'k' }) })).map((h) => h.id), ['a', 'b']);
       assert.deepEqual(calls, ['query'], 'then a search is the index query alone');
       calls.length = 0;
-      await replica.search('known', MODEL, q, { k: 100, offset: 0 });
+      await search(replica, 'known', MODEL, q, { k: 100, offset: 0 });
       assert.deepEqual(calls, ['transaction'], 'a deeper search than the session ef_search sets its own');
       // Another store (a replica) drops it and makes a new one of that name for another model.
       const other = { name: 'other-model', dim: 4 };
       await store.dropCollection('known');
       await store.createCollection('known', other);
       await store.upsert('known', other, [item('new', [0, 0, 1, 0])]);
-      assert.match(await code(replica.search('known', MODEL, q, { k: 2 }), ErrorCode.MODEL_MISMATCH), /other-model/);
+      assert.match(await code(search(replica, 'known', MODEL, q, { k: 2 }), ErrorCode.MODEL_MISMATCH), /other-model/);
       calls.length = 0;
-      assert.deepEqual((await replica.search('known', other, q, { k: 2 })).map((h) => h.id), ['new']);
+      assert.deepEqual((await search(replica, 'known', other, q, { k: 2 })).map((h) => h.id), ['new']);
       assert.deepEqual(calls, ['query'], 'the refused search read the new collection, and it is remembered');
       await store.dropCollection('known');
       calls.length = 0;
-      await code(replica.search('known', other, q, { k: 2 }), ErrorCode.COLLECTION_NOT_FOUND);
+      await code(search(replica, 'known', other, q, { k: 2 }), ErrorCode.COLLECTION_NOT_FOUND);
       assert.deepEqual(calls, ['query', 'transaction'], 'the gone table sends it to the catalogue, which has no such name');
     });
 
@@ -247,13 +347,13 @@ export function storeSuite(name: string, engine: Engine): void {
       await store.createCollection('doomed', MODEL);
       await store.upsert('doomed', MODEL, Array.from({ length: 20 }, (_, i) => item(`i${i}`, [1, i / 20, 0, 0])));
       const q = Float32Array.from([1, 0, 0, 0]);
-      await store.search('doomed', MODEL, q, { k: 5 }); // remembered: the one-statement path
+      await search(store, 'doomed', MODEL, q, { k: 5 }); // remembered: the one-statement path
       const racing: string[] = [];
       const later: string[] = [];
       const searches: Promise<unknown>[] = [];
       const launch = (into: string[]) =>
         searches.push(
-          store.search('doomed', MODEL, q, { k: 5 }).then(
+          search(store, 'doomed', MODEL, q, { k: 5 }).then(
             (h) => {
               assert.equal(h.length, 5, 'a search that succeeds sees the whole collection');
               into.push('ok');
@@ -279,7 +379,7 @@ export function storeSuite(name: string, engine: Engine): void {
       const odd = (o: string) => o !== 'ok' && o !== ErrorCode.COLLECTION_NOT_FOUND;
       assert.deepEqual([...new Set(racing)].filter(odd), [], racing.join(','));
       assert.deepEqual(later, Array(5).fill(ErrorCode.COLLECTION_NOT_FOUND), 'searches after the drop find no collection');
-      await code(store.search('doomed', MODEL, q, { k: 5 }), ErrorCode.COLLECTION_NOT_FOUND);
+      await code(search(store, 'doomed', MODEL, q, { k: 5 }), ErrorCode.COLLECTION_NOT_FOUND);
       assert.equal(await store.dropCollection('doomed'), false);
       // The name is free again, and the new collection is empty.
       await store.createCollection('doomed', MODEL);

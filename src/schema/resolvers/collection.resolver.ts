@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ClipqlError, ErrorCode } from '../../errors';
-import { checkCollectionName, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
+import { checkCollectionName, checkEf, checkHnsw, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
 import { AddImagesResult, Collection, DeleteItemsResult, SearchResult } from '../collection.type';
 import { collectionView, decodeCursor, encodeCursor, hitView, servedModel, thumbnailOf } from '../collection-requests';
 import type { RequestContext } from '../context';
@@ -30,14 +30,17 @@ export class CollectionResolver {
   async createCollection(
     @Arg('name') name: string,
     @Arg('model', () => String, { nullable: true, description: 'The served model to bind it to (Query.models); the default model when omitted. Unknown: MODEL_NOT_FOUND.' }) modelName: string | null,
+    @Arg('m', () => Int, { defaultValue: 16, description: "HNSW links per node (pgvector's m), 2 to 100: more links, better recall, a larger and slower-to-build index." }) m: number,
+    @Arg('efConstruction', () => Int, { defaultValue: 64, description: "HNSW candidate list while building (pgvector's ef_construction), 2 m to 1000." }) efConstruction: number,
     @Ctx() request: RequestContext,
   ): Promise<Collection> {
     checkCollectionName(name, 'name');
+    checkHnsw(m, efConstruction);
     const ctx = request.forModel(modelName);
     const backend = await resolveBackend(ctx);
     const served = await servedModel(ctx, backend);
     const store = await ctx.store();
-    return collectionView(await store.createCollection(name, served), store.engine);
+    return collectionView(await store.createCollection(name, served, { hnsw: { m, efConstruction } }), store.engine);
   }
 
   @Mutation(() => Boolean, { description: 'Deletes a collection and its items. True if it existed. Searches running at that moment finish first; later ones get COLLECTION_NOT_FOUND.' })
@@ -96,6 +99,8 @@ export class CollectionResolver {
     @Arg('filter', () => JSONScalar, { nullable: true, description: 'A JSON object the hits\' metadata must contain (PostgreSQL jsonb @>).' }) filter: unknown,
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after: string | null,
     @Arg('model', () => String, { nullable: true, description: COLLECTION_MODEL }) modelName: string | null,
+    @Arg('ef', () => Int, { nullable: true, description: "HNSW candidate list (hnsw.ef_search), 1 to 1000: higher, better recall and slower; the server's default (pgvector's 40) when omitted; raised to the page's depth + 1." }) ef: number | null,
+    @Arg('exact', { defaultValue: false, description: 'Compare every item (recall 1.0; time grows with the collection) instead of the HNSW index.' }) exact: boolean,
     @Ctx() request: RequestContext,
   ): Promise<SearchResult> {
     const ctx = request.forModel(modelName);
@@ -104,6 +109,7 @@ export class CollectionResolver {
       throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'text: give exactly one of text and image', { details: { argument: 'text' } });
     }
     checkK(k);
+    if (ef !== null && ef !== undefined) checkEf(ef);
     const offset = decodeCursor(after);
     const filterJson = filterText(filter);
     const backend = await resolveBackend(ctx);
@@ -118,7 +124,8 @@ export class CollectionResolver {
     }
     const store = await ctx.store();
     // One more row than asked tells whether a next page exists.
-    const rows = await store.search(collection, { name: model.name, dim: query.length }, query, { k, offset, filter: filterJson, lookahead: true });
+    const found = await store.search(collection, { name: model.name, dim: query.length }, query, { k, offset, filter: filterJson, lookahead: true, ef: ef ?? undefined, exact });
+    const rows = found.hits;
     const hits = rows.slice(0, k).map((h, i) => hitView(h, offset + i + 1));
     return Object.assign(new SearchResult(), {
       collection,
@@ -126,6 +133,8 @@ export class CollectionResolver {
       hits,
       hasNextPage: rows.length > k,
       endCursor: hits.length ? encodeCursor(offset + hits.length) : undefined,
+      exact: found.exact,
+      ef: found.ef,
     });
   }
 }
