@@ -8,7 +8,7 @@
  * transformers' CLIPModel + CLIPImageProcessor + CLIPTokenizer answer for the eight notebook
  * images and captions ("It is " + caption). clipql then serves each folder:
  *   - the torch backend, from the folder as it is (config.json + model.safetensors, memory-mapped;
- *     nothing written into the folder), and from the same weights under OpenAI's names;
+ *     nothing written into the folder), and (gelu-p16) from the same weights under OpenAI's names;
  *   - the onnx backend, after models/export.py made ONNX towers from the folder (one per hidden_act);
  * each through ClipPipeline, the path every surface serves: clipql's own preprocessing (PIL-exact)
  * and tokenizer, the batcher, the backend. Tolerances (the issue's): tokens equal, every
@@ -50,11 +50,15 @@ interface Answers {
   readonly max_off_diagonal_image_cosine: number;
 }
 
-/** name -> whether models/export.py also makes it an ONNX bundle (one per hidden_act). */
-const SPECS: Record<string, { act: string; exported: boolean }> = {
-  'quick-gelu-p32': { act: 'quick_gelu', exported: true },
-  'gelu-p16': { act: 'gelu', exported: true },
-  'quick-gelu-p14-336': { act: 'quick_gelu', exported: false },
+/**
+ * name -> whether models/export.py also makes it an ONNX bundle (one per hidden_act), and whether
+ * its weights are also served under OpenAI's names (one checkpoint is enough for the mapping: the
+ * one whose config differs most from OpenAI's defaults; each torch worker costs seconds of CPU).
+ */
+const SPECS: Record<string, { act: string; exported: boolean; openai: boolean }> = {
+  'quick-gelu-p32': { act: 'quick_gelu', exported: true, openai: false },
+  'gelu-p16': { act: 'gelu', exported: true, openai: true },
+  'quick-gelu-p14-336': { act: 'quick_gelu', exported: false, openai: false },
 };
 
 let out: string;
@@ -182,10 +186,12 @@ for (const [name, spec] of Object.entries(SPECS)) {
       assert.deepEqual(listing(folder), before, 'the folder is unchanged');
     });
 
-    test("its weights under OpenAI's names, as a torch.save'd state_dict, give the same numbers", async (t) => {
-      const { result } = await serve(path.join(out, name), { CLIP_BACKEND: 'torch', CLIP_TORCH_MODEL: path.join(out, `${name}-openai.pt`) });
-      against(name, result, t);
-    });
+    if (spec.openai) {
+      test("its weights under OpenAI's names, as a torch.save'd state_dict, give the same numbers", async (t) => {
+        const { result } = await serve(path.join(out, name), { CLIP_BACKEND: 'torch', CLIP_TORCH_MODEL: path.join(out, `${name}-openai.pt`) });
+        against(name, result, t);
+      });
+    }
 
     if (spec.exported) {
       test('after models/export.py, the onnx backend serves its ONNX towers', async (t) => {
