@@ -97,10 +97,10 @@ export function checkEf(ef: number, argument = 'ef'): number {
 }
 
 /** HNSW build parameters of a new collection, in pgvector's ranges (and its rule ef_construction >= 2 m). */
-export function checkHnsw(m: number, efConstruction: number, argument = 'index'): { m: number; efConstruction: number } {
-  if (!Number.isInteger(m) || m < 2 || m > 100) throw bad(argument, `m must be an integer from 2 to 100; got ${m}`);
-  if (!Number.isInteger(efConstruction) || efConstruction < 4 || efConstruction > 1000) throw bad(argument, `efConstruction must be an integer from 4 to 1000; got ${efConstruction}`);
-  if (efConstruction < 2 * m) throw bad(argument, `efConstruction must be at least 2 m (${2 * m}); got ${efConstruction}`);
+export function checkHnsw(m: number, efConstruction: number): { m: number; efConstruction: number } {
+  if (!Number.isInteger(m) || m < 2 || m > 100) throw bad('m', `m must be an integer from 2 to 100; got ${m}`);
+  if (!Number.isInteger(efConstruction) || efConstruction < 4 || efConstruction > 1000) throw bad('efConstruction', `efConstruction must be an integer from 4 to 1000; got ${efConstruction}`);
+  if (efConstruction < 2 * m) throw bad('efConstruction', `efConstruction must be at least 2 m (${2 * m}); got ${efConstruction}`);
   return { m, efConstruction };
 }
 

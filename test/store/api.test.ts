@@ -64,6 +64,21 @@ describe('collection API bad input', () => {
     assert.deepEqual(await failure(SEARCH, { c: 'c1', image: { base64: 'bm90IGFuIGltYWdl' } }).then((f) => [f.code, f.argument]), ['BAD_IMAGE', 'image']);
   });
 
+  it('index parameters and recall settings: stored, answered, bounded', async () => {
+    const made = await gql(service.url, 'mutation { createCollection(name: "tuned", m: 8, efConstruction: 32) { name m efConstruction } }');
+    assert.deepEqual(made.body.data?.createCollection, { name: 'tuned', m: 8, efConstruction: 32 });
+    const listed = await gql(service.url, '{ collections { name m efConstruction } }');
+    assert.deepEqual((listed.body.data?.collections as { name: string }[]).find((c) => c.name === 'c1'), { name: 'c1', m: 16, efConstruction: 64 });
+    for (const [args, argument] of [['m: 1', 'm'], ['m: 101', 'm'], ['m: 20, efConstruction: 30', 'efConstruction'], ['efConstruction: 2000', 'efConstruction']]) {
+      assert.deepEqual(await failure(`mutation { createCollection(name: "refused", ${args}) { name } }`).then((f) => [f.code, f.argument]), ['BAD_USER_INPUT', argument], args);
+    }
+    const q = (args: string) => gql(service.url, `{ search(collection: "tuned", text: "a cat", ${args}) { exact ef hits { id } } }`);
+    assert.deepEqual((await q('k: 5')).body.data?.search, { exact: false, ef: 40, hits: [] });
+    assert.deepEqual((await q('k: 5, exact: true, ef: 200')).body.data?.search, { exact: true, ef: 200, hits: [] });
+    for (const ef of [0, 1001]) assert.deepEqual(await failure(`{ search(collection: "tuned", text: "a cat", ef: ${ef}) { ef } }`).then((f) => [f.code, f.argument]), ['BAD_USER_INPUT', 'ef']);
+    assert.equal((await gql(service.url, 'mutation { dropCollection(name: "tuned") }')).body.data?.dropCollection, true);
+  });
+
   it('addImages arguments; a failed call stores nothing', async () => {
     const [a, b] = [await b64(1), await b64(2)];
     assert.deepEqual(await failure(ADD, { c: 'c1', images: [a, b], ids: ['a'] }).then((f) => [f.code, f.argument]), ['BAD_USER_INPUT', 'ids']);
