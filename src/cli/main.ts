@@ -6,7 +6,8 @@
  *                     [--backend onnx|torch] [--fast] [--json]
  *
  * prints the caption × image cosine-similarity matrix (rows = captions, columns = images) as a
- * table, or as JSON with --json. Errors are printed as "error [CODE]: message", exit status 1
+ * table, or as JSON with --json. `clipql index` and `clipql search` (a folder into a collection,
+ * and a caption against it) are in index-command.ts. Errors are printed as "error [CODE]: message", exit status 1
  * (2 for a usage error).
  */
 import { loadConfig } from '../config/config';
@@ -16,14 +17,37 @@ import { parseArgs } from 'node:util';
 import { ClipqlError, ErrorCode, isClipqlError } from '../errors';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
+import { INDEX_USAGE, indexCommand, searchCommand, type Io } from './index-command';
 
 const USAGE = `usage: clipql similarity --model DIR IMAGE... --caption TEXT [--caption TEXT...]
                          [--prefix TEXT] [--backend NAME] [--fast] [--json]`;
 
-export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+/** The process's terminal and Ctrl-C, for index and search. */
+const processIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  tty: Boolean(process.stderr.isTTY),
+  onInterrupt(handler) {
+    process.on('SIGINT', handler);
+    return () => process.off('SIGINT', handler);
+  },
+};
+
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), io: Io = processIo): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'index' || command === 'search') {
+    let config;
+    try {
+      config = loadConfig().config;
+    } catch (e) {
+      if (!(e instanceof ClipqlError)) throw e;
+      io.err(`error [${e.code}]: ${e.message}\n`);
+      return 2;
+    }
+    return (command === 'index' ? indexCommand : searchCommand)(rest, config, io);
+  }
   if (command !== 'similarity') {
-    out(`${USAGE}\n`);
+    out(`${USAGE}\n${INDEX_USAGE}\n`);
     return command === '--help' || command === '-h' ? 0 : 2;
   }
   let args;

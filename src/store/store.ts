@@ -212,7 +212,7 @@ export class CollectionStore {
     checkItems(items, model);
     return this.withCollection(name, model, async (tx, c) => {
       const t = itemsTable(c.id);
-      for (const it of items) await insertRows(tx, t, [it]);
+      for (let i = 0; i < items.length; i += 200) await insertRows(tx, t, items.slice(i, i + 200));
       return items.length;
     });
   }
@@ -229,13 +229,7 @@ export class CollectionStore {
   async bulkLoad(name: string, model: ModelRef, items: readonly NewItem[], options: BulkLoadOptions = {}): Promise<BulkLoadResult> {
     checkItems(items, model);
     const chunk = Math.max(1, Math.min(options.chunk ?? 200, 5000));
-    const deferred = await this.withCollection(name, model, async (tx, c) => {
-      if (items.length < BUILD_AFTER_MIN_ITEMS) return false;
-      const t = itemsTable(c.id);
-      const [{ empty }] = await tx.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM ${t}) AS empty`);
-      if (empty) await tx.query(`DROP INDEX IF EXISTS ${t}_hnsw`);
-      return empty;
-    });
+    const deferred = await this.deferIndex(name, model, items.length);
     let stored = 0;
     for (let i = 0; i < items.length; i += chunk) {
       options.signal?.throwIfAborted();
@@ -247,6 +241,26 @@ export class CollectionStore {
     options.signal?.throwIfAborted();
     const indexSeconds = await this.ensureIndex(name);
     return { stored, indexBuiltAfter: deferred, indexSeconds };
+  }
+
+  /**
+   * The first step of a bulk load of `expected` items: when the collection is empty and the load
+   * large (BUILD_AFTER_MIN_ITEMS), drops its HNSW index so that ensureIndex builds it once after
+   * the rows. Resolves to whether it did. (bulkLoad and the folder indexer call it.)
+   */
+  async deferIndex(name: string, model: ModelRef, expected: number): Promise<boolean> {
+    return this.withCollection(name, model, async (tx, c) => {
+      if (expected < BUILD_AFTER_MIN_ITEMS) return false;
+      const t = itemsTable(c.id);
+      const [{ empty }] = await tx.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM ${t}) AS empty`);
+      if (empty) await tx.query(`DROP INDEX IF EXISTS ${t}_hnsw`);
+      return empty;
+    });
+  }
+
+  /** Every item's id and sha256: what an indexer compares a folder with. */
+  async digests(name: string): Promise<Map<string, string>> {
+    return this.withCollection(name, undefined, async (tx, c) => new Map((await tx.query<{ item_id: string; sha256: string }>(`SELECT item_id, sha256 FROM ${itemsTable(c.id)}`)).map((r) => [r.item_id, r.sha256])), { lock: false });
   }
 
   /**

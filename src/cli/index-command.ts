@@ -1,0 +1,168 @@
+/**
+ * `clipql index` and `clipql search`, in process, on the store CLIP_STORE names (default the
+ * embedded one in ./data/store; --store overrides it):
+ *
+ *   clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--progress-seconds 5]
+ *                [--m M --ef-construction N (a new collection's index)] [--store DIR|URL]
+ *   clipql search NAME CAPTION [--k 10] [--exact] [--ef N] [--model DIR] [--json] [--store ...]
+ *
+ * index: PATH is a folder (walked recursively), an image file, or @LIST (a file of paths); the
+ * collection is created, bound to the model, when missing. Progress goes to stderr: one line
+ * rewritten in place on a terminal, otherwise a line at most every --progress-seconds (5); each bad file is named there with
+ * its error code. Ctrl-C stops cleanly (what is encoded is written, nothing half; the next run
+ * goes on from there); a second Ctrl-C exits at once (the open transaction, if any, rolls back).
+ * Exit status: 0 done (bad files are counted, not fatal), 130 interrupted, 1 error, 2 usage.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Config } from '../config/config';
+import { ClipqlError, ErrorCode, isClipqlError } from '../errors';
+import { indexFolder, type IndexProgress } from '../indexer/indexer';
+import { TINY_MODEL_DIR } from '../paths';
+import { ClipPipeline } from '../pipeline';
+import { openStore } from '../store/open';
+import type { CollectionStore } from '../store/store';
+
+export const INDEX_USAGE = `usage: clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N]
+                    [--m M] [--ef-construction N] [--store DIR|URL] [--progress-seconds N]
+       clipql search NAME CAPTION [--k N] [--exact] [--ef N] [--model DIR] [--json] [--store DIR|URL]`;
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+  readonly tty: boolean;
+  /** Where Ctrl-C is listened for (process, in the CLI). */
+  onInterrupt?(handler: () => void): () => void;
+}
+
+const COMMON = { model: { type: 'string' }, store: { type: 'string' } } as const;
+
+function usage(io: Io, message: string): number {
+  io.err(`error [${ErrorCode.BAD_USER_INPUT}]: ${message}\n${INDEX_USAGE}\n`);
+  return 2;
+}
+
+const int = (v: string | undefined, what: string): number | undefined => {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `--${what} must be a whole number, got ${JSON.stringify(v)}`);
+  return Number(v);
+};
+
+async function open(config: Config, model: string | undefined, store: string | undefined): Promise<{ pipeline: ClipPipeline; store: CollectionStore }> {
+  const c = store === undefined ? config : { ...config, CLIP_STORE: store };
+  const pipeline = await ClipPipeline.open({ modelDir: model ?? config.CLIP_MODEL ?? TINY_MODEL_DIR, config, backend: config.CLIP_BACKEND });
+  try {
+    return { pipeline, store: await openStore(c) };
+  } catch (e) {
+    await pipeline.close();
+    throw e;
+  }
+}
+
+function line(p: IndexProgress): string {
+  const done = p.stored + p.skipped + p.bad;
+  const rate = p.stored / Math.max(p.seconds, 1e-3);
+  const eta = rate > 0 ? (p.total - done) / rate : NaN;
+  const pct = p.total ? Math.floor((100 * done) / p.total) : 100;
+  return `${done}/${p.total} (${pct} %): ${p.stored} stored, ${p.skipped} unchanged, ${p.bad} bad; ${rate.toFixed(1)} images/s${Number.isFinite(eta) && done < p.total ? `, about ${Math.ceil(eta)} s left` : ''}`;
+}
+
+export async function indexCommand(argv: string[], config: Config, io: Io): Promise<number> {
+  let a;
+  try {
+    a = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, collection: { type: 'string' }, prune: { type: 'boolean', default: false }, concurrency: { type: 'string' }, 'progress-seconds': { type: 'string', default: '5' }, m: { type: 'string' }, 'ef-construction': { type: 'string' } } });
+  } catch (e) {
+    return usage(io, (e as Error).message);
+  }
+  const { values: v, positionals: roots } = a;
+  if (!v.collection) return usage(io, '--collection NAME is required');
+  if (roots.length === 0) return usage(io, 'no PATH given (a folder, an image file, or @LIST)');
+  let opened: Awaited<ReturnType<typeof open>> | undefined;
+  const abort = new AbortController();
+  let interrupts = 0;
+  const stopListening = io.onInterrupt?.(() => {
+    if (++interrupts > 1) {
+      io.err('\nsecond interrupt: exiting now\n');
+      process.exit(130);
+    }
+    io.err('\ninterrupted: finishing the images being encoded, then stopping (Ctrl-C again to exit now)\n');
+    abort.abort();
+  });
+  try {
+    const concurrency = int(v.concurrency, 'concurrency');
+    const m = int(v.m, 'm');
+    const efConstruction = int(v['ef-construction'], 'ef-construction');
+    const every = int(v['progress-seconds'], 'progress-seconds')!;
+    opened = await open(config, v.model, v.store);
+    const { pipeline, store } = opened;
+    const model = { name: pipeline.bundle.name, dim: pipeline.bundle.embedDim ?? (await pipeline.embedText('')).length };
+    if (!(await store.collection(v.collection))) {
+      const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });
+      io.err(`created collection ${c.name} (model ${c.model}, D = ${c.dim}, m ${c.hnsw.m}, ef_construction ${c.hnsw.efConstruction})\n`);
+    }
+    let last = 0;
+    const result = await indexFolder({
+      roots,
+      collection: v.collection,
+      pipeline,
+      store,
+      model,
+      concurrency,
+      prune: v.prune,
+      maxBytes: config.CLIP_MAX_IMAGE_BYTES,
+      maxPixels: config.CLIP_MAX_PIXELS,
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (io.tty) io.err(`\r\x1b[K${line(p)}`);
+        else if (p.seconds - last >= every) {
+          last = p.seconds;
+          io.err(`${line(p)}\n`);
+        }
+      },
+      onBad: (f, code, message) => io.err(`${io.tty ? '\r\x1b[K' : ''}bad file ${f.path}: [${code}] ${message}\n`),
+    });
+    io.err(`${io.tty ? '\r\x1b[K' : ''}${line(result)}\n`);
+    io.out(`${JSON.stringify({ collection: v.collection, ...result })}\n`);
+    return result.interrupted ? 130 : 0;
+  } catch (e) {
+    io.err(`error [${isClipqlError(e) ? e.code : ErrorCode.INTERNAL_SERVER_ERROR}]: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    stopListening?.();
+    await opened?.store.close().catch(() => undefined);
+    await opened?.pipeline.close();
+  }
+}
+
+export async function searchCommand(argv: string[], config: Config, io: Io): Promise<number> {
+  let a;
+  try {
+    a = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, k: { type: 'string', default: '10' }, exact: { type: 'boolean', default: false }, ef: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  } catch (e) {
+    return usage(io, (e as Error).message);
+  }
+  const { values: v, positionals } = a;
+  if (positionals.length !== 2) return usage(io, 'give the collection and one caption');
+  const [name, caption] = positionals;
+  let opened: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    const k = int(v.k, 'k')!;
+    const ef = int(v.ef, 'ef');
+    opened = await open(config, v.model, v.store);
+    const { pipeline, store } = opened;
+    const query = await pipeline.embedText(caption);
+    const r = await store.search(name, { name: pipeline.bundle.name, dim: query.length }, query, { k, exact: v.exact, ef });
+    if (v.json) io.out(`${JSON.stringify({ collection: name, caption, exact: r.exact, ef: r.ef, hits: r.hits.map((h) => ({ id: h.id, score: h.score })) })}\n`);
+    else {
+      io.out(`${r.exact ? 'exact' : `approximate (HNSW, ef ${r.ef})`} search of ${name} for ${JSON.stringify(caption)}:\n`);
+      r.hits.forEach((h, i) => io.out(`${String(i + 1).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}\n`));
+    }
+    return 0;
+  } catch (e) {
+    io.err(`error [${isClipqlError(e) ? e.code : ErrorCode.INTERNAL_SERVER_ERROR}]: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    await opened?.store.close().catch(() => undefined);
+    await opened?.pipeline.close();
+  }
+}
