@@ -1,8 +1,8 @@
 /**
  * The one configuration (src/config): every bad value stops start-up with exit status 2 within
  * 10 s and a message naming the variable, the value and what is allowed, for each kind of
- * setting; unknown CLIP_* variables are warned about; nothing else reads the environment; README's
- * table is the generated one.
+ * setting; unknown CLIP_* variables are warned about; nothing else reads the environment;
+ * docs/configuration.md's table is the generated one.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/config';
 import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
-import { README, withTable } from '../../scripts/config-table';
+import { CONFIG_DOC, withTable } from '../../scripts/config-table';
 import { BPE_VOCAB } from '../helpers/shared';
 
 function runServer(env: Record<string, string>): Promise<{ code: number | null; stderr: string; ms: number }> {
@@ -89,9 +89,9 @@ test('nothing in src/ reads process.env but the configuration module', () => {
   assert.deepEqual(readers, ['config/config.ts']);
 });
 
-test("README's configuration table is the generated one (npm run config-table)", () => {
-  const text = readFileSync(README, 'utf8');
-  assert.equal(withTable(text), text, 'README.md is stale: run npm run config-table');
+test("docs/configuration.md's configuration table is the generated one (npm run config-table)", () => {
+  const text = readFileSync(CONFIG_DOC, 'utf8');
+  assert.equal(withTable(text), text, 'docs/configuration.md is stale: run npm run config-table');
 });
 
 test('CLIP_MODELS: name=dir pairs in order; bad entries, repeated names, and CLIP_MODEL beside it are refused naming the variables', () => {

@@ -234,7 +234,7 @@ export function probeClient(url: string, body: unknown, everyMs = 100): { stop()
 /** A deterministic PRNG (mulberry32): the suite's inputs depend only on the seed. */
 export { rng } from '../../scripts/hostile/bytes';
 
-/** Reports a scenario's figures (the long form's README figures are read from these lines). */
+/** Reports a scenario's figures (the long form's figures in docs/testing.md are read from these lines). */
 export function report(t: TestContext, name: string, figures: Record<string, unknown>): void {
   t.diagnostic(`load ${name}: ${JSON.stringify(figures)}`);
 }

@@ -81,7 +81,7 @@ test('captions: the client\'s embeddings (base64 by default, float when asked) e
   }
   // CLIP tokens read, start and end included, as GraphQL's token ids show them.
   assert.equal(viaFloat.usage.prompt_tokens, graphql.reduce((n, c) => n + c.tokens.filter((t) => t !== 0).length, 0));
-  // And the PyTorch reference, normalised (embeddings agree within 1e-4, README "Exactness").
+  // And the PyTorch reference, normalised (embeddings agree within 1e-4, docs/exactness.md).
   const ref = tinyReference();
   captions.forEach((c, i) => {
     const j = ref.texts.indexOf(c);
