@@ -2,7 +2,14 @@
  * Benchmark of the collection store (not a test): the issue's targets.
  *
  *   node dist/scripts/bench/store.js [--engine postgres|pglite] [--n 100000] [--queries 200]
- *        [--budget-s 900] [--ef 40,100,400] [--no-graphql]
+ *        [--budget-s 900] [--ef 40,100,400] [--no-graphql] [--data random|structured] [--bulk] [--faiss]
+ *
+ * --data: the vectors (vectors.ts): uniform random unit vectors (default; HNSW's worst case) or
+ * structured ones (clusters in a low-dimensional subspace). --bulk: loaded through
+ * CollectionStore.bulkLoad (chunks of 500 rows, the HNSW index built once after the rows) instead
+ * of upserts into an indexed collection; the rate then includes the index build. --faiss: the
+ * exact top 10 from faiss's IndexFlatIP and faiss's HNSW at the same M, ef_construction and ef on
+ * the same vectors, side by side (faiss_peer.py, the project's Python).
  *
  * 1. n random unit vectors of D = 768 (seeded) inserted through CollectionStore.upsert in
  *    transactions of 500 into a collection with its HNSW index (incremental build): the insert
@@ -32,7 +39,10 @@ import { CollectionStore, searchSession, vectorText, type NewItem } from '../../
 import { createTestDatabase } from '../../test/helpers/postgres';
 import { BPE_VOCAB, SHARED } from '../../test/helpers/shared';
 import { gql, startTestService } from '../../test/helpers/server';
-import { quantile, randomUnit as unit } from './common';
+import { defaultPython } from '../../src/paths';
+import { quantile, runChild } from './common';
+import { vectorSource } from './vectors';
+import { writeFileSync, readFileSync } from 'node:fs';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,6 +60,10 @@ async function main(): Promise<void> {
   const budgetMs = Number(arg('budget-s', '900')) * 1000;
   const efs = arg('ef', '40,100,400').split(',').map(Number);
   const withGraphql = !process.argv.includes('--no-graphql');
+  const data = arg('data', 'random') as 'random' | 'structured';
+  const bulk = process.argv.includes('--bulk');
+  const withFaiss = process.argv.includes('--faiss');
+  const source = vectorSource(data, dim, rng(3));
   const t0 = Date.now();
   let dir: string | undefined;
   let dropDb: (() => Promise<void>) | undefined;
@@ -62,7 +76,7 @@ async function main(): Promise<void> {
     target = dir = mkdtempSync(path.join(os.tmpdir(), 'clipql-bench-store-'));
   }
   const log = (m: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);
-  const out: Record<string, unknown> = { engine, dim, date: new Date().toISOString() };
+  const out: Record<string, unknown> = { engine, dim, data, bulk, date: new Date().toISOString() };
   // The served model's name is its folder's: the collection is bound to it.
   const modelRoot = mkdtempSync(path.join(os.tmpdir(), 'clipql-bench-d768-'));
   const modelDir = path.join(modelRoot, 'tiny-d768');
@@ -78,9 +92,18 @@ async function main(): Promise<void> {
     await store.createCollection('bench', model);
     const r = rng(1);
     const vectors: Float32Array[] = [];
+    if (bulk) {
+      const all = Array.from({ length: n }, () => source(r));
+      log(`${n} ${data} vectors made; bulk load`);
+      const t = performance.now();
+      const res = await store.bulkLoad('bench', model, all.map((v, i) => item(`v${i}`, v)), { chunk: 500, onProgress: (k) => { if (k % 20000 === 0) log(`${k} stored`); } });
+      vectors.push(...all);
+      out.bulk = { indexBuiltAfter: res.indexBuiltAfter, indexS: +res.indexSeconds.toFixed(1), rowsS: +((performance.now() - t) / 1000 - res.indexSeconds).toFixed(1) };
+      log(`bulk: ${JSON.stringify(out.bulk)}`);
+    }
     const tInsert = performance.now();
-    for (let i = 0; i < n; i += 500) {
-      const batch = Array.from({ length: Math.min(500, n - i) }, () => unit(r, dim));
+    for (let i = bulk ? n : 0; i < n; i += 500) {
+      const batch = Array.from({ length: Math.min(500, n - i) }, () => source(r));
       await store.upsert('bench', model, batch.map((v, j) => item(`v${i + j}`, v)));
       vectors.push(...batch);
       if ((i / 500) % 20 === 19) log(`${vectors.length} inserted, ${(vectors.length / ((performance.now() - tInsert) / 1000)).toFixed(0)}/s`);
@@ -89,15 +112,26 @@ async function main(): Promise<void> {
         break;
       }
     }
-    const insertS = (performance.now() - tInsert) / 1000;
+    const insertS = bulk ? (out.bulk as { indexS: number; rowsS: number }).indexS + (out.bulk as { rowsS: number }).rowsS : (performance.now() - tInsert) / 1000;
     out.items = vectors.length;
     out.insertPerS = Math.round(vectors.length / insertS);
     out.insertS = Math.round(insertS);
 
     const qr = rng(2);
-    const qs = Array.from({ length: queries }, () => unit(qr, dim));
-    // Exact top 10 of each query by brute force over the same float32 vectors.
-    const exact = qs.map((query) => {
+    const qs = Array.from({ length: queries }, () => source(qr));
+    let faissTop: number[][] | undefined;
+    if (withFaiss) {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'clipql-bench-faiss-'));
+      const f32 = (vs: Float32Array[]) => Buffer.concat(vs.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
+      writeFileSync(path.join(tmp, 'x.f32'), f32(vectors));
+      writeFileSync(path.join(tmp, 'q.f32'), f32(qs));
+      out.faiss = await runChild(defaultPython(), [path.join(REPO_ROOT, 'scripts', 'bench', 'faiss_peer.py'), path.join(tmp, 'x.f32'), path.join(tmp, 'q.f32'), String(dim), '--ef', efs.join(',')], { onLine: log });
+      faissTop = JSON.parse(readFileSync(path.join(tmp, 'q.f32.top10.json'), 'utf8')) as number[][];
+      rmSync(tmp, { recursive: true, force: true });
+      log(`faiss ${JSON.stringify(out.faiss)}`);
+    }
+    // Exact top 10 of each query: faiss's flat index, or brute force here, over the same float32 vectors.
+    const exact = faissTop ? faissTop.map((ids) => new Set(ids.map((i) => `v${i}`))) : qs.map((query) => {
       const scores = new Float64Array(vectors.length);
       for (let i = 0; i < vectors.length; i++) {
         const v = vectors[i];
