@@ -30,3 +30,16 @@ export function assertClose(actual: ArrayLike<number>[], expected: ArrayLike<num
   }
   return max;
 }
+
+/** Cosine of two vectors, in double precision (the tests' own, not src/similarity's). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}

@@ -28,7 +28,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../src/paths';
 import { ClipPipeline } from '../../src/pipeline';
 import { venvPython } from '../helpers/python';
-import { assertClose, tinyReference } from '../helpers/reference';
+import { assertClose, cosine, tinyReference } from '../helpers/reference';
 import { BPE_VOCAB, SHARED, notebook } from '../helpers/shared';
 
 const run = promisify(execFile);
@@ -87,18 +87,6 @@ function listing(dir: string): string[] {
       return `${path.relative(dir, p)} ${s.size} ${s.mtimeMs}`;
     })
     .sort();
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 function assertCosines(actual: ArrayLike<number>[], expected: number[][], what: string): number {

@@ -8,19 +8,8 @@ import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { clipTransformConfig, decodeImage, preprocessImage, resizeAndCrop } from '../../src/preprocess/image';
+import { cosine } from '../helpers/reference';
 import { notebook } from '../helpers/shared';
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 function meanAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
