@@ -5,7 +5,10 @@
 --torchscript the bundle's TorchScript graphs, loaded as torchscript.py does, patched for the
 device) fed by a torch.utils.data.DataLoader whose workers (num_workers = cores) decode and
 preprocess with PIL + torchvision exactly as scripts/bench/torch_peer.py does (Resize bicubic,
-CenterCrop, ToTensor, Normalize); batch 64, pinned memory, float16 on the GPU.
+CenterCrop, ToTensor, Normalize); batch 64, pinned memory, float16 on the GPU. Where torchvision
+is not importable (the project's CPU venv: the CPU torch has no torchvision beside it), the same
+four steps are written out on PIL and torch (pil_transform below), as torchvision runs them on a
+PIL image.
 
   python scripts/gpu-bench/peer.py --bundle DIR --images DIR --device cuda:0 --dtype float16
          [--batch 64] [--workers N] [--count N] [--warmup-batches 2]
@@ -27,7 +30,6 @@ sys.path.insert(0, os.path.join(REPO, "src", "backends", "torch"))
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor  # noqa: E402
 
 from client import Bundle  # noqa: E402
 
@@ -45,6 +47,35 @@ class Files(torch.utils.data.Dataset):
     def __getitem__(self, i):
         with Image.open(self.files[i % len(self.files)]) as im:
             return self.transform(im.convert("RGB"))
+
+
+def openai_transform(n_px, mean, std):
+    try:
+        from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
+    except Exception:  # noqa: BLE001 - absent, or present but its C extension does not load
+        return pil_transform(n_px, mean, std)
+    return Compose([Resize(n_px, interpolation=InterpolationMode.BICUBIC), CenterCrop(n_px), ToTensor(), Normalize(mean, std)])
+
+
+def pil_transform(n_px, mean, std):
+    """torchvision's Resize(n_px, BICUBIC) + CenterCrop(n_px) + ToTensor + Normalize on a PIL RGB
+    image: the shorter side to n_px and the longer to int(n_px * long / short), PIL's bicubic
+    resize; the crop's offsets round((size - n_px) / 2); x / 255 in float32, then (x - mean) / std."""
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+
+    def transform(im):
+        w, h = im.size
+        short, long = (w, h) if w <= h else (h, w)
+        new_long = int(n_px * long / short)
+        size = (n_px, new_long) if w <= h else (new_long, n_px)
+        im = im.resize(size, Image.BICUBIC)
+        left, top = int(round((size[0] - n_px) / 2.0)), int(round((size[1] - n_px) / 2.0))
+        im = im.crop((left, top, left + n_px, top + n_px))
+        x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(n_px, n_px, 3).permute(2, 0, 1)
+        return (x.to(torch.float32) / 255 - mean_t) / std_t
+
+    return transform
 
 
 def load_model(bundle, device, dtype, torchscript):
@@ -78,7 +109,7 @@ def main():
     device, dtype = torch.device(a.device), getattr(torch, a.dtype)
     cuda = device.type == "cuda"
     pre = bundle.pre
-    transform = Compose([Resize(bundle.image_size, interpolation=InterpolationMode.BICUBIC), CenterCrop(bundle.image_size), ToTensor(), Normalize(pre["image_mean"], pre["image_std"])])
+    transform = openai_transform(bundle.image_size, pre["image_mean"], pre["image_std"])
     encode = load_model(bundle, device, dtype, a.torchscript)
     loader = torch.utils.data.DataLoader(Files(a.images, a.count, transform), batch_size=a.batch, num_workers=a.workers, pin_memory=cuda)
     sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
