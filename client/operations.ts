@@ -59,8 +59,8 @@ export const CollectionsDocument = graphql(`
 `);
 
 export const CreateCollectionDocument = graphql(`
-  mutation CreateCollection($name: String!, $model: String) {
-    createCollection(name: $name, model: $model) { name model dimension engine }
+  mutation CreateCollection($name: String!, $model: String, $m: Int, $efConstruction: Int) {
+    createCollection(name: $name, model: $model, m: $m, efConstruction: $efConstruction) { name model dimension engine m efConstruction }
   }
 `);
 
@@ -79,6 +79,12 @@ export const AddImagesDocument = graphql(`
 export const DeleteItemsDocument = graphql(`
   mutation DeleteItems($collection: String!, $ids: [ID!]!) {
     deleteItems(collection: $collection, ids: $ids) { collection deleted count }
+  }
+`);
+
+export const ItemDigestsDocument = graphql(`
+  query ItemDigests($collection: String!, $after: ID, $first: Int) {
+    itemDigests(collection: $collection, after: $after, first: $first) { items { id sha256 } hasNextPage endCursor }
   }
 `);
 

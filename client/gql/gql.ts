@@ -21,10 +21,11 @@ type Documents = {
     "\n  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true, $model: String) {\n    embedCaptions(captions: $captions, model: $model) { id text tokens embedding(normalize: $normalize) }\n  }\n": typeof types.EmbedCaptionsDocument,
     "\n  query ServiceInfo {\n    backends { name device model dtype maxImageBatch maxTextBatch healthy error isDefault }\n    models { name bundle isDefault imageSize embedDim contextLength backends startupMs memoryBytes fileBytes randomWeights warning }\n  }\n": typeof types.ServiceInfoDocument,
     "\n  query Collections {\n    collections { name model dimension count createdAt engine }\n  }\n": typeof types.CollectionsDocument,
-    "\n  mutation CreateCollection($name: String!, $model: String) {\n    createCollection(name: $name, model: $model) { name model dimension engine }\n  }\n": typeof types.CreateCollectionDocument,
+    "\n  mutation CreateCollection($name: String!, $model: String, $m: Int, $efConstruction: Int) {\n    createCollection(name: $name, model: $model, m: $m, efConstruction: $efConstruction) { name model dimension engine m efConstruction }\n  }\n": typeof types.CreateCollectionDocument,
     "\n  mutation DropCollection($name: String!) {\n    dropCollection(name: $name)\n  }\n": typeof types.DropCollectionDocument,
     "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids count }\n  }\n": typeof types.AddImagesDocument,
     "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted count }\n  }\n": typeof types.DeleteItemsDocument,
+    "\n  query ItemDigests($collection: String!, $after: ID, $first: Int) {\n    itemDigests(collection: $collection, after: $after, first: $first) { items { id sha256 } hasNextPage endCursor }\n  }\n": typeof types.ItemDigestsDocument,
     "\n  query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String, $model: String) {\n    search(collection: $collection, text: $text, image: $image, k: $k, filter: $filter, after: $after, model: $model) {\n      collection model hasNextPage endCursor\n      hits { id rank score metadata sha256 width height format thumbnail }\n    }\n  }\n": typeof types.SearchDocument,
     "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name isDefault embedDim imageSize randomWeights warning }\n  }\n": typeof types.WebServiceInfoDocument,
     "\n  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String, $model: String) {\n    similarity(images: $images, captions: $captions, backend: $backend, model: $model) {\n      images { id width height format }\n      captions { id text truncated }\n      scores\n      bestCaptionPerImage { image caption score }\n      model { name randomWeights warning }\n      backend { name device }\n      timings { totalMs }\n      heatmap(format: SVG) { dataUrl width height }\n    }\n  }\n": typeof types.WebSimilarityDocument,
@@ -41,10 +42,11 @@ const documents: Documents = {
     "\n  query EmbedCaptions($captions: [String!]!, $normalize: Boolean = true, $model: String) {\n    embedCaptions(captions: $captions, model: $model) { id text tokens embedding(normalize: $normalize) }\n  }\n": types.EmbedCaptionsDocument,
     "\n  query ServiceInfo {\n    backends { name device model dtype maxImageBatch maxTextBatch healthy error isDefault }\n    models { name bundle isDefault imageSize embedDim contextLength backends startupMs memoryBytes fileBytes randomWeights warning }\n  }\n": types.ServiceInfoDocument,
     "\n  query Collections {\n    collections { name model dimension count createdAt engine }\n  }\n": types.CollectionsDocument,
-    "\n  mutation CreateCollection($name: String!, $model: String) {\n    createCollection(name: $name, model: $model) { name model dimension engine }\n  }\n": types.CreateCollectionDocument,
+    "\n  mutation CreateCollection($name: String!, $model: String, $m: Int, $efConstruction: Int) {\n    createCollection(name: $name, model: $model, m: $m, efConstruction: $efConstruction) { name model dimension engine m efConstruction }\n  }\n": types.CreateCollectionDocument,
     "\n  mutation DropCollection($name: String!) {\n    dropCollection(name: $name)\n  }\n": types.DropCollectionDocument,
     "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids count }\n  }\n": types.AddImagesDocument,
     "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted count }\n  }\n": types.DeleteItemsDocument,
+    "\n  query ItemDigests($collection: String!, $after: ID, $first: Int) {\n    itemDigests(collection: $collection, after: $after, first: $first) { items { id sha256 } hasNextPage endCursor }\n  }\n": types.ItemDigestsDocument,
     "\n  query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String, $model: String) {\n    search(collection: $collection, text: $text, image: $image, k: $k, filter: $filter, after: $after, model: $model) {\n      collection model hasNextPage endCursor\n      hits { id rank score metadata sha256 width height format thumbnail }\n    }\n  }\n": types.SearchDocument,
     "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name isDefault embedDim imageSize randomWeights warning }\n  }\n": types.WebServiceInfoDocument,
     "\n  query WebSimilarity($images: [ImageInput!]!, $captions: [String!]!, $backend: String, $model: String) {\n    similarity(images: $images, captions: $captions, backend: $backend, model: $model) {\n      images { id width height format }\n      captions { id text truncated }\n      scores\n      bestCaptionPerImage { image caption score }\n      model { name randomWeights warning }\n      backend { name device }\n      timings { totalMs }\n      heatmap(format: SVG) { dataUrl width height }\n    }\n  }\n": types.WebSimilarityDocument,
@@ -82,7 +84,7 @@ export function graphql(source: "\n  query Collections {\n    collections { name
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation CreateCollection($name: String!, $model: String) {\n    createCollection(name: $name, model: $model) { name model dimension engine }\n  }\n"): typeof import('./graphql').CreateCollectionDocument;
+export function graphql(source: "\n  mutation CreateCollection($name: String!, $model: String, $m: Int, $efConstruction: Int) {\n    createCollection(name: $name, model: $model, m: $m, efConstruction: $efConstruction) { name model dimension engine m efConstruction }\n  }\n"): typeof import('./graphql').CreateCollectionDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -95,6 +97,10 @@ export function graphql(source: "\n  mutation AddImages($collection: String!, $i
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted count }\n  }\n"): typeof import('./graphql').DeleteItemsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ItemDigests($collection: String!, $after: ID, $first: Int) {\n    itemDigests(collection: $collection, after: $after, first: $first) { items { id sha256 } hasNextPage endCursor }\n  }\n"): typeof import('./graphql').ItemDigestsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

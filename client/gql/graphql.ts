@@ -66,10 +66,12 @@ export type CollectionsQuery = { collections: Array<{ name: string, model: strin
 export type CreateCollectionMutationVariables = Exact<{
   name: string;
   model?: string | null | undefined;
+  m?: number | null | undefined;
+  efConstruction?: number | null | undefined;
 }>;
 
 
-export type CreateCollectionMutation = { createCollection: { name: string, model: string, dimension: number, engine: string } };
+export type CreateCollectionMutation = { createCollection: { name: string, model: string, dimension: number, engine: string, m: number, efConstruction: number } };
 
 export type DropCollectionMutationVariables = Exact<{
   name: string;
@@ -96,6 +98,15 @@ export type DeleteItemsMutationVariables = Exact<{
 
 
 export type DeleteItemsMutation = { deleteItems: { collection: string, deleted: Array<string>, count: number } };
+
+export type ItemDigestsQueryVariables = Exact<{
+  collection: string;
+  after?: string | number | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type ItemDigestsQuery = { itemDigests: { hasNextPage: boolean, endCursor: string | null, items: Array<{ id: string, sha256: string }> } };
 
 export type SearchQueryVariables = Exact<{
   collection: string;
@@ -343,15 +354,22 @@ export const CollectionsDocument = new TypedDocumentString(`
 }
     `, {"hash":"sha256:12200e49de55f283c6344550e7e8d84ccfb43f86909f836d05ee0a889e0eed59"}) as unknown as TypedDocumentString<CollectionsQuery, CollectionsQueryVariables>;
 export const CreateCollectionDocument = new TypedDocumentString(`
-    mutation CreateCollection($name: String!, $model: String) {
-  createCollection(name: $name, model: $model) {
+    mutation CreateCollection($name: String!, $model: String, $m: Int, $efConstruction: Int) {
+  createCollection(
+    name: $name
+    model: $model
+    m: $m
+    efConstruction: $efConstruction
+  ) {
     name
     model
     dimension
     engine
+    m
+    efConstruction
   }
 }
-    `, {"hash":"sha256:371a30dee56a9451031a3c9e4851fd9e9a200e9acd8dd9467dd7465cf4ff2df8"}) as unknown as TypedDocumentString<CreateCollectionMutation, CreateCollectionMutationVariables>;
+    `, {"hash":"sha256:57d195bab1a3da59adb1c5f28159329edecd8c16d0fd54b45fb789914edea873"}) as unknown as TypedDocumentString<CreateCollectionMutation, CreateCollectionMutationVariables>;
 export const DropCollectionDocument = new TypedDocumentString(`
     mutation DropCollection($name: String!) {
   dropCollection(name: $name)
@@ -381,6 +399,18 @@ export const DeleteItemsDocument = new TypedDocumentString(`
   }
 }
     `, {"hash":"sha256:06a8f2cac3c8972a1720e461a86aa93c4da46cce16d655df189d4eee90a5feb4"}) as unknown as TypedDocumentString<DeleteItemsMutation, DeleteItemsMutationVariables>;
+export const ItemDigestsDocument = new TypedDocumentString(`
+    query ItemDigests($collection: String!, $after: ID, $first: Int) {
+  itemDigests(collection: $collection, after: $after, first: $first) {
+    items {
+      id
+      sha256
+    }
+    hasNextPage
+    endCursor
+  }
+}
+    `, {"hash":"sha256:684fabdb92f5b67ce31511444f86eeada4598387634c03fe04c5fb66961639c4"}) as unknown as TypedDocumentString<ItemDigestsQuery, ItemDigestsQueryVariables>;
 export const SearchDocument = new TypedDocumentString(`
     query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String, $model: String) {
   search(

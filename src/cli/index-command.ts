@@ -1,13 +1,17 @@
 /**
  * `clipql index` and `clipql search`, in process, on the store CLIP_STORE names (default the
- * embedded one in ./data/store; --store overrides it):
+ * embedded one in ./data/store; --store overrides it), or, for index, on a running server:
  *
- *   clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--progress-seconds 5]
- *                [--m M --ef-construction N (a new collection's index)] [--store DIR|URL]
+ *   clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
+ *                [--progress-seconds 5] [--m M --ef-construction N (a new collection's index)]
+ *                [--store DIR|URL | --server URL [--api-key KEY | --api-key-file F] [--document-ids] [--requests N]]
  *   clipql search NAME CAPTION [--k 10] [--exact] [--ef N] [--model DIR] [--json] [--store ...]
  *
  * index: PATH is a folder (walked recursively), an image file, or @LIST (a file of paths); the
- * collection is created, bound to the model, when missing. Progress goes to stderr: one line
+ * collection is created, bound to the model, when missing. With --server, the files go to that
+ * clipql server through GraphQL (server-target.ts) and it encodes them: --model is then one of
+ * its served models' names, --batch its images per request (32) and --requests the requests in
+ * flight (2). Progress goes to stderr: one line
  * rewritten in place on a terminal, otherwise a line at most every --progress-seconds (5); each bad file is named there with
  * its error code. Ctrl-C stops cleanly (what is encoded is written, nothing half; the next run
  * goes on from there); a second Ctrl-C exits at once (the open transaction, if any, rolls back).
@@ -17,14 +21,19 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config';
 import { ClipqlError, ErrorCode, isClipqlError } from '../errors';
+import { readFileSync } from 'node:fs';
 import { indexFolder, type IndexProgress } from '../indexer/indexer';
+import { localTarget } from '../indexer/local-target';
+import type { IndexTarget } from '../indexer/target';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
 import { openStore } from '../store/open';
 import type { CollectionStore } from '../store/store';
+import { ServerTarget } from './server-target';
 
-export const INDEX_USAGE = `usage: clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N]
-                    [--m M] [--ef-construction N] [--store DIR|URL] [--progress-seconds N]
+export const INDEX_USAGE = `usage: clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
+                    [--m M] [--ef-construction N] [--progress-seconds N]
+                    [--store DIR|URL | --server URL [--api-key KEY | --api-key-file F] [--document-ids] [--requests N]]
        clipql search NAME CAPTION [--k N] [--exact] [--ef N] [--model DIR] [--json] [--store DIR|URL]`;
 
 export interface Io {
@@ -70,13 +79,16 @@ function line(p: IndexProgress): string {
 export async function indexCommand(argv: string[], config: Config, io: Io): Promise<number> {
   let a;
   try {
-    a = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, collection: { type: 'string' }, prune: { type: 'boolean', default: false }, concurrency: { type: 'string' }, 'progress-seconds': { type: 'string', default: '5' }, m: { type: 'string' }, 'ef-construction': { type: 'string' } } });
+    a = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, collection: { type: 'string' }, prune: { type: 'boolean', default: false }, concurrency: { type: 'string' }, batch: { type: 'string' }, 'progress-seconds': { type: 'string', default: '5' }, m: { type: 'string' }, 'ef-construction': { type: 'string' }, server: { type: 'string' }, 'api-key': { type: 'string' }, 'api-key-file': { type: 'string' }, 'document-ids': { type: 'boolean', default: false }, requests: { type: 'string' } } });
   } catch (e) {
     return usage(io, (e as Error).message);
   }
   const { values: v, positionals: roots } = a;
   if (!v.collection) return usage(io, '--collection NAME is required');
   if (roots.length === 0) return usage(io, 'no PATH given (a folder, an image file, or @LIST)');
+  if (v.server !== undefined && v.store !== undefined) return usage(io, '--server and --store: give one (where the collection is)');
+  if (v.server === undefined && (v['api-key'] ?? v['api-key-file'] ?? v.requests) !== undefined) return usage(io, '--api-key, --api-key-file and --requests go with --server');
+  if (v['api-key'] !== undefined && v['api-key-file'] !== undefined) return usage(io, '--api-key and --api-key-file: give one');
   let opened: Awaited<ReturnType<typeof open>> | undefined;
   const abort = new AbortController();
   let interrupts = 0;
@@ -93,24 +105,27 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
     const m = int(v.m, 'm');
     const efConstruction = int(v['ef-construction'], 'ef-construction');
     const every = int(v['progress-seconds'], 'progress-seconds')!;
-    opened = await open(config, v.model, v.store);
-    const { pipeline, store } = opened;
-    const model = { name: pipeline.bundle.name, dim: pipeline.bundle.embedDim ?? (await pipeline.embedText('')).length };
-    if (!(await store.collection(v.collection))) {
-      const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });
-      io.err(`created collection ${c.name} (model ${c.model}, D = ${c.dim}, m ${c.hnsw.m}, ef_construction ${c.hnsw.efConstruction})\n`);
+    const batch = int(v.batch, 'batch');
+    let target: IndexTarget;
+    if (v.server !== undefined) {
+      const apiKey = v['api-key'] ?? (v['api-key-file'] !== undefined ? readFileSync(v['api-key-file'], 'utf8').trim() : undefined);
+      target = await ServerTarget.open({ url: v.server, collection: v.collection, model: v.model, apiKey, documentIds: v['document-ids'], chunk: batch, writers: int(v.requests, 'requests'), concurrency, hnsw: { m, efConstruction }, log: (l) => io.err(`${l}\n`) });
+    } else {
+      opened = await open(config, v.model, v.store);
+      const { pipeline, store } = opened;
+      const model = { name: pipeline.bundle.name, dim: pipeline.bundle.embedDim ?? (await pipeline.embedText('')).length };
+      if (!(await store.collection(v.collection))) {
+        const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });
+        io.err(`created collection ${c.name} (model ${c.model}, D = ${c.dim}, m ${c.hnsw.m}, ef_construction ${c.hnsw.efConstruction})\n`);
+      }
+      target = localTarget({ collection: v.collection, pipeline, store, model, maxPixels: config.CLIP_MAX_PIXELS, concurrency, chunk: batch });
     }
     let last = 0;
     const result = await indexFolder({
       roots,
-      collection: v.collection,
-      pipeline,
-      store,
-      model,
-      concurrency,
+      target,
       prune: v.prune,
       maxBytes: config.CLIP_MAX_IMAGE_BYTES,
-      maxPixels: config.CLIP_MAX_PIXELS,
       signal: abort.signal,
       onProgress: (p) => {
         if (io.tty) io.err(`\r\x1b[K${line(p)}`);

@@ -88,6 +88,30 @@ export class SearchResult {
   ef!: number;
 }
 
+@ObjectType({ description: "One stored item's id and the SHA-256 of its image: what a client indexing a folder compares its files with." })
+export class ItemDigest {
+  @Field(() => ID)
+  id!: string;
+
+  @Field({ description: 'SHA-256 of the image bytes, hex.' })
+  sha256!: string;
+}
+
+@ObjectType({ description: 'A page of item digests, in id order.' })
+export class ItemDigestPage {
+  @Field()
+  collection!: string;
+
+  @Field(() => [ItemDigest])
+  items!: ItemDigest[];
+
+  @Field({ description: 'True when another page follows: pass endCursor as `after`.' })
+  hasNextPage!: boolean;
+
+  @Field(() => ID, { nullable: true, description: "The last item's id (the cursor of the next page); null when the page is empty." })
+  endCursor?: string;
+}
+
 @ObjectType({ description: 'What addImages stored.' })
 export class AddImagesResult {
   @Field()

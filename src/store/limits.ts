@@ -20,6 +20,8 @@ export const STORE_LIMITS = {
   maxDepth: 1000,
   /** Ids in one deleteItems call. */
   maxDeleteIds: 1000,
+  /** Rows of one itemDigests page. */
+  maxDigestPage: 10_000,
   /** Stored thumbnail bytes per item. */
   maxThumbnailBytes: 32 * 1024,
 } as const;
@@ -81,6 +83,12 @@ export function filterText(value: unknown, argument = 'filter'): string | null {
     throw bad(argument, `the filter is larger than ${STORE_LIMITS.maxFilterBytes} bytes of JSON`, ErrorCode.METADATA_TOO_LARGE, STORE_LIMITS.maxFilterBytes);
   }
   return text;
+}
+
+/** itemDigests' `first`: 1 to maxDigestPage. */
+export function checkDigestPage(first: number, argument = 'first'): number {
+  if (!Number.isInteger(first) || first < 1 || first > STORE_LIMITS.maxDigestPage) throw bad(argument, `first must be an integer from 1 to ${STORE_LIMITS.maxDigestPage}; got ${first}`, ErrorCode.BAD_USER_INPUT, STORE_LIMITS.maxDigestPage);
+  return first;
 }
 
 export function checkK(k: number, argument = 'k'): number {

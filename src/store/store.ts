@@ -264,6 +264,21 @@ export class CollectionStore {
   }
 
   /**
+   * One page of id -> sha256, in id order after `after` (exclusive; null: from the start), at
+   * most `limit` rows: what a client indexing through the server compares its files with. Keyset
+   * pages (on the primary key), so a page costs the same however deep it is.
+   */
+  async digestPage(name: string, after: string | null, limit: number): Promise<Array<{ id: string; sha256: string }>> {
+    return this.withCollection(
+      name,
+      undefined,
+      async (tx, c) =>
+        (await tx.query<{ item_id: string; sha256: string }>(`SELECT item_id, sha256 FROM ${itemsTable(c.id)} WHERE $1::text IS NULL OR item_id > $1 ORDER BY item_id LIMIT $2`, [after, limit])).map((r) => ({ id: r.item_id, sha256: r.sha256 })),
+      { lock: false },
+    );
+  }
+
+  /**
    * Builds the collection's HNSW index if it has none (after a bulk load, or one that was
    * interrupted), with its own m and ef_construction, maintenance_work_mem sized for its rows
    * (up to buildMemoryMiB) and, on a server, parallel maintenance workers. Resolves to the

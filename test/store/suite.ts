@@ -296,6 +296,23 @@ export function storeSuite(name: string, engine: Engine): void {
       await store.dropCollection('wide');
     });
 
+    it('pages id -> sha256 in id order, each row once (digestPage: what clipql index --server reads)', async () => {
+      await store.createCollection('digests', MODEL);
+      // Ids of one length from [0-9a-z], so every collation orders them as written here.
+      const ids = ['p07', 'p00', 'p10', 'p03', 'p01', 'p09', 'p02'];
+      await store.upsert('digests', MODEL, ids.map((id, i) => ({ ...item(id, [1, i, 0, 0]), sha256: String(i).repeat(64) })));
+      const pages: string[][] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page = await store.digestPage('digests', after, 3);
+        if (page.length === 0) break;
+        pages.push(page.map((r) => `${r.id}:${r.sha256[0]}`));
+        after = page[page.length - 1].id;
+      }
+      assert.deepEqual(pages, [['p00:1', 'p01:4', 'p02:6'], ['p03:3', 'p07:0', 'p09:5'], ['p10:2']]);
+      await code(store.digestPage('no-such', null, 3), ErrorCode.COLLECTION_NOT_FOUND);
+    });
+
     it('starts every connection with the session settings', async () => {
       const read = "SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan";
       // pgvector's defaults are 40 and off: strict_order shows the settings arrived.

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ClipqlError, ErrorCode } from '../../errors';
-import { checkCollectionName, checkEf, checkHnsw, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
-import { AddImagesResult, Collection, DeleteItemsResult, SearchResult } from '../collection.type';
+import { checkCollectionName, checkDigestPage, checkEf, checkHnsw, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
+import { AddImagesResult, Collection, DeleteItemsResult, ItemDigestPage, SearchResult } from '../collection.type';
 import { collectionView, decodeCursor, encodeCursor, hitView, servedModel, thumbnailOf } from '../collection-requests';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
@@ -88,6 +88,21 @@ export class CollectionResolver {
     const store = await ctx.store();
     const deleted = await store.delete(collection, ids);
     return Object.assign(new DeleteItemsResult(), { collection, deleted, count: await store.count(collection) });
+  }
+
+  @Query(() => ItemDigestPage, { description: "The collection's ids with the SHA-256 of each image, a page at a time in id order: what `clipql index --server` compares a folder with, to send only new and changed files." })
+  async itemDigests(
+    @Arg('collection') collection: string,
+    @Arg('after', () => ID, { nullable: true, description: 'endCursor of the previous page (an id: the page starts after it).' }) after: string | null,
+    @Arg('first', () => Int, { defaultValue: 1000, description: 'Items per page, 1 to 10,000.' }) first: number,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ItemDigestPage> {
+    checkCollectionName(collection);
+    checkDigestPage(first);
+    // One more row than asked tells whether a next page exists.
+    const rows = await (await ctx.store()).digestPage(collection, after ?? null, first + 1);
+    const items = rows.slice(0, first);
+    return Object.assign(new ItemDigestPage(), { collection, items, hasNextPage: rows.length > first, endCursor: items.at(-1)?.id });
   }
 
   @Query(() => SearchResult, { description: 'The items nearest to a caption or an image (exactly one), by cosine similarity, best first; HNSW (approximate) over the collection.' })
