@@ -97,7 +97,8 @@ async function viaAddImages(root: string, files: string[], concurrency: number, 
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < chunks.length) {
         const c = chunks[next++];
-        stored += (await post(multipart(c, root, boundary), `multipart/form-data; boundary=${boundary}`)).addImages.ids.length;
+        const answer = await post(multipart(c, root, boundary), `multipart/form-data; boundary=${boundary}`);
+        stored += answer.addImages.ids.length; // after the await: `stored +=` would read it before
       }
     }));
     const seconds = (performance.now() - t) / 1000;

@@ -8,9 +8,9 @@
  * value into a statement.
  *
  * Values crossing the boundary are restricted to what both engines and a worker thread carry the
- * same way: strings, numbers, booleans, null and Uint8Array (bytea). Vectors go as pgvector's text
- * form with an explicit `::vector` cast, JSON as text with `::jsonb`; counts come back as `int`
- * (cast in SQL: node-postgres returns bigint as a string).
+ * same way: strings, numbers, booleans, null and Uint8Array (bytea). Vectors go in the form the
+ * driver's vector() makes, always with an explicit `::vector` cast; JSON as text with `::jsonb`;
+ * counts come back as `int` (cast in SQL: node-postgres returns bigint as a string).
  */
 export type SqlValue = string | number | boolean | null | Uint8Array;
 
@@ -40,6 +40,13 @@ export interface StoreDriver extends Queryable {
   /** What every connection starts with (see SessionSettings); the store reads it to skip SETs. */
   readonly session: SessionSettings;
   /**
+   * A vector as a parameter for `$n::vector`: on node-postgres pgvector's binary form (a Buffer
+   * travels as a binary parameter, read by vector_recv: 4 bytes a value, nothing to format or
+   * parse); on PGlite, whose parameters travel as text, its text form. The same float32 values
+   * either way. Throws a RangeError for a value that is not finite.
+   */
+  vector(v: Float32Array): SqlValue;
+  /**
    * Runs `fn` inside BEGIN ... COMMIT on one connection; a throw rolls back and is rethrown. While
    * it runs, the driver's other queries still work (on the server they use other connections; on
    * PGlite, which has one, they wait until the transaction ends).
@@ -58,4 +65,26 @@ export class SqlError extends Error {
     super(message);
     this.name = 'SqlError';
   }
+}
+
+/** pgvector's text form, '[x,y,...]': each float32 printed so that it parses back to the same bits. */
+export function vectorText(v: Float32Array): string {
+  let s = '[';
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new RangeError(`embedding value ${i} is ${v[i]}`);
+    s += (i ? ',' : '') + v[i];
+  }
+  return s + ']';
+}
+
+/** pgvector's binary form (vector_send / vector_recv): int16 dim, int16 0, dim float4, big-endian. */
+export function vectorBinary(v: Float32Array): Buffer {
+  const b = Buffer.allocUnsafe(4 + 4 * v.length);
+  b.writeInt16BE(v.length, 0);
+  b.writeInt16BE(0, 2);
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new RangeError(`embedding value ${i} is ${v[i]}`);
+    b.writeFloatBE(v[i], 4 + 4 * i);
+  }
+  return b;
 }

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { checkSessionSettings, SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
+import { checkSessionSettings, SqlError, vectorText, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './pglite-protocol';
 
 type Pending = { resolve: (rows: Record<string, unknown>[]) => void; reject: (e: Error) => void };
@@ -24,6 +24,8 @@ export class PgliteDriver implements StoreDriver {
   private dead?: Error;
 
   readonly session: SessionSettings;
+  /** See StoreDriver.vector: the text form (PGlite's parameters travel as text). */
+  readonly vector = vectorText;
 
   /** `dataDir` is created if missing; PGlite initialises an empty one on first open (seconds). */
   constructor(

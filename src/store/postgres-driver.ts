@@ -5,7 +5,7 @@
  * the pool reconnects by itself on the next query.
  */
 import { Pool, type PoolClient } from 'pg';
-import { checkSessionSettings, SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
+import { checkSessionSettings, SqlError, vectorBinary, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
 
 export interface PostgresDriverOptions {
   /** postgres://user:password@host:port/database (or ?host=/run/postgresql for a socket). */
@@ -19,6 +19,8 @@ export interface PostgresDriverOptions {
 export class PostgresDriver implements StoreDriver {
   readonly engine = 'postgres' as const;
   readonly session: SessionSettings;
+  /** See StoreDriver.vector: pgvector's binary form, a binary parameter. */
+  readonly vector = vectorBinary;
   private readonly pool: Pool;
   private closed?: Promise<void>;
 

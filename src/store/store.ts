@@ -26,7 +26,7 @@
  */
 import { ClipqlError, ErrorCode } from '../errors';
 import { normalizeRows } from '../similarity/similarity';
-import { SqlError, type Queryable, type SessionSettings, type StoreDriver } from './driver';
+import { SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
 import { createItemsTableSql, DEFAULT_HNSW, hnswIndexSql, itemsTable, type HnswParams } from './items-table';
 import { checkCollectionName, checkDepth, checkEf, checkHnsw, checkItemId, checkItemIds, checkK, MAX_EF_SEARCH, STORE_LIMITS } from './limits';
 import { migrate } from './migrate';
@@ -212,7 +212,7 @@ export class CollectionStore {
     checkItems(items, model);
     return this.withCollection(name, model, async (tx, c) => {
       const t = itemsTable(c.id);
-      for (let i = 0; i < items.length; i += 200) await insertRows(tx, t, items.slice(i, i + 200));
+      for (let i = 0; i < items.length; i += 200) await insertRows(tx, t, items.slice(i, i + 200), (v) => this.driver.vector(v));
       return items.length;
     });
   }
@@ -234,7 +234,7 @@ export class CollectionStore {
     for (let i = 0; i < items.length; i += chunk) {
       options.signal?.throwIfAborted();
       const part = items.slice(i, i + chunk);
-      await this.withCollection(name, model, (tx, c) => insertRows(tx, itemsTable(c.id), part));
+      await this.withCollection(name, model, (tx, c) => insertRows(tx, itemsTable(c.id), part, (v) => this.driver.vector(v)));
       stored += part.length;
       await options.onProgress?.(stored);
     }
@@ -319,7 +319,7 @@ export class CollectionStore {
     const wanted = options.ef === undefined ? (this.options.efSearch ?? DEFAULT_EF_SEARCH) : checkEf(options.ef);
     const ef = Math.min(MAX_EF_SEARCH, Math.max(wanted, offset + k + 1));
     const exact = options.exact === true;
-    const params: (string | number)[] = [vectorText(query), k + (options.lookahead ? 1 : 0), offset];
+    const params: SqlValue[] = [this.driver.vector(normalizeRows(query, 1, query.length)), k + (options.lookahead ? 1 : 0), offset];
     if (options.filter) params.push(options.filter);
     const known = this.known.get(name);
     if (known && known.model === model.name && known.dim === model.dim && this.sessionHas(ef)) {
@@ -392,7 +392,7 @@ export class CollectionStore {
  * that an empty answer still tells). `exact` orders by the distance plus 0, an expression the
  * index cannot answer, so PostgreSQL compares every row (pgvector's own advice for exact search).
  */
-async function nearest(q: Queryable, c: CollectionInfo, params: readonly (string | number)[], exact: boolean, ef: number): Promise<SearchResult> {
+async function nearest(q: Queryable, c: CollectionInfo, params: readonly SqlValue[], exact: boolean, ef: number): Promise<SearchResult> {
   const t = itemsTable(c.id);
   const where = params.length > 3 ? 'WHERE metadata @> $4::jsonb' : '';
   const rows = await q.query<HitRow & { indexed: boolean }>(
@@ -430,13 +430,13 @@ function checkItems(items: readonly NewItem[], model: ModelRef): void {
 const ITEM_COLUMNS = 9;
 
 /** One INSERT ... VALUES (...), (...) ... ON CONFLICT DO UPDATE for `rows` (9 parameters a row). */
-async function insertRows(tx: Queryable, t: string, rows: readonly NewItem[]): Promise<void> {
+async function insertRows(tx: Queryable, t: string, rows: readonly NewItem[], vector: (v: Float32Array) => SqlValue): Promise<void> {
   const values: string[] = [];
-  const params: (string | number | null | Uint8Array)[] = [];
+  const params: SqlValue[] = [];
   for (const it of rows) {
     const b = params.length;
     values.push(`($${b + 1}, $${b + 2}::vector, $${b + 3}::jsonb, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`);
-    params.push(it.id, vectorText(it.embedding), it.metadata, it.sha256, it.width, it.height, it.format, it.thumbnail?.data ?? null, it.thumbnail?.mime ?? null);
+    params.push(it.id, vector(normalizeRows(it.embedding, 1, it.embedding.length)), it.metadata, it.sha256, it.width, it.height, it.format, it.thumbnail?.data ?? null, it.thumbnail?.mime ?? null);
   }
   if (params.length !== rows.length * ITEM_COLUMNS) throw new Error('insertRows: column count');
   await tx.query(
@@ -496,15 +496,6 @@ function notFound(name: string): ClipqlError {
  * pgvector's text form of an L2-normalised copy. Each float32 is written as the shortest decimal
  * that reads back as the same double; pgvector's strtof then gives back the same float32.
  */
-export function vectorText(v: Float32Array): string {
-  const n = normalizeRows(v, 1, v.length);
-  let s = '[';
-  for (let i = 0; i < n.length; i++) {
-    if (!Number.isFinite(n[i])) throw new RangeError(`embedding value ${i} is ${n[i]}`);
-    s += (i ? ',' : '') + n[i];
-  }
-  return s + ']';
-}
 
 /** A text[] literal for `= ANY($1::text[])`: each element quoted, quotes and backslashes escaped. */
 function pgTextArray(values: readonly string[]): string {

@@ -12,13 +12,12 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { main } from '../../src/cli/main';
-import type { Io } from '../../src/cli/index-command';
 import { REPO_ROOT } from '../../src/paths';
 import { PgliteDriver } from '../../src/store/pglite-driver';
 import { CollectionStore } from '../../src/store/store';
 import { patternImage } from '../helpers/images';
 import { freshPgliteDir } from '../helpers/pglite';
+import { runIndex, type IndexRun } from '../helpers/index-run';
 import { BPE_VOCAB } from '../helpers/shared';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -36,19 +35,7 @@ after(() => {
   rmSync(store, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  result: { total: number; stored: number; skipped: number; bad: number; replaced: number; pruned: number; interrupted: boolean };
-  err: string;
-}
-
-async function index(...args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => (out += s), err: (s) => (err += s), tty: false };
-  const code = await main(['index', ...args, '--store', store], undefined, io);
-  return { code, result: JSON.parse(out.trim().split('\n').pop() || '{}'), err };
-}
+const index = (...args: string[]) => runIndex(args, ['--store', store]);
 
 async function stored(collection: string): Promise<Map<string, string>> {
   const s = await CollectionStore.open(new PgliteDriver(store));
@@ -137,7 +124,7 @@ describe('clipql index', { concurrency: false }, () => {
     assert.equal(sent, true, `the run was interrupted (it finished first: ${err})`);
     assert.equal(code, 130, err);
     assert.match(err, /interrupted: finishing the images being encoded/);
-    const result = JSON.parse(out.trim()) as Run['result'];
+    const result = JSON.parse(out.trim()) as IndexRun['result'];
     assert.equal(result.interrupted, true);
     assert.ok(result.stored > 0 && result.stored < n, `stored ${result.stored} of ${n} before stopping`);
     const partial = await stored('many');

@@ -18,6 +18,7 @@ import type { Service } from '../../src/server/service';
 import { patternImage } from '../helpers/images';
 import { freshPgliteDir } from '../helpers/pglite';
 import { gql, startTestService } from '../helpers/server';
+import { runIndex } from '../helpers/index-run';
 import { BPE_VOCAB } from '../helpers/shared';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -37,19 +38,7 @@ after(async () => {
   rmSync(storeDir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  result: { total: number; stored: number; skipped: number; bad: number; replaced: number; pruned: number; interrupted: boolean };
-  err: string;
-}
-
-async function index(...args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => (out += s), err: (s) => (err += s), tty: false };
-  const code = await main(['index', ...args, '--server', service.url], undefined, io);
-  return { code, result: JSON.parse(out.trim().split('\n').pop() || '{}'), err };
-}
+const index = (...args: string[]) => runIndex(args, ['--server', service.url]);
 
 /** Every id -> sha256 on the server, read two at a time through itemDigests' pages. */
 async function digests(collection: string): Promise<Map<string, string>> {

@@ -296,6 +296,28 @@ export function storeSuite(name: string, engine: Engine): void {
       await store.dropCollection('wide');
     });
 
+    it('stores each embedding normalised (a unit vector bit for bit), refuses a non-finite one, and finds each by its own values', async () => {
+      await store.createCollection('bits', MODEL);
+      const r = rng(11);
+      const raw = Array.from({ length: 3 }, () => Float32Array.from({ length: 4 }, () => r() - 0.5));
+      const exact = [Float32Array.from([0.5, 0.5, 0.5, 0.5]), Float32Array.from([0, -1, 0, 0])]; // unit already: stored as given
+      await store.upsert('bits', MODEL, [...raw, ...exact].map((v, i) => ({ ...item(`e${i}`, [...v]) })));
+      const rows = await store.driver.query<{ item_id: string; e: string }>(`SELECT item_id, embedding::text AS e FROM ${itemsTable((await store.collection('bits'))!.id)} ORDER BY item_id`);
+      const got = new Map(rows.map((x) => [x.item_id, Float32Array.from(JSON.parse(x.e) as number[])]));
+      assert.deepEqual([...got.get('e3')!], [0.5, 0.5, 0.5, 0.5]);
+      assert.deepEqual([...got.get('e4')!], [0, -1, 0, 0]);
+      raw.forEach((v, i) => {
+        const norm = Math.hypot(...v);
+        [...got.get(`e${i}`)!].forEach((x, k) => assert.ok(Math.abs(x - v[k] / norm) <= 1e-7, `e${i}[${k}]: ${x} against ${v[k] / norm}`));
+      });
+      // A search by a stored vector finds it first with score 1 (the query travels the same way).
+      const [top] = await search(store, 'bits', MODEL, raw[1], { k: 1, exact: true });
+      assert.equal(top.id, 'e1');
+      assert.ok(Math.abs(top.score - 1) < 1e-6, String(top.score));
+      await assert.rejects(store.upsert('bits', MODEL, [item('ok', [1, 0, 0, 0]), item('nan', [NaN, 0, 0, 0])]), /embedding value 0 is NaN/);
+      assert.equal(await store.count('bits'), 5, 'nothing of the refused call is stored');
+    });
+
     it('pages id -> sha256 in id order, each row once (digestPage: what clipql index --server reads)', async () => {
       await store.createCollection('digests', MODEL);
       // Ids of one length from [0-9a-z], so every collation orders them as written here.
@@ -328,6 +350,7 @@ export function storeSuite(name: string, engine: Engine): void {
       const counting: StoreDriver = {
         engine: d.engine,
         session: d.session,
+        vector: (v) => d.vector(v),
         query: (sql, params) => (calls.push('query'), d.query(sql, params)),
         transaction: (fn) => (calls.push('transaction'), d.transaction(fn)),
         close: async () => undefined,
