@@ -17,8 +17,14 @@ const SCRIPT = path.join(REPO_ROOT, 'test', 'reference', 'eager_check.py');
 
 /** float32 on the same CPU: only a different order of the same operations may separate them. */
 const TOL = 1e-5;
-/** Half precision on the CPU against float32: its kernels round at every step. */
-const HALF_COSINE = 0.999;
+/**
+ * Half precision on the CPU against float32: its kernels round at every step. Torch 2 keeps within
+ * 0.999 (image 0.99993 on this AVX2-only AMD EPYC); Debian's torch 1.13 depends on the CPU: at
+ * least 0.9995 on the machines of earlier rounds, 0.99821 (image; text 0.99951) on this one, the
+ * same in every run (its bfloat16 kernels without AVX-512). Its bound is that of bfloat16 itself,
+ * 8 significant bits: 0.995.
+ */
+const HALF_COSINE = { torch2: 0.999, torch113: 0.995 } as const;
 
 type Diff = { image: number; text: number };
 type Skip = { skip: string };
@@ -131,12 +137,13 @@ for (const interp of INTERPRETERS) {
     }
 
     for (const dtype of interp.torch2 ? (['bfloat16', 'float16'] as const) : (['bfloat16'] as const)) {
-      test(`a ${dtype} copy runs on the CPU: cosine >= ${HALF_COSINE} to float32`, (t) => {
+      const bound = interp.torch2 ? HALF_COSINE.torch2 : HALF_COSINE.torch113;
+      test(`a ${dtype} copy runs on the CPU: cosine >= ${bound} to float32`, (t) => {
         const h = c().half[dtype];
         assert.ok(!('skip' in h), JSON.stringify(h));
         assert.deepEqual(h.dtype, [`torch.${dtype}`, `torch.${dtype}`], 'outputs in the copy\'s dtype');
-        assert.ok(h.image >= HALF_COSINE, `image: min cosine ${h.image} < ${HALF_COSINE}`);
-        assert.ok(h.text >= HALF_COSINE, `text: min cosine ${h.text} < ${HALF_COSINE}`);
+        assert.ok(h.image >= bound, `image: min cosine ${h.image} < ${bound}`);
+        assert.ok(h.text >= bound, `text: min cosine ${h.text} < ${bound}`);
         t.diagnostic(`min cosine image ${h.image}, text ${h.text}`);
       });
     }
