@@ -5,7 +5,7 @@
  *   clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
  *                [--progress-seconds 5] [--m M --ef-construction N (a new collection's index)]
  *                [--store DIR|URL | --server URL [--api-key KEY | --api-key-file F] [--document-ids] [--requests N]]
- *   clipql search NAME CAPTION [--k 10] [--exact] [--ef N] [--model DIR] [--json] [--store ...]
+ *   clipql search NAME CAPTION [--k 10] [--exact | --approximate] [--ef N] [--model DIR] [--json] [--store ...]
  *
  * index: PATH is a folder (walked recursively), an image file, or @LIST (a file of paths); the
  * collection is created, bound to the model, when missing. With --server, the files go to that
@@ -34,7 +34,7 @@ import { ServerTarget } from './server-target';
 export const INDEX_USAGE = `usage: clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
                     [--m M] [--ef-construction N] [--progress-seconds N]
                     [--store DIR|URL | --server URL [--api-key KEY | --api-key-file F] [--document-ids] [--requests N]]
-       clipql search NAME CAPTION [--k N] [--exact] [--ef N] [--model DIR] [--json] [--store DIR|URL]`;
+       clipql search NAME CAPTION [--k N] [--exact | --approximate] [--ef N] [--model DIR] [--json] [--store DIR|URL]`;
 
 export interface Io {
   out(s: string): void;
@@ -152,12 +152,13 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
 export async function searchCommand(argv: string[], config: Config, io: Io): Promise<number> {
   let a;
   try {
-    a = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, k: { type: 'string', default: '10' }, exact: { type: 'boolean', default: false }, ef: { type: 'string' }, json: { type: 'boolean', default: false } } });
+    a = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, k: { type: 'string', default: '10' }, exact: { type: 'boolean', default: false }, approximate: { type: 'boolean', default: false }, ef: { type: 'string' }, json: { type: 'boolean', default: false } } });
   } catch (e) {
     return usage(io, (e as Error).message);
   }
   const { values: v, positionals } = a;
   if (positionals.length !== 2) return usage(io, 'give the collection and one caption');
+  if (v.exact && v.approximate) return usage(io, 'give --exact or --approximate, not both');
   const [name, caption] = positionals;
   let opened: Awaited<ReturnType<typeof open>> | undefined;
   try {
@@ -166,7 +167,7 @@ export async function searchCommand(argv: string[], config: Config, io: Io): Pro
     opened = await open(config, v.model, v.store);
     const { pipeline, store } = opened;
     const query = await pipeline.embedText(caption);
-    const r = await store.search(name, { name: pipeline.bundle.name, dim: query.length }, query, { k, exact: v.exact, ef });
+    const r = await store.search(name, { name: pipeline.bundle.name, dim: query.length }, query, { k, exact: v.exact ? true : v.approximate ? false : undefined, ef });
     if (v.json) io.out(`${JSON.stringify({ collection: name, caption, exact: r.exact, ef: r.ef, hits: r.hits.map((h) => ({ id: h.id, score: h.score })) })}\n`);
     else {
       io.out(`${r.exact ? 'exact' : `approximate (HNSW, ef ${r.ef})`} search of ${name} for ${JSON.stringify(caption)}:\n`);

@@ -30,6 +30,9 @@ import { SqlError, type Queryable, type SessionSettings, type SqlValue, type Sto
 import { createItemsTableSql, DEFAULT_HNSW, hnswIndexSql, itemsTable, type HnswParams } from './items-table';
 import { checkCollectionName, checkDepth, checkEf, checkHnsw, checkItemId, checkItemIds, checkK, MAX_EF_SEARCH, STORE_LIMITS } from './limits';
 import { migrate } from './migrate';
+import { nearest, planFor, type SearchPlan, type ExactScanPages, type SearchResult } from './nearest';
+
+export type { Hit, SearchResult } from './nearest';
 
 /** The model whose embeddings a collection holds. */
 export interface ModelRef {
@@ -61,18 +64,6 @@ export interface NewItem {
   readonly thumbnail: { readonly data: Uint8Array; readonly mime: string } | null;
 }
 
-export interface Hit {
-  readonly id: string;
-  /** Cosine similarity to the query. */
-  readonly score: number;
-  readonly metadata: unknown;
-  readonly sha256: string;
-  readonly width: number;
-  readonly height: number;
-  readonly format: string;
-  readonly thumbnail: { readonly data: Uint8Array; readonly mime: string } | null;
-}
-
 export interface SearchOptions {
   readonly k: number;
   /** Hits to skip (pagination). */
@@ -83,20 +74,11 @@ export interface SearchOptions {
   readonly lookahead?: boolean;
   /** hnsw.ef_search for this search (1..1000; raised to offset + k + 1); default the store's. */
   readonly ef?: number;
-  /** An exact scan (every item compared: recall 1.0, time linear in the collection's size) instead of the index. */
-  readonly exact?: boolean;
-}
-
-export interface SearchResult {
-  readonly hits: Hit[];
   /**
-   * True when the hits are the exact nearest neighbours: an exact scan was asked for, or the
-   * collection has no valid HNSW index (a bulk load builds it after the rows: bulkLoad). False
-   * when they came through the HNSW index, which may miss some (recall < 1).
+   * true: an exact scan (every item compared: recall 1.0, time linear in the collection's size);
+   * false: the HNSW index; omitted: an exact scan where it is cheap, else the index (nearest.ts).
    */
-  readonly exact: boolean;
-  /** The hnsw.ef_search the search ran with. */
-  readonly ef: number;
+  readonly exact?: boolean;
 }
 
 export interface BulkLoadOptions {
@@ -125,6 +107,8 @@ export interface StoreOptions {
   readonly buildMemoryMiB?: number;
   /** max_parallel_maintenance_workers for an index build on a server (default 2; PGlite has none). */
   readonly buildWorkers?: number;
+  /** Table sizes up to which a search that does not say `exact` scans exactly (nearest.ts; default EXACT_SCAN_PAGES). */
+  readonly exactScanPages?: ExactScanPages;
 }
 
 /** A load into an empty collection of at least this many items builds the index after the rows. */
@@ -144,6 +128,8 @@ export function searchSession(efSearch = DEFAULT_EF_SEARCH): SessionSettings {
 
 export class CollectionStore {
   private readonly known = new Map<string, CollectionInfo>();
+  /** Each collection's table size (pages) as its last search saw it, by id (never reused): the next search's plan (nearest.ts). */
+  private readonly pages = new Map<number, number>();
 
   private constructor(
     readonly driver: StoreDriver,
@@ -306,8 +292,8 @@ export class CollectionStore {
   }
 
   /**
-   * The k items nearest to `query` by cosine (HNSW: approximate), best first, after skipping
-   * `offset`. hnsw.ef_search is raised to offset + k, and iterative index scans (strict order) keep
+   * The k items nearest to `query` by cosine, best first, after skipping `offset`: an exact scan
+   * or the HNSW index (approximate), as options.exact says, or by the collection's size (nearest.ts). hnsw.ef_search is raised to offset + k, and iterative index scans (strict order) keep
    * a filtered or deep page full: without them HNSW returns at most ef_search rows before the
    * filter is applied.
    */
@@ -318,20 +304,29 @@ export class CollectionStore {
     if (query.length !== model.dim) throw new RangeError(`a query of ${query.length} values for a model of D = ${model.dim}`);
     const wanted = options.ef === undefined ? (this.options.efSearch ?? DEFAULT_EF_SEARCH) : checkEf(options.ef);
     const ef = Math.min(MAX_EF_SEARCH, Math.max(wanted, offset + k + 1));
-    const exact = options.exact === true;
     const params: SqlValue[] = [this.driver.vector(normalizeRows(query, 1, query.length)), k + (options.lookahead ? 1 : 0), offset];
     if (options.filter) params.push(options.filter);
     const known = this.known.get(name);
     if (known && known.model === model.name && known.dim === model.dim && this.sessionHas(ef)) {
       try {
-        return await guard(() => nearest(this.driver, known, params, exact, ef), { collection: name });
+        return await guard(() => this.nearest(this.driver, known.id, params, options.exact, ef), { collection: name });
       } catch (e) {
         // Dropped since it was remembered: forget it and take the full path below.
         if (!(e instanceof ClipqlError && e.code === ErrorCode.COLLECTION_NOT_FOUND)) throw e;
         if (this.known.get(name) === known) this.known.delete(name);
       }
     }
-    return this.withCollection(name, model, (tx, c) => nearest(tx, c, params, exact, ef), { lock: false, efSearch: ef });
+    return this.withCollection(name, model, (tx, c) => this.nearest(tx, c.id, params, options.exact, ef), { lock: false, efSearch: ef });
+  }
+
+  /** One search's statement, its plan as told (`exact`) or chosen by the size its collection's last search saw. */
+  private async nearest(q: Queryable, id: number, params: readonly SqlValue[], exact: boolean | undefined, ef: number): Promise<SearchResult> {
+    const plan: SearchPlan = exact === undefined ? planFor(this.pages.get(id), params.length > 3, this.options.exactScanPages) : exact ? 'exact' : 'index';
+    const result = await nearest(q, id, params, plan, ef, this.options.exactScanPages);
+    this.pages.delete(id);
+    if (this.pages.size >= KNOWN_COLLECTIONS) this.pages.delete(this.pages.keys().next().value!);
+    this.pages.set(id, result.pages);
+    return result;
   }
 
   /** Whether every connection already searches with this ef_search (and strict-order iterative scans). */
@@ -386,38 +381,6 @@ export class CollectionStore {
   }
 }
 
-/**
- * The query of a search: params are [query vector, limit, offset, filter?]. One statement: the
- * hits, and whether the collection's HNSW index is valid (a one-row CTE the hits are joined to, so
- * that an empty answer still tells). `exact` orders by the distance plus 0, an expression the
- * index cannot answer, so PostgreSQL compares every row (pgvector's own advice for exact search).
- */
-async function nearest(q: Queryable, c: CollectionInfo, params: readonly SqlValue[], exact: boolean, ef: number): Promise<SearchResult> {
-  const t = itemsTable(c.id);
-  const where = params.length > 3 ? 'WHERE metadata @> $4::jsonb' : '';
-  const rows = await q.query<HitRow & { indexed: boolean }>(
-    `WITH idx AS (SELECT coalesce((SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('${t}_hnsw')), false) AS indexed)
-     SELECT idx.indexed, h.* FROM idx LEFT JOIN LATERAL (
-       SELECT item_id, 1 - (embedding <=> $1::vector) AS score, metadata, sha256, width, height, format, thumbnail, thumbnail_mime
-       FROM ${t} ${where} ORDER BY ${exact ? '(embedding <=> $1::vector) + 0' : 'embedding <=> $1::vector'} LIMIT $2 OFFSET $3) h ON true`,
-    params,
-  );
-  const indexed = rows.length > 0 && rows[0].indexed === true;
-  return { hits: rows.filter((r) => r.item_id !== null).map(hit), exact: exact || !indexed, ef };
-}
-
-function hit(r: HitRow): Hit {
-  return {
-    id: r.item_id,
-    score: Number(r.score),
-    metadata: r.metadata ?? null,
-    sha256: r.sha256,
-    width: r.width,
-    height: r.height,
-    format: r.format,
-    thumbnail: r.thumbnail ? { data: new Uint8Array(r.thumbnail), mime: r.thumbnail_mime ?? 'application/octet-stream' } : null,
-  };
-}
 
 function checkItems(items: readonly NewItem[], model: ModelRef): void {
   checkItemIds(items.map((i) => i.id), 'ids');
@@ -470,18 +433,6 @@ interface CollectionRow {
   hnsw_m: number;
   hnsw_ef_construction: number;
   created_at: string;
-}
-
-interface HitRow {
-  item_id: string;
-  score: number;
-  metadata: unknown;
-  sha256: string;
-  width: number;
-  height: number;
-  format: string;
-  thumbnail: Uint8Array | null;
-  thumbnail_mime: string | null;
 }
 
 function collectionInfo(r: CollectionRow): CollectionInfo {

@@ -73,7 +73,8 @@ describe('collection API bad input', () => {
       assert.deepEqual(await failure(`mutation { createCollection(name: "refused", ${args}) { name } }`).then((f) => [f.code, f.argument]), ['BAD_USER_INPUT', argument], args);
     }
     const q = (args: string) => gql(service.url, `{ search(collection: "tuned", text: "a cat", ${args}) { exact ef hits { id } } }`);
-    assert.deepEqual((await q('k: 5')).body.data?.search, { exact: false, ef: 40, hits: [] });
+    assert.deepEqual((await q('k: 5')).body.data?.search, { exact: true, ef: 40, hits: [] }, 'a small collection: an exact scan');
+    assert.deepEqual((await q('k: 5, exact: false')).body.data?.search, { exact: false, ef: 40, hits: [] });
     assert.deepEqual((await q('k: 5, exact: true, ef: 200')).body.data?.search, { exact: true, ef: 200, hits: [] });
     for (const ef of [0, 1001]) assert.deepEqual(await failure(`{ search(collection: "tuned", text: "a cat", ef: ${ef}) { ef } }`).then((f) => [f.code, f.argument]), ['BAD_USER_INPUT', 'ef']);
     assert.equal((await gql(service.url, 'mutation { dropCollection(name: "tuned") }')).body.data?.dropCollection, true);

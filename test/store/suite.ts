@@ -10,6 +10,7 @@ import { ErrorCode } from '../../src/errors';
 import type { SessionSettings, StoreDriver } from '../../src/store/driver';
 import { metadataText } from '../../src/store/limits';
 import { itemsTable } from '../../src/store/items-table';
+import { searchSql } from '../../src/store/nearest';
 import { migrate } from '../../src/store/migrate';
 import { CollectionStore, searchSession, type NewItem } from '../../src/store/store';
 
@@ -195,7 +196,7 @@ export function storeSuite(name: string, engine: Engine): void {
       const q = [0.3, -0.2, 0.9, 0.1];
       const norm = (v: number[]) => Math.hypot(...v);
       const truth = vs.map((v, i) => ({ id: `f${i}`, s: v.reduce((a, x, j) => a + x * q[j], 0) / (norm(v) * norm(q)) })).sort((a, b) => b.s - a.s).slice(0, 5).map((x) => x.id);
-      const approx = await store.search('flags', MODEL, Float32Array.from(q), { k: 5 });
+      const approx = await store.search('flags', MODEL, Float32Array.from(q), { k: 5, exact: false });
       assert.equal(approx.exact, false, 'through the HNSW index');
       assert.equal(approx.ef, 40, "pgvector's default");
       const exact = await store.search('flags', MODEL, Float32Array.from(q), { k: 5, exact: true, ef: 100 });
@@ -211,7 +212,66 @@ export function storeSuite(name: string, engine: Engine): void {
       assert.equal((await store.search('empty-flags', MODEL, Float32Array.from(q), { k: 5 }).catch((e: { code: string }) => e.code)), ErrorCode.COLLECTION_NOT_FOUND);
       assert.ok((await store.ensureIndex('flags')) > 0, 'ensureIndex builds the missing index');
       assert.equal(await store.ensureIndex('flags'), 0, 'and then finds it there');
-      assert.equal((await store.search('flags', MODEL, Float32Array.from(q), { k: 5 })).exact, false);
+      assert.equal((await store.search('flags', MODEL, Float32Array.from(q), { k: 5, exact: false })).exact, false);
+    });
+
+    it('chooses the plan by the table\'s size when not told: an exact scan (recall 1.0) up to the limit, the index past it, a filter with its own limit; the statement\'s plan checked', async () => {
+      const c = await store.createCollection('auto', MODEL);
+      const t = itemsTable(c.id);
+      const r = rng(12);
+      const vs = Array.from({ length: 800 }, () => Array.from({ length: 4 }, () => r() * 2 - 1));
+      await store.upsert('auto', MODEL, vs.map((v, i) => item(`a${i}`, v, { g: i % 20 })));
+      const q = [0.1, 0.7, -0.4, 0.2];
+      const cos = (v: number[]) => v.reduce((a, x, j) => a + x * q[j], 0) / (Math.hypot(...v) * Math.hypot(...q));
+      const truth = (keep: (i: number) => boolean) => vs.map((v, i) => ({ id: `a${i}`, s: cos(v), i })).filter((x) => keep(x.i)).sort((a, b) => b.s - a.s).slice(0, 10).map((x) => x.id);
+      const [{ pages }] = await store.driver.query<{ pages: number }>(`SELECT (pg_relation_size($1) / current_setting('block_size')::int)::int AS pages`, [t]);
+      assert.ok(pages > 2, `${pages} pages`);
+      // Each search twice: the first (size not known yet) decides inside its statement, the second
+      // by the size the first saw (nearest.ts); both must choose alike.
+      const twice = async (s: CollectionStore, options: { filter?: string; exact?: boolean }) => {
+        const [a, b] = [await s.search('auto', MODEL, Float32Array.from(q), { k: 10, ...options }), await s.search('auto', MODEL, Float32Array.from(q), { k: 10, ...options })];
+        assert.equal(a.exact, b.exact, 'the kept size chooses as the statement did');
+        assert.equal(a.pages, pages);
+        return a;
+      };
+      // By default (500 pages; 2,000 filtered) this small collection is scanned exactly.
+      const small = await twice(store, {});
+      assert.equal(small.exact, true);
+      assert.deepEqual(small.hits.map((h) => h.id), truth(() => true));
+      // The limits as other stores set them, on the same database: at the table's size, one page under it.
+      const limits = (unfiltered: number, filtered: number) => CollectionStore.open(store.driver, { exactScanPages: { unfiltered, filtered } });
+      const filter = JSON.stringify({ g: 3 });
+      assert.equal((await twice(await limits(pages, pages), {})).exact, true);
+      assert.equal((await twice(await limits(pages - 1, pages), {})).exact, false, 'one page over the limit: the index');
+      const filtered = await twice(await limits(pages - 1, pages), { filter });
+      assert.equal(filtered.exact, true, 'a filter has its own limit');
+      assert.deepEqual(filtered.hits.map((h) => h.id), truth((i) => i % 20 === 3));
+      assert.equal((await twice(await limits(pages - 1, pages - 1), { filter })).exact, false);
+      assert.equal((await twice(await limits(pages - 1, pages), { exact: true })).exact, true, 'told: exact');
+      assert.equal((await twice(await limits(pages, pages), { exact: false })).exact, false, 'told: the index');
+      // The statement itself, EXPLAINed: the branch not chosen is never executed.
+      // Sequential scans priced out, as they are for a large collection (an 800-row table of D = 4
+      // is cheaper to scan, and the planner would scan it in the index branch too).
+      const explain = (limits: { unfiltered: number; filtered: number }) =>
+        store.driver.transaction(async (tx) => {
+          await tx.query("SELECT set_config('enable_seqscan', 'off', true)");
+          const rows = await tx.query<Record<string, string>>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${searchSql(c.id, 'auto', false, limits)}`, [store.driver.vector(Float32Array.from(q)), 10, 0]);
+          return rows.map((row) => Object.values(row)[0]).join('\n');
+        });
+      const executed = (plan: string, node: RegExp) => plan.split('\n').some((l) => node.test(l) && !/never executed/.test(l));
+      const scanned = await explain({ unfiltered: pages, filtered: pages });
+      assert.ok(executed(scanned, new RegExp(`Seq Scan on ${t}`)) && !executed(scanned, new RegExp(`Index Scan using ${t}_hnsw`)), scanned);
+      const indexed = await explain({ unfiltered: pages - 1, filtered: pages });
+      assert.ok(executed(indexed, new RegExp(`Index Scan using ${t}_hnsw`)) && !executed(indexed, new RegExp(`Seq Scan on ${t}`)), indexed);
+      // A kept size is stale only by growth: one search scans a table past the limit (and says
+      // so), the next goes through the index.
+      const growing = await limits(pages, pages);
+      assert.equal((await twice(growing, {})).exact, true);
+      await store.upsert('auto', MODEL, Array.from({ length: 400 }, (_, i) => item(`g${i}`, [i, 1, 2, 3])));
+      const [stale, fresh] = [await growing.search('auto', MODEL, Float32Array.from(q), { k: 10 }), await growing.search('auto', MODEL, Float32Array.from(q), { k: 10 })];
+      assert.ok(stale.pages > pages);
+      assert.deepEqual([stale.exact, fresh.exact], [true, false]);
+      await store.dropCollection('auto');
     });
 
     it('bulk-loads a large first load with the index built once after the rows; searchable (exactly) meanwhile; interrupted and resumed, everything stored once', async () => {
@@ -261,7 +321,7 @@ export function storeSuite(name: string, engine: Engine): void {
         return (await tx.query<Record<string, string>>(`EXPLAIN SELECT item_id FROM ${t} ORDER BY embedding <=> $1::vector LIMIT 5`, ['[0.5,0.5,-0.5,0.5]'])).map((row) => Object.values(row)[0]).join('\n');
       });
       assert.match(plan, new RegExp(`Index Scan using ${t}_hnsw`), plan);
-      const after = await store.search('bulk', MODEL, q, { k: 5 });
+      const after = await store.search('bulk', MODEL, q, { k: 5, exact: false });
       assert.equal(after.exact, false);
       assert.equal((await store.embedding('bulk', 'b1499'))?.length, 4);
       // A load into a collection that already has rows keeps its index (and is not a rebuild).

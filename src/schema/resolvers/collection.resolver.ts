@@ -105,7 +105,7 @@ export class CollectionResolver {
     return Object.assign(new ItemDigestPage(), { collection, items, hasNextPage: rows.length > first, endCursor: items.at(-1)?.id });
   }
 
-  @Query(() => SearchResult, { description: 'The items nearest to a caption or an image (exactly one), by cosine similarity, best first; HNSW (approximate) over the collection.' })
+  @Query(() => SearchResult, { description: 'The items nearest to a caption or an image (exactly one), by cosine similarity, best first: an exact scan of a small collection, else HNSW (approximate; see `exact`).' })
   async search(
     @Arg('collection') collection: string,
     @Arg('text', () => String, { nullable: true, description: 'A caption, encoded by the text tower (cached).' }) text: string | null,
@@ -115,7 +115,7 @@ export class CollectionResolver {
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after: string | null,
     @Arg('model', () => String, { nullable: true, description: COLLECTION_MODEL }) modelName: string | null,
     @Arg('ef', () => Int, { nullable: true, description: "HNSW candidate list (hnsw.ef_search), 1 to 1000: higher, better recall and slower; the server's default (pgvector's 40) when omitted; raised to the page's depth + 1." }) ef: number | null,
-    @Arg('exact', { defaultValue: false, description: 'Compare every item (recall 1.0; time grows with the collection) instead of the HNSW index.' }) exact: boolean,
+    @Arg('exact', () => Boolean, { nullable: true, description: "true: compare every item (recall 1.0; time grows with the collection); false: the HNSW index; omitted: an exact scan where it is cheap (a collection of up to about 1,000 items of D = 768, 4,000 with a filter: docs/collections.md), else the index. The answer's `exact` says which." }) exact: boolean | null,
     @Ctx() request: RequestContext,
   ): Promise<SearchResult> {
     const ctx = request.forModel(modelName);
@@ -139,7 +139,7 @@ export class CollectionResolver {
     }
     const store = await ctx.store();
     // One more row than asked tells whether a next page exists.
-    const found = await store.search(collection, { name: model.name, dim: query.length }, query, { k, offset, filter: filterJson, lookahead: true, ef: ef ?? undefined, exact });
+    const found = await store.search(collection, { name: model.name, dim: query.length }, query, { k, offset, filter: filterJson, lookahead: true, ef: ef ?? undefined, exact: exact ?? undefined });
     const rows = found.hits;
     const hits = rows.slice(0, k).map((h, i) => hitView(h, offset + i + 1));
     return Object.assign(new SearchResult(), {
