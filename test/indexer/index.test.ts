@@ -12,7 +12,9 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { REPO_ROOT } from '../../src/paths';
+import { main } from '../../src/cli/main';
+import { ClipPipeline } from '../../src/pipeline';
+import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
 import { PgliteDriver } from '../../src/store/pglite-driver';
 import { CollectionStore } from '../../src/store/store';
 import { patternImage } from '../helpers/images';
@@ -85,6 +87,43 @@ describe('clipql index', { concurrency: false }, () => {
     const pruned = await index(root, '--collection', 'lib', '--prune');
     assert.equal(pruned.result.pruned, 1);
     assert.deepEqual([...(await stored('lib')).keys()].sort(), ['a.png', 'trips/2024/copy-of-a.png', 'trips/2024/d.webp', 'trips/2024/e.png', 'trips/c.png']);
+  });
+
+  test('clipql search prints the top hits, best first: an exact scan of this small collection unless --approximate', async () => {
+    const search = async (...args: string[]) => {
+      let [out, err] = ['', ''];
+      const code = await main(['search', ...args, '--store', store], undefined, { out: (x) => (out += x), err: (x) => (err += x), tty: false });
+      return { code, out, err };
+    };
+    const caption = 'a photo of a pattern';
+    const json = await search('lib', caption, '--json');
+    assert.equal(json.code, 0, json.err);
+    const answer = JSON.parse(json.out) as { exact: boolean; ef: number; hits: { id: string; score: number }[] };
+    // The ranking, independently: the caption's embedding against each stored one, cosine in JS.
+    const pipeline = await ClipPipeline.open({ modelDir: TINY_MODEL_DIR });
+    const s = await CollectionStore.open(new PgliteDriver(store));
+    try {
+      const q = await pipeline.embedText(caption);
+      const ids = [...(await s.digests('lib')).keys()];
+      const cos = (a: Float32Array, b: Float32Array) => a.reduce((t, x, i) => t + x * b[i], 0) / (Math.hypot(...a) * Math.hypot(...b));
+      const want = new Map(await Promise.all(ids.map(async (id) => [id, cos(q, (await s.embedding('lib', id))!)] as const)));
+      // Every item once, each with its own cosine, best first (a.png and its copy tie: either order).
+      assert.deepEqual(answer.hits.map((h) => h.id).sort(), [...want.keys()].sort());
+      for (const h of answer.hits) assert.ok(Math.abs(h.score - want.get(h.id)!) < 1e-5, `${h.id}: ${h.score} against ${want.get(h.id)}`);
+      answer.hits.forEach((h, i) => assert.ok(i === 0 || want.get(answer.hits[i - 1].id)! >= want.get(h.id)! - 1e-6, `ranked ${i + 1}: ${h.id}`));
+    } finally {
+      await s.close();
+      await pipeline.close();
+    }
+    assert.equal(answer.exact, true, 'a small collection: an exact scan');
+    const plain = await search('lib', caption, '--k', '2');
+    assert.match(plain.out, new RegExp(`^exact search of lib for "${caption}":\n  1  ${answer.hits[0].score.toFixed(4).replace('.', '\\.')}  \\S+\n  2  \\d\\.\\d{4}  \\S+\n$`));
+    const approx = await search('lib', caption, '--approximate', '--k', '2');
+    assert.match(approx.out, /^approximate \(HNSW, ef 40\) search of lib/);
+    const both = await search('lib', caption, '--exact', '--approximate');
+    assert.deepEqual([both.code, /give --exact or --approximate, not both/.test(both.err)], [2, true]);
+    const missing = await search('nothing-here', caption);
+    assert.deepEqual([missing.code, /error \[COLLECTION_NOT_FOUND\]/.test(missing.err)], [1, true], missing.err);
   });
 
   test('usage errors exit 2, naming what is missing', async () => {
