@@ -4,8 +4,9 @@
  *   node dist/scripts/bench/store.js [--engine postgres|pglite] [--n 100000] [--queries 200]
  *        [--budget-s 900] [--ef 40,100,400] [--no-graphql] [--data random|structured] [--bulk] [--faiss]
  *
- * --data: the vectors (vectors.ts): uniform random unit vectors (default; HNSW's worst case) or
- * structured ones (clusters in a low-dimensional subspace). --bulk: loaded through
+ * --data: the vectors (vectors.ts): uniform random unit vectors (default; HNSW's worst case),
+ * structured ones (clusters in a low-dimensional subspace), or images: the tiny-d768 model's
+ * embeddings of generated images (image-vectors.ts; the queries are further generated images). --bulk: loaded through
  * CollectionStore.bulkLoad (chunks of 500 rows, the HNSW index built once after the rows) instead
  * of upserts into an indexed collection; the rate then includes the index build. --faiss: the
  * exact top 10 from faiss's IndexFlatIP and faiss's HNSW at the same M, ef_construction and ef on
@@ -27,6 +28,7 @@
  * The server engine uses a throwaway database from test/helpers/postgres.ts (or
  * CLIPQL_TEST_POSTGRES). Prints one JSON line at the end.
  */
+import assert from 'node:assert/strict';
 import { rng } from '../hostile/bytes';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -43,6 +45,7 @@ import { gql, startTestService } from '../../test/helpers/server';
 import { defaultPython } from '../../src/paths';
 import { quantile, runChild } from './common';
 import { vectorSource } from './vectors';
+import { imageEmbeddings } from './image-vectors';
 import { writeFileSync, readFileSync } from 'node:fs';
 
 function arg(name: string, fallback: string): string {
@@ -61,10 +64,11 @@ async function main(): Promise<void> {
   const budgetMs = Number(arg('budget-s', '900')) * 1000;
   const efs = arg('ef', '40,100,400').split(',').map(Number);
   const withGraphql = !process.argv.includes('--no-graphql');
-  const data = arg('data', 'random') as 'random' | 'structured';
+  const data = arg('data', 'random') as 'random' | 'structured' | 'images';
   const bulk = process.argv.includes('--bulk');
   const withFaiss = process.argv.includes('--faiss');
-  const source = vectorSource(data, dim, rng(3));
+  // For images, set once the embeddings are made (below).
+  let source: (r: () => number) => Float32Array = data === 'images' ? () => assert.fail('no image embeddings yet') : vectorSource(data, dim, rng(3));
   const t0 = Date.now();
   let dir: string | undefined;
   let dropDb: (() => Promise<void>) | undefined;
@@ -82,9 +86,17 @@ async function main(): Promise<void> {
   const modelRoot = mkdtempSync(path.join(os.tmpdir(), 'clipql-bench-d768-'));
   const modelDir = path.join(modelRoot, 'tiny-d768');
   try {
-    if (withGraphql) {
+    if (withGraphql || data === 'images') {
       const args = [path.join(REPO_ROOT, 'models', 'generate.py'), 'tiny-d768', '--out', modelDir, '--shared', SHARED, '--vocab', BPE_VOCAB(), '--no-torch', '--no-ort-check'];
       execFileSync('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    }
+    if (data === 'images') {
+      // The items, then the queries, in order (the seeded rngs below are not used for these).
+      const t = performance.now();
+      const all = await imageEmbeddings(modelDir, n + queries, 5, log);
+      log(`${all.length} image embeddings in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      let next = 0;
+      source = () => all[next++];
     }
     const location = { engine, target };
     let driver = createDriver(location, 8, searchSession(efs[0]));
@@ -117,6 +129,11 @@ async function main(): Promise<void> {
     out.items = vectors.length;
     out.insertPerS = Math.round(vectors.length / insertS);
     out.insertS = Math.round(insertS);
+    // What the sizing advice (docs/collections.md) rests on: the table and its index, on disk.
+    const c = (await store.collection('bench'))!;
+    const [sizes] = await store.driver.query<{ table: string; index: string }>(`SELECT pg_relation_size($1) AS table, pg_relation_size($2) AS index`, [itemsTable(c.id), `${itemsTable(c.id)}_hnsw`]);
+    out.bytesPerItem = { table: Math.round(Number(sizes.table) / vectors.length), index: Math.round(Number(sizes.index) / vectors.length) };
+    log(`bytes per item: ${JSON.stringify(out.bytesPerItem)}`);
 
     const qr = rng(2);
     const qs = Array.from({ length: queries }, () => source(qr));
