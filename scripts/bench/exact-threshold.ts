@@ -1,6 +1,6 @@
 /**
  * Where an exact scan is cheap (not a test): the measurement behind the store's automatic choice
- * between an exact scan and the HNSW index (store.ts, EXACT_MAX_PAGES).
+ * between an exact scan and the HNSW index (src/store/nearest.ts, EXACT_MAX_PAGES).
  *
  *   node dist/scripts/bench/exact-threshold.js [--engine postgres|pglite] [--sizes 500,1000,...]
  *        [--queries 100] [--data structured|random] [--ef 40]

@@ -8,12 +8,13 @@
  * colours and a palette of three shape colours), each image a theme's background with every colour
  * jittered, 3 to 7 discs and rectangles of the theme's palette at random places and sizes, and
  * pixel noise. Encoded by the onnx backend through the Embedder (batched as the server batches).
- * Made once per (n, seed) and kept in os.tmpdir() (clipql-bench-images-<n>-<seed>.f32).
+ * Made once per (model, n, seed) and kept in os.tmpdir() (clipql-bench-images/<model>-<n>-<seed>.f32).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ClipPipeline } from '../../src/pipeline';
+import { normalizeRows } from '../../src/similarity/similarity';
 import { rng } from '../hostile/bytes';
 
 export const THEMES = 40;
@@ -32,13 +33,6 @@ const jitter = (c: Rgb, r: () => number, by: number): Rgb => c.map((x) => Math.m
 function themes(seed: number): Theme[] {
   const r = rng(seed);
   return Array.from({ length: THEMES }, () => ({ from: colour(r), to: colour(r), palette: [colour(r), colour(r), colour(r)] }));
-}
-
-function unit(v: Float32Array): Float32Array {
-  let s = 0;
-  for (const x of v) s += x * x;
-  const inv = 1 / Math.sqrt(s);
-  return Float32Array.from(v, (x) => x * inv);
 }
 
 /** One generated crop, size × size × 3 uint8 (HWC). */
@@ -107,7 +101,8 @@ export async function imageEmbeddings(modelDir: string, n: number, seed: number,
       while (next < n) {
         const i = next++;
         const px = generatedImage(ts[Math.floor(r() * THEMES) % THEMES], r, size);
-        out[i] = unit(await embedder.embedImage(`generated-${seed}-${i}`, async () => px));
+        const v = await embedder.embedImage(`generated-${seed}-${i}`, async () => px);
+        out[i] = normalizeRows(v, 1, v.length);
         if ((i + 1) % 10000 === 0) log(`${i + 1} generated images encoded, ${((i + 1) / ((performance.now() - started) / 1000)).toFixed(0)}/s`);
       }
     };

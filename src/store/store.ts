@@ -118,6 +118,13 @@ export const DEFAULT_EF_SEARCH = 40;
 /** Collections remembered by name (see the file comment); the oldest is forgotten past this. */
 const KNOWN_COLLECTIONS = 1024;
 
+/** Sets key to value as the newest entry of `m`, forgetting the oldest past KNOWN_COLLECTIONS. */
+function keep<K, V>(m: Map<K, V>, key: K, value: V): void {
+  m.delete(key);
+  if (m.size >= KNOWN_COLLECTIONS) m.delete(m.keys().next().value!);
+  m.set(key, value);
+}
+
 /**
  * The session settings that let a search with `efSearch` be one statement: give them to the
  * driver (StoreDriver.session) and the same efSearch to CollectionStore.open.
@@ -293,8 +300,9 @@ export class CollectionStore {
 
   /**
    * The k items nearest to `query` by cosine, best first, after skipping `offset`: an exact scan
-   * or the HNSW index (approximate), as options.exact says, or by the collection's size (nearest.ts). hnsw.ef_search is raised to offset + k, and iterative index scans (strict order) keep
-   * a filtered or deep page full: without them HNSW returns at most ef_search rows before the
+   * or the HNSW index (approximate), as options.exact says, else by the collection's size
+   * (nearest.ts). hnsw.ef_search is raised to offset + k, and iterative index scans (strict order)
+   * keep a filtered or deep page full: without them HNSW returns at most ef_search rows before the
    * filter is applied.
    */
   async search(name: string, model: ModelRef, query: Float32Array, options: SearchOptions): Promise<SearchResult> {
@@ -323,9 +331,7 @@ export class CollectionStore {
   private async nearest(q: Queryable, id: number, params: readonly SqlValue[], exact: boolean | undefined, ef: number): Promise<SearchResult> {
     const plan: SearchPlan = exact === undefined ? planFor(this.pages.get(id), params.length > 3, this.options.exactScanPages) : exact ? 'exact' : 'index';
     const result = await nearest(q, id, params, plan, ef, this.options.exactScanPages);
-    this.pages.delete(id);
-    if (this.pages.size >= KNOWN_COLLECTIONS) this.pages.delete(this.pages.keys().next().value!);
-    this.pages.set(id, result.pages);
+    keep(this.pages, id, result.pages);
     return result;
   }
 
@@ -336,9 +342,7 @@ export class CollectionStore {
   }
 
   private remember(c: CollectionInfo): void {
-    this.known.delete(c.name);
-    if (this.known.size >= KNOWN_COLLECTIONS) this.known.delete(this.known.keys().next().value!);
-    this.known.set(c.name, c);
+    keep(this.known, c.name, c);
   }
 
   /** The stored (normalised) embedding of one item, or undefined. For tests and tools. */
