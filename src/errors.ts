@@ -30,6 +30,8 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The API key's requests or images per minute are spent (HTTP 429 with `Retry-After` in seconds). */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** API keys: the key lacks an action or a collection the request needs (HTTP 403); nothing was run. */
+  FORBIDDEN: 'FORBIDDEN',
   /** Trusted documents: a `documentId` or persisted-query hash that is not in the manifest (HTTP 400). */
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   /** Trusted documents: a full GraphQL document that is not in the manifest (HTTP 403). */

@@ -86,10 +86,10 @@ export const SETTINGS = {
   CLIP_SHUTDOWN_TIMEOUT_MS: set('server', ms(0), 30_000, 'how long SIGTERM waits for in-flight requests before closing them'),
   // ---- access (README: Serving in production)
   CLIP_TRUSTED_DOCUMENTS: opt('access', text, 'path of a trusted-documents manifest (client/gql/persisted-documents.json): /graphql runs only its operations', 'off'),
-  CLIP_API_KEYS_FILE: opt('access', text, 'path of a keys file (name:sha256-hex[:requests=N,images=N] a line): /graphql and /v1 need Authorization: Bearer <key>', 'off'),
+  CLIP_API_KEYS_FILE: opt('access', text, 'path of a keys file (name:sha256-hex[:requests=N,images=N,actions=...,collections=...,expires=...] a line: docs/production.md): /graphql and /v1 need Authorization: Bearer <key>; reloaded on SIGHUP and when it changes', 'off'),
   CLIP_RATE_REQUESTS_PER_MINUTE: set('access', int(0), 0, "with API keys: requests per minute per key, a token bucket holding one minute's worth (0: unlimited); a key's requests=N overrides it"),
   CLIP_RATE_IMAGES_PER_MINUTE: set('access', int(0), 0, "with API keys: images per minute per key, on GraphQL and /v1 alike (0: unlimited); a key's images=N overrides it"),
-  CLIP_METRICS_REQUIRE_KEY: set('access', bool, false, 'with API keys: GET /metrics needs a key too'),
+  CLIP_METRICS_REQUIRE_KEY: set('access', bool, true, 'with API keys: GET /metrics needs a key with the metrics or admin action (false: /metrics stays open, for a scraper on a private network)'),
   // ---- model
   CLIP_MODEL: opt('model', text, 'model bundle folder (README: Model bundles)', "the manifest's default model, else the tiny test model"),
   CLIP_MODELS: opt('model', modelList, 'several models in one server: name=dir[,name=dir...], the first the default; requests choose with `model` (README: Several models). Not with CLIP_MODEL', 'one model (CLIP_MODEL)'),

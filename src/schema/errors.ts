@@ -1,6 +1,6 @@
 /**
  * ClipqlError → GraphQLError. The code goes to `extensions.code` (the public contract, see
- * errors.ts), details to `extensions`, and OVERLOADED sets HTTP 429 through Apollo's
+ * errors.ts), details to `extensions`, OVERLOADED and RATE_LIMITED set HTTP 429 and FORBIDDEN 403 through Apollo's
  * `extensions.http`. Unknown errors are masked by formatError (server/apollo.ts) outside
  * development mode.
  */
@@ -9,7 +9,7 @@ import { GraphQLError } from 'graphql';
 import type { MiddlewareFn } from 'type-graphql';
 import { ClipqlError, ErrorCode } from '../errors';
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { OVERLOADED: 429, RATE_LIMITED: 429 };
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { OVERLOADED: 429, RATE_LIMITED: 429, FORBIDDEN: 403 };
 
 export function toGraphQLError(e: unknown): unknown {
   if (!(e instanceof ClipqlError)) return e;

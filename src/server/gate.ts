@@ -1,13 +1,19 @@
 /**
  * What server/http.ts does before a request reaches GraphQL or /v1: the access gate (API keys,
- * request tokens: access/access.ts) and, for /graphql, trusted documents
+ * request tokens, scopes: access/access.ts) and, for /graphql, trusted documents
  * (access/trusted-documents.ts) applied to each transport's form of a request (JSON, multipart
- * operations, GET parameters). Refusals are answered here, in the surface's error shape.
+ * operations, GET parameters). Refusals are answered here, in the surface's error shape. GraphQL's
+ * scopes need the parsed operation, so they are checked by `scopePlugin`, in Apollo after parsing
+ * and validation and before execution.
  */
 import type http from 'node:http';
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { Access, Caller } from '../access/access';
 import type { TrustedDocuments } from '../access/trusted-documents';
 import { ClipqlError } from '../errors';
+import type { RequestContext } from '../schema/context';
+import { toGraphQLError } from '../schema/errors';
+import { operationNeeds } from '../schema/field-scopes';
 import { headersOf, statusOf } from './http-head';
 import { send } from './http-io';
 import { openAIError } from './openai/errors';
@@ -29,15 +35,42 @@ export function sendError(res: http.ServerResponse, surface: Surface, e: ClipqlE
 export function gate(req: http.IncomingMessage, res: http.ServerResponse, surface: Surface, access: Access | undefined): Caller | undefined | null {
   if (!access) return undefined;
   try {
-    if (surface !== 'metrics') return access.admit(req.headers.authorization);
-    if (access.options.metricsNeedKey) access.authenticate(req.headers.authorization);
-    return undefined;
+    if (surface === 'metrics') {
+      if (access.options.metricsNeedKey) access.authorizeMetrics(req.headers.authorization);
+      return undefined;
+    }
+    const caller = access.admit(req.headers.authorization);
+    if (surface === 'openai') caller.authorize([{ action: 'read', what: `${req.method} ${req.url?.split('?')[0]}` }]);
+    return caller;
   } catch (e) {
     if (!(e instanceof ClipqlError)) throw e;
     req.resume(); // the body is not read: drop it
     sendError(res, surface, e);
     return null;
   }
+}
+
+/**
+ * Apollo plugin: an operation whose root fields need an action or a collection the caller's key
+ * lacks (schema/field-scopes.ts) is refused whole, FORBIDDEN with HTTP 403, before any field
+ * runs. Without API keys there is no caller and nothing to check.
+ */
+export function scopePlugin(): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation(rc) {
+          const caller = rc.contextValue.caller;
+          if (!caller || !rc.operation) return;
+          try {
+            caller.authorize(operationNeeds(rc.document, rc.operation, rc.request.variables));
+          } catch (e) {
+            throw toGraphQLError(e);
+          }
+        },
+      };
+    },
+  };
 }
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -6,7 +6,7 @@
  *   CLIP_BACKEND  onnx (default) | torch
  *   HOST          listen address (default 0.0.0.0)
  * See README "Configuration" for every variable (config/settings.ts); a bad value exits with status
- * 2 before anything starts. SIGTERM/SIGINT drain and stop.
+ * 2 before anything starts. SIGTERM/SIGINT drain and stop; SIGHUP reloads CLIP_API_KEYS_FILE.
  */
 import { loadConfig } from '../config/config';
 import { ClipqlError, ErrorCode } from '../errors';
@@ -48,6 +48,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // Without a handler SIGHUP would end the process; here it reloads the keys file.
+  process.on('SIGHUP', () => service.reloadKeys('SIGHUP'));
 }
 
 main().catch((e: unknown) => {

@@ -18,6 +18,7 @@ import type { ServedModels } from '../served-models';
 import { StoreHandle } from '../store/handle';
 import { openStore, redact, storeLocation } from '../store/open';
 import { createApollo } from './apollo';
+import { scopePlugin } from './gate';
 import { createHttpServer } from './http';
 import type { Logger } from './log';
 import { Lifecycle } from './lifecycle';
@@ -50,6 +51,12 @@ export interface Service {
   readonly lifecycle: Lifecycle;
   /** The collection store (CLIP_STORE), opened on first use unless CLIP_STORE is set. */
   readonly store: StoreHandle;
+  /**
+   * Reads CLIP_API_KEYS_FILE again (SIGHUP; the file is also watched): the keys in it apply to
+   * requests that arrive from now on, requests in flight finish with the key they came with. A
+   * file that cannot be read or parsed keeps the keys in force; false then (the log says why).
+   */
+  reloadKeys(reason: string): boolean;
   /** Graceful stop: drain in-flight requests (at most CLIP_SHUTDOWN_TIMEOUT_MS), then free everything. */
   stop(): Promise<void>;
 }
@@ -74,6 +81,23 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const pipeline = models.default.pipeline;
   const metrics = new Metrics(models.list(), lifecycle);
   const access = Access.fromConfig(c, (e) => metrics.onAccess(e));
+  for (const w of access?.warnings() ?? []) log.warn({}, w);
+  const reloadKeys = (reason: string): boolean => {
+    if (!access) {
+      log.warn({ reason }, 'API keys: no CLIP_API_KEYS_FILE to reload');
+      return false;
+    }
+    try {
+      const r = access.reload();
+      log.info({ reason, ...r }, 'API keys reloaded');
+      for (const w of access.warnings()) log.warn({}, w);
+      return true;
+    } catch (e) {
+      log.error({ reason, err: (e as Error).message }, 'API keys not reloaded: the keys in force stay');
+      return false;
+    }
+  };
+  const unwatchKeys = access?.watch(() => reloadKeys('file changed')) ?? (() => {});
   let apollo: ReturnType<typeof createApollo> | undefined;
   const location = storeLocation(c);
   const store = new StoreHandle(async () => {
@@ -104,6 +128,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     trustedDocuments: trusted !== undefined,
     plugins: [
       metrics.plugin(),
+      scopePlugin(),
       // Before the drain plugin: its drainServer turns the state to draining first.
       // A store named by CLIP_STORE is opened at start-up, so that a wrong URL fails it; the
       // default embedded one waits for the first collection request (a server that never uses
@@ -115,6 +140,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
           if (c.CLIP_STORE) await store.get();
         },
         dispose: async () => {
+          unwatchKeys();
           await store.close();
           await models.close();
         },
@@ -134,6 +160,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   try {
     await apollo.start(); // serverWillStart: the model loads and warms; then ready
   } catch (e) {
+    unwatchKeys();
     server.close();
     await store.close();
     await models.close();
@@ -143,5 +170,5 @@ export async function startService(config: ServiceConfig): Promise<Service> {
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= apollo!.stop());
-  return { url, port, pipeline, models, limits, server, metrics, lifecycle, store, stop };
+  return { url, port, pipeline, models, limits, server, metrics, lifecycle, store, reloadKeys, stop };
 }

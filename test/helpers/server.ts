@@ -72,9 +72,9 @@ export function startChildServer(env: Record<string, string> = {}, timeoutMs = 6
   });
 }
 
-/** POST a GraphQL request; returns status, parsed body and headers. */
-export async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; body: { data?: any; errors?: any[] } }> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+/** POST a GraphQL request (with extra headers, such as an API key's); returns status and parsed body. */
+export async function gql(url: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<{ status: number; body: { data?: any; errors?: any[] } }> {
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
   const text = await res.text();
   let body;
   try {

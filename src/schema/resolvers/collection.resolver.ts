@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { collectionAllowed } from '../../access/scopes';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { checkCollectionName, checkDigestPage, checkEf, checkHnsw, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
 import { AddImagesResult, Collection, DeleteItemsResult, ItemDigestPage, SearchResult } from '../collection.type';
@@ -15,10 +16,11 @@ const COLLECTION_MODEL = "Served model to encode with (Query.models); the defaul
 
 @Resolver(() => Collection)
 export class CollectionResolver {
-  @Query(() => [Collection], { description: 'Every collection of the store, by name, with its model and item count.' })
+  @Query(() => [Collection], { description: "Every collection of the store, by name, with its model and item count; with API keys, only those the key's collections= covers." })
   async collections(@Ctx() ctx: RequestContext): Promise<Collection[]> {
     const store = await ctx.store();
-    return (await store.collections()).map((c) => collectionView(c, store.engine));
+    const scopes = ctx.caller?.scopes;
+    return (await store.collections()).filter((c) => !scopes || collectionAllowed(scopes, c.name)).map((c) => collectionView(c, store.engine));
   }
 
   @FieldResolver(() => Int, { description: 'Items it holds now.' })
