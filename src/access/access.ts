@@ -124,7 +124,7 @@ export class Access {
    * inotify (fs.watch): an editor's or Kubernetes' replace-by-rename keeps being seen. Returns the
    * function that stops watching.
    */
-  watch(onChange: () => void, intervalMs = 500): () => void {
+  watch(onChange: () => void, intervalMs = 250): () => void {
     const file = this.options.file;
     if (file === undefined) return () => {};
     const listener = (cur: Stats, prev: Stats) => {

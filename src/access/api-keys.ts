@@ -83,7 +83,8 @@ export class ApiKeys {
           else {
             const field = OVERRIDE_KEYS[k];
             const n = Number(v);
-            if (!field || v === '' || !Number.isInteger(n) || n < 0) throw new Error(`bad field ${JSON.stringify(part)}: use requests=N or images=N (N >= 0, 0: unlimited), actions=, collections= or expires=`);
+            if (!field) throw new Error(`unknown field ${JSON.stringify(part)}: the fields are requests=, images=, actions=, collections= and expires=`);
+            if (v === '' || !Number.isInteger(n) || n < 0) throw new Error(`bad limit ${JSON.stringify(part)}: use ${k}=N, N >= 0 (0: unlimited)`);
             limits[field] = n;
           }
         } catch (e) {

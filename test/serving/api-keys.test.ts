@@ -114,7 +114,7 @@ describe('with CLIP_API_KEYS_FILE', () => {
   });
 
   test('/metrics counts by key name and shows no key', async () => {
-    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${KEYS.alice}` } })).text();
     assert.match(text, /clipql_api_requests_total\{key="bob",outcome="RATE_LIMITED"\} 3/);
     assert.match(text, /clipql_api_requests_total\{key="\(none\)",outcome="UNAUTHENTICATED"\} \d+/);
     assert.match(text, /clipql_api_images_total\{key="carol",outcome="admitted"\} 3/);
@@ -123,8 +123,8 @@ describe('with CLIP_API_KEYS_FILE', () => {
   });
 });
 
-test('/metrics needs a key with CLIP_METRICS_REQUIRE_KEY=1', async () => {
-  const service = await startTestService({ ...ENV, CLIP_METRICS_REQUIRE_KEY: '1' });
+test('/metrics needs a key by default; CLIP_METRICS_REQUIRE_KEY=0 leaves it open', async () => {
+  const service = await startTestService(ENV);
   try {
     const open = await call(service.url, '/metrics', undefined);
     assert.equal(open.status, 401);
@@ -132,6 +132,12 @@ test('/metrics needs a key with CLIP_METRICS_REQUIRE_KEY=1', async () => {
     assert.equal((await call(service.url, '/metrics', KEYS.alice)).status, 200);
   } finally {
     await service.stop();
+  }
+  const opened = await startTestService({ ...ENV, CLIP_METRICS_REQUIRE_KEY: '0' });
+  try {
+    assert.equal((await call(opened.url, '/metrics', undefined)).status, 200);
+  } finally {
+    await opened.stop();
   }
 });
 
@@ -159,7 +165,8 @@ describe('the keys file and the bucket', () => {
     assert.throws(() => ApiKeys.parse(`a:${hex('1')}:requests=-1`), /line 1: bad limit/);
     assert.throws(() => ApiKeys.parse('# only a comment\n'), /no keys/);
     const keys = ApiKeys.parse(`a:${hex('k1')}:images=7`);
-    assert.deepEqual(keys.authenticate('Bearer k1'), { name: 'a', limits: { imagesPerMinute: 7 } });
+    const k1 = keys.authenticate('Bearer k1');
+    assert.deepEqual([k1?.name, k1?.limits], ['a', { imagesPerMinute: 7 }]);
     assert.equal(keys.authenticate('Bearer k2'), undefined);
     assert.equal(keys.authenticate('k1'), undefined);
   });

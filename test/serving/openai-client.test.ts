@@ -140,14 +140,14 @@ test('errors come as OpenAI error objects with clipql\'s code, and the client ma
 });
 
 test('the same cache as GraphQL: a caption embedded through /v1 is a cache hit for embedCaptions', async () => {
-  const hits = async () => Number(/clipql_cache_hits\{model="tiny-clip-336",backend="onnx",tower="text"\} (\d+)/.exec(await (await fetch(`${service.url}/metrics`)).text())![1]);
+  const hits = async () => Number(/clipql_cache_hits\{model="tiny-clip-336",backend="onnx",tower="text"\} (\d+)/.exec(await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text())![1]);
   const caption = `a caption seen once ${Date.now()}`;
   await client.embeddings.create({ model, input: caption, encoding_format: 'float' });
   const before = await hits();
   await gqlWithKey('query($c: [String!]!) { embedCaptions(captions: $c) { embedding } }', { c: [caption] });
   assert.equal(await hits(), before + 1);
   // /v1 answers are counted by route and outcome.
-  const metrics = await (await fetch(`${service.url}/metrics`)).text();
+  const metrics = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
   assert.match(metrics, /clipql_openai_requests_total\{route="\/v1\/embeddings",outcome="ok"\} \d+/);
   assert.match(metrics, /clipql_openai_requests_total\{route="\/v1\/embeddings",outcome="MODEL_NOT_FOUND"\} 1/);
 });

@@ -182,7 +182,8 @@ test('the keys file grammar: scopes parsed, mistakes named with their line', () 
     ['expires=2027-02-31', /bad expiry/],
     ['expires=2027-01-01T12:00:00', /bad expiry/],
     ['actions=read,actions=write', /actions is given twice/],
-    ['colour=red', /bad field "colour=red"/],
+    ['colour=red', /unknown field "colour=red"/],
+    ['requests=x', /bad limit "requests=x"/],
   ] as const) {
     assert.throws(() => ApiKeys.parse(`# keys\nd:${h}:${fields}`, 'keys'), (e: Error) => /^keys line 2: /.test(e.message) && why.test(e.message), fields);
   }
