@@ -8,15 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isObjectType } from 'graphql';
+import { CreateCollectionDocument, SearchDocument } from '../../client/operations';
+import { GraphQLRequestError, request } from '../../client/request';
 import { ApiKeys } from '../../src/access/api-keys';
+import { REPO_ROOT } from '../../src/paths';
 import { buildClipSchema } from '../../src/schema/build';
 import { FIELD_SCOPES } from '../../src/schema/field-scopes';
 import type { Service } from '../../src/server/service';
+import { runIndex } from '../helpers/index-run';
 import { freshPgliteDir } from '../helpers/pglite';
 import { gql, startTestService } from '../helpers/server';
 import { notebook } from '../helpers/shared';
@@ -46,7 +50,7 @@ describe('scoped keys', () => {
       [
         keyLine('root', KEYS.root),
         keyLine('web', KEYS.web, 'actions=read,collections=photos'),
-        keyLine('indexer', KEYS.indexer, 'requests=0,actions=read+write,collections=photos'),
+        keyLine('indexer', KEYS.indexer, 'requests=0,actions=read+write,collections=photos+idx-*'),
         keyLine('team', KEYS.team, 'actions=read,collections=team-*'),
         keyLine('old', KEYS.old, 'actions=read,expires=2020-01-01T00:00:00Z'),
         keyLine('prom', KEYS.prom, 'actions=metrics'),
@@ -147,6 +151,48 @@ describe('scoped keys', () => {
     assert.equal((await metrics(auth(KEYS.root))).status, 200);
     for (const route of ['/healthz', '/healthz/live', '/healthz/ready']) assert.equal((await fetch(`${service.url}${route}`)).status, 200, route);
   });
+
+  test('clipql index --server: the indexer key (read+write on idx-*) creates and fills its collection; the read key is refused, nothing stored', async () => {
+    const folder = path.join(dir, 'photos');
+    mkdirSync(folder);
+    for (const i of [6, 7]) copyFileSync(notebook()[i].path, path.join(folder, notebook()[i].file));
+    const run = await runIndex([folder, '--collection', 'idx-run', '--api-key', KEYS.indexer], ['--server', service.url]);
+    assert.equal(run.code, 0, run.err);
+    assert.equal(run.result.stored, 2);
+    assert.equal(await count('idx-run'), 2);
+    for (const collection of ['photos', 'idx-web']) {
+      const refused = await runIndex([folder, '--collection', collection, '--api-key', KEYS.web], ['--server', service.url]);
+      assert.equal(refused.code, 1, refused.err);
+      assert.match(refused.err, /FORBIDDEN.*the action write/);
+    }
+    assert.equal(await count('photos'), 2);
+    assert.ok(!(await names()).includes('idx-web'));
+  });
+});
+
+test('with trusted documents and rate limits: scopes apply to trusted operations, and a refused request spends its token', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'clipql-scopes-trusted-'));
+  const storeDir = await freshPgliteDir('clipql-scopes-trusted-store-');
+  writeFileSync(path.join(dir, 'keys'), [keyLine('root', KEYS.root), keyLine('web', KEYS.web, 'requests=4,actions=read,collections=photos')].join('\n'));
+  const service = await startTestService({ CLIP_API_KEYS_FILE: path.join(dir, 'keys'), CLIP_STORE: storeDir, CLIP_TRUSTED_DOCUMENTS: path.join(REPO_ROOT, 'client', 'gql', 'persisted-documents.json') });
+  const endpoint = (key: string) => ({ url: `${service.url}/graphql`, documents: 'id' as const, headers: auth(key) });
+  const refused = (status: number, code: string) => (e: unknown) => e instanceof GraphQLRequestError && e.status === status && e.errors[0].extensions?.code === code;
+  try {
+    await request(endpoint(KEYS.root), CreateCollectionDocument, { name: 'photos' });
+    // The web key's four requests a minute: each of these spends one, refused or not.
+    const found = await request(endpoint(KEYS.web), SearchDocument, { collection: 'photos', text: 'a cat' });
+    assert.deepEqual(found.search.hits, []);
+    await assert.rejects(request(endpoint(KEYS.web), CreateCollectionDocument, { name: 'photos2' }), refused(403, 'FORBIDDEN'));
+    await assert.rejects(request(endpoint(KEYS.web), SearchDocument, { collection: 'other', text: 'a cat' }), refused(403, 'FORBIDDEN'));
+    // Not a trusted document: refused as before, whatever the key may do.
+    assert.equal((await gql(service.url, '{ models { name } }', {}, auth(KEYS.web))).body.errors?.[0].extensions.code, 'FORBIDDEN_DOCUMENT');
+    await assert.rejects(request(endpoint(KEYS.web), SearchDocument, { collection: 'photos', text: 'a cat' }), refused(429, 'RATE_LIMITED'));
+    assert.deepEqual((await (await service.store.get()).collections()).map((c) => c.name), ['photos']);
+  } finally {
+    await service.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(storeDir, { recursive: true, force: true });
+  }
 });
 
 test('every root field of the schema has a declared scope, and the table names no other', () => {
