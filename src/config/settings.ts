@@ -89,6 +89,7 @@ export const SETTINGS = {
   CLIP_API_KEYS_FILE: opt('access', text, 'path of a keys file (name:sha256-hex[:requests=N,images=N,actions=...,collections=...,expires=...] a line: docs/production.md): /graphql and /v1 need Authorization: Bearer <key>; reloaded on SIGHUP and when it changes', 'off'),
   CLIP_RATE_REQUESTS_PER_MINUTE: set('access', int(0), 0, "with API keys: requests per minute per key, a token bucket holding one minute's worth (0: unlimited); a key's requests=N overrides it"),
   CLIP_RATE_IMAGES_PER_MINUTE: set('access', int(0), 0, "with API keys: images per minute per key, on GraphQL and /v1 alike (0: unlimited); a key's images=N overrides it"),
+  CLIP_PAGE_KEY_FILE: opt('access', text, 'with API keys: a file holding the key the web page at / sends (public: give it actions=read); the page hides the forms its key may not use', 'the page sends no key'),
   CLIP_METRICS_REQUIRE_KEY: set('access', bool, true, 'with API keys: GET /metrics needs a key with the metrics or admin action (false: /metrics stays open, for a scraper on a private network)'),
   // ---- model
   CLIP_MODEL: opt('model', text, 'model bundle folder (README: Model bundles)', "the manifest's default model, else the tiny test model"),

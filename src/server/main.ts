@@ -12,6 +12,7 @@ import { loadConfig } from '../config/config';
 import { ClipqlError, ErrorCode } from '../errors';
 import { createLogger } from './log';
 import { chooseModel } from './model-choice';
+import { pageKey } from './page-key';
 import { startService } from './service';
 import { staticRoute } from './static';
 
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   const { config, warnings } = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
   for (const w of warnings) log.warn({}, w);
+  const page = pageKey(config);
+  if (page?.warning) log.warn({}, page.warning);
   const service = await startService({
     // CLIP_MODELS names its folders; only the one-model form has a default to choose.
     modelDir: config.CLIP_MODELS ? config.CLIP_MODELS[0].dir : await chooseModel(config, log),
@@ -29,7 +32,7 @@ async function main(): Promise<void> {
     config,
     log,
     // The page sends its operations by hash when the server runs trusted documents.
-    routes: [staticRoute({ documents: config.CLIP_TRUSTED_DOCUMENTS ? 'id' : 'query' })],
+    routes: [staticRoute({ documents: config.CLIP_TRUSTED_DOCUMENTS ? 'id' : 'query', key: page })],
   });
   // A line for humans and for tests that start the server as a child process.
   log.info({ url: `${service.url}/graphql`, port: service.port }, 'listening');

@@ -9,6 +9,8 @@
  * - gzip when the client accepts it (precompressed once, in memory).
  * - `documents: 'id'` (trusted documents on) writes `<meta name="clipql-documents" content="id">`
  *   into index.html's head, so the page sends its operations by hash (web/src/api.ts).
+ * - `key` (CLIP_PAGE_KEY_FILE, page-key.ts) writes `<meta name="clipql-key">` and
+ *   `<meta name="clipql-actions">`: the page sends that key and hides what it may not do.
  * - index.html is sent with a Content-Security-Policy that allows only this origin's scripts,
  *   styles and GraphQL endpoint (images may also be data:, blob: and http(s) URLs the user adds).
  * - An unknown /assets/ name is a 404; other methods than GET and HEAD on these paths are 405;
@@ -29,6 +31,8 @@ export interface StaticOptions {
   readonly dir?: string;
   /** How the page sends its operations: 'id' when the server runs trusted documents (default 'query'). */
   readonly documents?: 'query' | 'id';
+  /** The API key the page sends and its actions (page-key.ts; its characters need no escaping). */
+  readonly key?: { readonly key: string; readonly actions: readonly string[] };
 }
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
@@ -79,7 +83,7 @@ function loadAsset(file: string, cacheControl: string, extra: Record<string, str
   };
 }
 
-function loadSite(dir: string, documents: 'query' | 'id'): { index?: Asset; assets: Map<string, Asset> } {
+function loadSite(dir: string, documents: 'query' | 'id', key: StaticOptions['key']): { index?: Asset; assets: Map<string, Asset> } {
   const assets = new Map<string, Asset>();
   const assetDir = path.join(dir, 'assets');
   if (existsSync(assetDir)) {
@@ -90,8 +94,12 @@ function loadSite(dir: string, documents: 'query' | 'id'): { index?: Asset; asse
     }
   }
   const indexFile = path.join(dir, 'index.html');
+  const metas = [
+    ...(documents === 'id' ? ['<meta name="clipql-documents" content="id">'] : []),
+    ...(key ? [`<meta name="clipql-key" content="${key.key}">`, `<meta name="clipql-actions" content="${key.actions.join('+')}">`] : []),
+  ];
   const index = existsSync(indexFile)
-    ? loadAsset(indexFile, 'no-cache', { 'content-security-policy': PAGE_CSP, 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' }, documents === 'id' ? (html) => html.replace('<head>', '<head>\n  <meta name="clipql-documents" content="id">') : undefined)
+    ? loadAsset(indexFile, 'no-cache', { 'content-security-policy': PAGE_CSP, 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' }, metas.length ? (html) => html.replace('<head>', `<head>\n  ${metas.join('\n  ')}`) : undefined)
     : undefined;
   return { index, assets };
 }
@@ -130,7 +138,7 @@ export function staticRoute(options: StaticOptions = {}): Route {
       sendText(res, 405, 'use GET or HEAD\n', { allow: 'GET, HEAD' });
       return true;
     }
-    site ??= loadSite(dir, options.documents ?? 'query');
+    site ??= loadSite(dir, options.documents ?? 'query', options.key);
     if (isIndex) {
       if (site.index) sendAsset(req, res, site.index);
       else sendText(res, 404, `The web page is not built (no ${path.join(dir, 'index.html')}): run \`npm run build:web\`. The GraphQL API is at /graphql.\n`);

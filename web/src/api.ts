@@ -5,15 +5,26 @@
 import { graphql } from '../../client/gql';
 import { GraphQLRequestError, request, type Endpoint, type GraphQLErrorEntry } from '../../client/request';
 
+const meta = (name: string) => document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`)?.content;
+const KEY = meta('clipql-key');
+
 /**
  * Where the page sends its operations, and how: by hash (`documentId`) when the server that
  * served the page runs trusted documents, which it says in `<meta name="clipql-documents"
- * content="id">` (src/server/static.ts); otherwise as text.
+ * content="id">` (src/server/static.ts); otherwise as text. With the page's API key, when the
+ * server gives it one (`<meta name="clipql-key">`, CLIP_PAGE_KEY_FILE).
  */
 export const ENDPOINT: Endpoint = {
   url: '/graphql',
-  documents: document.querySelector<HTMLMetaElement>('meta[name="clipql-documents"]')?.content === 'id' ? 'id' : 'query',
+  documents: meta('clipql-documents') === 'id' ? 'id' : 'query',
+  ...(KEY ? { headers: { authorization: `Bearer ${KEY}` } } : {}),
 };
+
+/** Whether the page's key may take `action` (read, write...); true without a key (no API keys). */
+export function mayDo(action: string): boolean {
+  const actions = meta('clipql-actions');
+  return actions === undefined || actions.split('+').includes(action);
+}
 
 export const WebServiceInfoDocument = graphql(`
   query WebServiceInfo {

@@ -3,7 +3,7 @@
  * id), search it by a caption or by an image, and show the hits as thumbnails with their scores.
  */
 import type { WebSearchQuery, WebSearchQueryVariables } from '../../client/gql/graphql';
-import { WebAddImagesDocument, WebCollectionsDocument, WebCreateCollectionDocument, WebSearchDocument, describeError, errorsOf, request, ENDPOINT } from './api';
+import { WebAddImagesDocument, WebCollectionsDocument, WebCreateCollectionDocument, WebSearchDocument, describeError, errorsOf, mayDo, request, ENDPOINT } from './api';
 import { byId, fileToDataUrl, h, setFieldError } from './dom';
 
 export function setupCollections(): void {
@@ -30,9 +30,16 @@ export function setupCollections(): void {
   // Each collection's model: adding to it and searching it encode with that model (else MODEL_MISMATCH).
   const models = new Map<string, string>();
 
+  // A key that may only read (CLIP_PAGE_KEY_FILE): no creating or adding.
+  const writes = mayDo('write');
+  if (!writes) {
+    // style, not the hidden attribute: the stylesheet's display rules would override it.
+    for (const el of [addForm, nameEl.closest('div')!]) el.style.display = 'none';
+  }
+
   const describeSelected = () => {
     const name = select.value;
-    info.textContent = name ? `${counts.get(name) ?? 0} image${counts.get(name) === 1 ? '' : 's'} in “${name}”.` : 'No collection yet: create one.';
+    info.textContent = name ? `${counts.get(name) ?? 0} image${counts.get(name) === 1 ? '' : 's'} in “${name}”.` : writes ? 'No collection yet: create one.' : 'No collection to search.';
   };
 
   /** Reloads the list, keeping (or moving to) `selected`. */
