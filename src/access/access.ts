@@ -100,7 +100,7 @@ export class Access {
     const full = this.keys.list().filter((k) => !k.scopes.explicit).map((k) => k.name);
     const expired = this.keys.list().filter((k) => k.scopes.expiresAt !== undefined && k.scopes.expiresAt <= now).map((k) => k.name);
     return [
-      ...(full.length ? [`API keys without actions= have full access (read, write, admin, metrics): ${full.join(', ')}; give each the actions it needs (docs/production.md)`] : []),
+      ...(full.length ? [`API keys without actions= may do everything (read, write, admin, metrics): ${full.join(', ')}; give each the actions it needs (docs/production.md)`] : []),
       ...(expired.length ? [`API keys past their expiry (refused): ${expired.join(', ')}`] : []),
     ];
   }
