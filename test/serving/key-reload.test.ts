@@ -91,12 +91,13 @@ describe('reloading the keys file', () => {
   });
 });
 
-test('SIGHUP reloads the keys file of a running server', async () => {
+test('SIGHUP reloads the keys file of a running server (which warns about keys without actions)', async () => {
   const file = path.join(dir, 'keys-hup');
   const A = 'sk-hup-a';
-  writeFileSync(file, [line('a', A), line('b', 'sk-hup-b')].join('\n'));
+  writeFileSync(file, [line('a', A), line('b', 'sk-hup-b'), `everything:${hex('sk-hup-c')}`].join('\n'));
   const server = await startChildServer({ CLIP_API_KEYS_FILE: file });
   try {
+    assert.ok(server.logs.some((l) => l.includes('"level":40') && l.includes('without actions= may do everything') && l.includes(': everything;')), server.logs.join('\n'));
     assert.equal((await gql(server.url, '{ models { name } }', {}, auth(A))).status, 200);
     writeFileSync(file, line('b', 'sk-hup-b'));
     server.child.kill('SIGHUP');
