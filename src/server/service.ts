@@ -128,7 +128,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     trustedDocuments: trusted !== undefined,
     plugins: [
       metrics.plugin(),
-      scopePlugin(),
+      // Scopes per root field, before execution; no hook at all without API keys.
+      ...(access ? [scopePlugin()] : []),
       // Before the drain plugin: its drainServer turns the state to draining first.
       // A store named by CLIP_STORE is opened at start-up, so that a wrong URL fails it; the
       // default embedded one waits for the first collection request (a server that never uses
