@@ -57,6 +57,6 @@ export function hitView(h: Hit, rank: number): SearchHit {
     width: h.width,
     height: h.height,
     format: h.format,
-    thumbnail: h.thumbnail ? `data:${h.thumbnail.mime};base64,${Buffer.from(h.thumbnail.data).toString('base64')}` : undefined,
+    stored: h.thumbnail,
   });
 }

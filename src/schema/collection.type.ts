@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { JSONScalar } from './json.scalar';
 
-@ObjectType({ description: 'A collection of image embeddings, bound to one model.' })
+@ObjectType({ simpleResolvers: true, description: 'A collection of image embeddings, bound to one model.' })
 export class Collection {
   @Field()
   name!: string;
@@ -34,7 +34,7 @@ export class Collection {
   efConstruction!: number;
 }
 
-@ObjectType({ description: 'One stored image found by a search.' })
+@ObjectType({ simpleResolvers: true, description: 'One stored image found by a search.' })
 export class SearchHit {
   @Field(() => ID, { description: 'The id given to addImages.' })
   id!: string;
@@ -60,11 +60,17 @@ export class SearchHit {
   @Field()
   format!: string;
 
-  @Field({ nullable: true, description: 'A small thumbnail (longest side 96 px) as a data URL.' })
-  thumbnail?: string;
+  /** The stored thumbnail's bytes (not a GraphQL field): encoded only when a query asks for `thumbnail`. */
+  stored?: { readonly data: Uint8Array; readonly mime: string } | null;
+
+  @Field(() => String, { nullable: true, description: 'A small thumbnail (longest side 96 px) as a data URL.' })
+  get thumbnail(): string | undefined {
+    const t = this.stored;
+    return t ? `data:${t.mime};base64,${Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64')}` : undefined;
+  }
 }
 
-@ObjectType({ description: 'A page of search results, best first.' })
+@ObjectType({ simpleResolvers: true, description: 'A page of search results, best first.' })
 export class SearchResult {
   @Field()
   collection!: string;
@@ -88,7 +94,7 @@ export class SearchResult {
   ef!: number;
 }
 
-@ObjectType({ description: "One stored item's id and the SHA-256 of its image: what a client indexing a folder compares its files with." })
+@ObjectType({ simpleResolvers: true, description: "One stored item's id and the SHA-256 of its image: what a client indexing a folder compares its files with." })
 export class ItemDigest {
   @Field(() => ID)
   id!: string;
@@ -97,7 +103,7 @@ export class ItemDigest {
   sha256!: string;
 }
 
-@ObjectType({ description: 'A page of item digests, in id order.' })
+@ObjectType({ simpleResolvers: true, description: 'A page of item digests, in id order.' })
 export class ItemDigestPage {
   @Field()
   collection!: string;
@@ -112,7 +118,7 @@ export class ItemDigestPage {
   endCursor?: string;
 }
 
-@ObjectType({ description: 'What addImages stored.' })
+@ObjectType({ simpleResolvers: true, description: 'What addImages stored.' })
 export class AddImagesResult {
   @Field()
   collection!: string;
@@ -124,7 +130,7 @@ export class AddImagesResult {
   count!: number;
 }
 
-@ObjectType({ description: 'What deleteItems removed.' })
+@ObjectType({ simpleResolvers: true, description: 'What deleteItems removed.' })
 export class DeleteItemsResult {
   @Field()
   collection!: string;

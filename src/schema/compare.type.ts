@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { BackendStatus, Timings } from './types';
 
-@ObjectType({ description: 'One backend\'s answer inside a comparison.' })
+@ObjectType({ simpleResolvers: true, description: 'One backend\'s answer inside a comparison.' })
 export class BackendMatrix {
   @Field(() => BackendStatus)
   backend!: BackendStatus;
@@ -26,7 +26,7 @@ export class BackendMatrix {
   timings!: Timings;
 }
 
-@ObjectType({ description: 'The same images and captions through several backends, against the first as reference.' })
+@ObjectType({ simpleResolvers: true, description: 'The same images and captions through several backends, against the first as reference.' })
 export class BackendComparison {
   @Field({ description: 'The backend every other is compared with: the first one named.' })
   reference!: string;

@@ -45,16 +45,20 @@ export interface RequestContext {
 
 const noStore = () => Promise.reject(new ClipqlError(ErrorCode.STORE_UNAVAILABLE, 'this server has no collection store'));
 
-/** A request's context, bound to the default model; `served` may be one pipeline (library and tests). */
-export function createContext(served: ServedModels | ClipPipeline, limits: Limits, signal: AbortSignal, caller?: Caller, store: () => Promise<CollectionStore> = noStore): RequestContext {
+/**
+ * A request's context, bound to the default model; `served` may be one pipeline (library and
+ * tests). `signal` may be a function that makes it on first use (server/http-io.ts requestSignal).
+ */
+export function createContext(served: ServedModels | ClipPipeline, limits: Limits, signal: AbortSignal | (() => AbortSignal), caller?: Caller, store: () => Promise<CollectionStore> = noStore): RequestContext {
   const models = served instanceof ServedModels ? served : ServedModels.single(served);
   const deadline = Date.now() + limits.requestTimeoutMs;
+  const signalOf = typeof signal === 'function' ? signal : () => signal;
   const scoped = new Map<string, RequestContext>();
   const forModel = (name?: string | null, argument = 'model'): RequestContext => {
     const model = models.resolve(name, argument);
     let c = scoped.get(model.name);
     if (!c) {
-      c = modelContext(model, models, forModel, limits, { deadline, signal }, caller, store);
+      c = modelContext(model, models, forModel, limits, { deadline, get signal() { return signalOf(); } }, caller, store);
       scoped.set(model.name, c);
     }
     return c;
@@ -72,7 +76,7 @@ function modelContext(
   store: () => Promise<CollectionStore>,
 ): RequestContext {
   const { pipeline } = model;
-  const { deadline, signal } = opts;
+  const { deadline } = opts;
   const images = new Map<string, DataLoader<ImageRef, Float32Array, string>>();
   const texts = new Map<string, DataLoader<string, Float32Array, string>>();
   return {
@@ -82,7 +86,9 @@ function modelContext(
     forModel,
     limits,
     deadline,
-    signal,
+    get signal() {
+      return opts.signal;
+    },
     caller,
     store,
     imageLoader(backend) {

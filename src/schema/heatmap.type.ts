@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { HeatmapFormat } from './types';
 
-@ObjectType({ description: "The similarity matrix drawn as the CLIP walkthrough's figure: thumbnails above the columns, captions as row labels, YlOrRd cells with their values, the best caption of each image outlined, a colour bar." })
+@ObjectType({ simpleResolvers: true, description: "The similarity matrix drawn as the CLIP walkthrough's figure: thumbnails above the columns, captions as row labels, YlOrRd cells with their values, the best caption of each image outlined, a colour bar." })
 export class Heatmap {
   @Field(() => HeatmapFormat)
   format!: HeatmapFormat;

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 
-@ObjectType({ description: 'An input image, as decoded by the service.' })
+@ObjectType({ simpleResolvers: true, description: 'An input image, as decoded by the service.' })
 export class Image {
   @Field(() => ID, { description: 'Position of the image in the request: "image-0", "image-1", ...' })
   id!: string;
@@ -34,7 +34,7 @@ export class Image {
   modelName!: string;
 }
 
-@ObjectType({ description: 'A caption (or a zero-shot label prompt) as the model reads it.' })
+@ObjectType({ simpleResolvers: true, description: 'A caption (or a zero-shot label prompt) as the model reads it.' })
 export class Caption {
   @Field(() => ID, { description: 'Position of the caption in the request: "caption-0", ...' })
   id!: string;
@@ -56,7 +56,7 @@ export class Caption {
   modelName!: string;
 }
 
-@ObjectType({ description: 'A best match: one image and one caption with their score.' })
+@ObjectType({ simpleResolvers: true, description: 'A best match: one image and one caption with their score.' })
 export class Match {
   @Field(() => Int, { description: 'Index of the image in the request.' })
   image!: number;
@@ -71,7 +71,7 @@ export class Match {
   probability!: number;
 }
 
-@ObjectType({ description: 'A served model (Query.models), or the one a result was computed with.' })
+@ObjectType({ simpleResolvers: true, description: 'A served model (Query.models), or the one a result was computed with.' })
 export class ModelInfo {
   @Field({ description: 'The name requests choose it by (`model` arguments): its CLIP_MODELS name, else its bundle folder\'s name.' })
   name!: string;
@@ -110,7 +110,7 @@ export class ModelInfo {
   warning?: string;
 }
 
-@ObjectType({ description: 'A model backend: where and how inference runs.' })
+@ObjectType({ simpleResolvers: true, description: 'A model backend: where and how inference runs.' })
 export class BackendStatus {
   @Field()
   name!: string;
@@ -143,7 +143,7 @@ export class BackendStatus {
   isDefault!: boolean;
 }
 
-@ObjectType({ description: 'Where the time of a request went, in milliseconds.' })
+@ObjectType({ simpleResolvers: true, description: 'Where the time of a request went, in milliseconds.' })
 export class Timings {
   @Field(() => Float, { description: 'Reading inputs: base64 decoding, URL fetches, image headers.' })
   inputMs!: number;
@@ -155,7 +155,7 @@ export class Timings {
   totalMs!: number;
 }
 
-@ObjectType({ description: 'The caption × image cosine-similarity matrix and what is read off it.' })
+@ObjectType({ simpleResolvers: true, description: 'The caption × image cosine-similarity matrix and what is read off it.' })
 export class SimilarityMatrix {
   @Field(() => [Image], { description: 'Columns, in request order.' })
   images!: Image[];
@@ -188,7 +188,7 @@ export class SimilarityMatrix {
   timings!: Timings;
 }
 
-@ObjectType({ description: 'One label of a zero-shot classification.' })
+@ObjectType({ simpleResolvers: true, description: 'One label of a zero-shot classification.' })
 export class LabelScore {
   @Field()
   label!: string;
@@ -206,7 +206,7 @@ export class LabelScore {
   rank!: number;
 }
 
-@ObjectType({ description: 'Zero-shot classification of one image against labels, ranked.' })
+@ObjectType({ simpleResolvers: true, description: 'Zero-shot classification of one image against labels, ranked.' })
 export class Classification {
   @Field(() => Image)
   image!: Image;

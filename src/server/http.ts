@@ -117,7 +117,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, o: Re
     case '/graphql': {
       if (starting) return loading(res);
       const caller = gate(req, res, 'graphql', o.access);
-      if (caller !== null) await graphql(req, res, o, caller);
+      if (caller !== null) await graphql(req, res, o, caller, url.search);
       return;
     }
   }
@@ -137,13 +137,13 @@ function loading(res: http.ServerResponse): void {
   send(res, 503, { error: 'starting: the model is loading' }, { 'retry-after': '1' });
 }
 
-async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: Resolved, caller: Caller | undefined): Promise<void> {
+async function graphql(req: http.IncomingMessage, res: http.ServerResponse, o: Resolved, caller: Caller | undefined, query: string): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'POST') {
     send(res, 405, { error: 'use GET or POST' }, { allow: 'GET, POST' });
     return;
   }
   let body: unknown;
-  let search = new URL(req.url ?? '/', 'http://localhost').search;
+  let search = query;
   if (req.method === 'POST') {
     if (declaredTooLarge(req, o.limits.maxBodyBytes)) {
       send(res, 413, tooLarge(o.limits.maxBodyBytes), { connection: 'close' });
