@@ -12,7 +12,7 @@ import os from 'node:os';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type BatchEvent, type EmbedderOptions } from './batch/embedder';
-import type { CallLimits as SubmitOptions } from './control/cancel';
+import type { CallLimits } from './control/cancel';
 import { defaultCacheDir, loadBundle, type ModelBundle } from './bundle/bundle';
 import { ClipqlError, ErrorCode } from './errors';
 import { parseConfig, type Config } from './config/config';
@@ -113,7 +113,7 @@ export class ClipPipeline {
    * bytes; OVERLOADED when the preprocessing queue is full. A deadline or abort in `opts` drops it
    * from that queue.
    */
-  async imagePixels(bytes: Uint8Array, opts?: SubmitOptions): Promise<Uint8Array> {
+  async imagePixels(bytes: Uint8Array, opts?: CallLimits): Promise<Uint8Array> {
     const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.options.decodeLimits, opts);
     return pixels;
   }
@@ -137,12 +137,12 @@ export class ClipPipeline {
     return this.tokenizer.tokenize(text, this.bundle.contextLength);
   }
 
-  async embedImage(bytes: Uint8Array, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
+  async embedImage(bytes: Uint8Array, backend?: string, opts?: CallLimits): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
     return embedder.embedImage(sha256(bytes), (work) => this.imagePixels(bytes, work), opts);
   }
 
-  async embedText(text: string, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
+  async embedText(text: string, backend?: string, opts?: CallLimits): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
     return embedder.embedTokens(this.tokenize(text), opts);
   }

@@ -42,9 +42,6 @@ export interface BatcherOptions<I, O> {
   readonly name?: string;
 }
 
-/** A submission's deadline and abort signal (control/cancel.ts). */
-export type SubmitOptions = CallLimits;
-
 interface Entry<I, O> {
   readonly item: I;
   readonly enqueuedAt: number;
@@ -88,7 +85,7 @@ export class Batcher<I, O> {
     return this.inFlight;
   }
 
-  submit(item: I, opts: SubmitOptions = {}): Promise<O> {
+  submit(item: I, opts: CallLimits = {}): Promise<O> {
     const name = this.options.name ?? 'batcher';
     if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `${name} is shutting down`));
     const cancelled = alreadyCancelled(opts, name);

@@ -76,7 +76,7 @@ interface PartMeta {
 /** Connection errors that mean "cannot reach the host" rather than "the transfer broke". */
 const OFFLINE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'UND_ERR_CONNECT_TIMEOUT']);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const DEFAULT_UA = 'clipql-models/1 (+https://github.com/openai/CLIP models fetch)';
+const DEFAULT_UA = 'clipql-models/1 (+https://github.com/openai/CLIP models download)';
 
 /** A failure worth another attempt (stall, dropped connection, 5xx). */
 class Transient extends Error {}

@@ -1,5 +1,5 @@
 /**
- * `models fetch NAME`: every file a manifest model needs, downloaded, verified and put in place as
+ * `models download NAME`: every file a manifest model needs, downloaded, verified and put in place as
  * one folder, so that a partial download never looks like a model.
  *
  *   1. Files download one after the other into models/.NAME.partial/ (see download.ts for resuming,
@@ -21,9 +21,9 @@ import { downloadFile } from './download';
 import { loadManifest, pinManifest, planFiles, resolveModel, type FormatSelection, type PlannedFile } from './manifest';
 import { formatBytes, silentProgress, type Progress } from './progress';
 import { Dispatchers, type Env } from './proxy';
-import { isDir, lockModel, modelDir, readRecord, RECORD_FILE, stagingDir, writeRecord, type FetchRecord, type RecordedFile } from './store';
+import { isDir, lockModel, modelDir, readRecord, RECORD_FILE, stagingDir, writeRecord, type DownloadRecord, type RecordedFile } from './model-folder';
 
-export interface FetchModelOptions {
+export interface DownloadModelOptions {
   readonly manifestPath: string;
   readonly modelsDir: string;
   /** A manifest model name or alias; undefined = the manifest's default. */
@@ -47,7 +47,7 @@ export interface FetchModelOptions {
   readonly progress?: Progress;
 }
 
-export interface FetchModelResult {
+export interface DownloadModelResult {
   readonly name: string;
   readonly dir: string;
   /** "fetched": something was downloaded; "present": models/NAME already had every selected file. */
@@ -62,7 +62,7 @@ export interface FetchModelResult {
   readonly warnings: readonly string[];
 }
 
-export async function fetchModel(options: FetchModelOptions): Promise<FetchModelResult> {
+export async function downloadModel(options: DownloadModelOptions): Promise<DownloadModelResult> {
   const env = options.env ?? {};
   const progress = options.progress ?? silentProgress;
   const manifest = await loadManifest(options.manifestPath);
@@ -78,7 +78,7 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
   try {
     const existing = (await isDir(target)) ? await readRecord(target) : undefined;
     if (!existing && (await isDir(target))) {
-      throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${target} exists but was not created by \`models fetch\` (no ${RECORD_FILE}); move it away first, or fetch into another --models-dir`, { details: { dir: target } });
+      throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${target} exists but was not created by \`models download\` (no ${RECORD_FILE}); move it away first, or fetch into another --models-dir`, { details: { dir: target } });
     }
     const stale = (f: PlannedFile, r: RecordedFile) => f.sha256 !== null && f.sha256 !== r.sha256;
 
@@ -187,7 +187,7 @@ async function hasFiles(dir: string): Promise<boolean> {
   return false;
 }
 
-function record(model: string, files: RecordedFile[], skipped: string[]): FetchRecord {
+function record(model: string, files: RecordedFile[], skipped: string[]): DownloadRecord {
   const commits: Record<string, string> = {};
   for (const f of files) if (f.commit) commits[f.source] = f.commit;
   return { version: 1, model, fetchedAt: new Date().toISOString(), commits, files, ...(skipped.length && { skipped }) };
@@ -229,7 +229,7 @@ async function sizeOf(file: string): Promise<number | undefined> {
 }
 
 /** One line for the CLI: what was fetched, and how it was checked. */
-export function summarize(r: FetchModelResult): string {
+export function summarize(r: DownloadModelResult): string {
   const bytes = r.files.reduce((a, f) => a + f.size, 0);
   const unchecked = r.files.filter((f) => f.verifiedBy === 'size').map((f) => f.path);
   const lines = [

@@ -31,7 +31,7 @@ export interface RecordedFile {
   readonly commit?: string;
 }
 
-export interface FetchRecord {
+export interface DownloadRecord {
   readonly version: 1;
   readonly model: string;
   readonly fetchedAt: string;
@@ -55,7 +55,7 @@ function checkName(name: string): void {
   if (!MODEL_NAME.test(name)) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `not a model name: ${JSON.stringify(name)} (letters, digits, ".", "_", "-"; no path separators)`);
 }
 
-export async function readRecord(dir: string): Promise<FetchRecord | undefined> {
+export async function readRecord(dir: string): Promise<DownloadRecord | undefined> {
   let text: string;
   try {
     text = await fs.readFile(path.join(dir, RECORD_FILE), 'utf8');
@@ -63,7 +63,7 @@ export async function readRecord(dir: string): Promise<FetchRecord | undefined> 
     return undefined;
   }
   try {
-    const r = JSON.parse(text) as FetchRecord;
+    const r = JSON.parse(text) as DownloadRecord;
     if (r.version === 1 && Array.isArray(r.files)) return r;
   } catch {
     // fall through
@@ -71,7 +71,7 @@ export async function readRecord(dir: string): Promise<FetchRecord | undefined> 
   throw new ClipqlError(ErrorCode.BAD_MODEL, `${path.join(dir, RECORD_FILE)}: not a valid fetch record; remove the folder and fetch again`);
 }
 
-export async function writeRecord(dir: string, record: FetchRecord): Promise<void> {
+export async function writeRecord(dir: string, record: DownloadRecord): Promise<void> {
   const tmp = path.join(dir, `.${RECORD_FILE}.tmp`);
   await fs.writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
   await fs.rename(tmp, path.join(dir, RECORD_FILE));
@@ -160,7 +160,7 @@ export async function removeModel(modelsDir: string, name: string): Promise<stri
   if (await isDir(dir)) {
     const record = await readRecord(dir).catch(() => undefined);
     if (!record) {
-      throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${dir} was not created by \`models fetch\` (no ${RECORD_FILE}); not removing it. Delete it yourself if you mean to.`, { details: { dir } });
+      throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${dir} was not created by \`models download\` (no ${RECORD_FILE}); not removing it. Delete it yourself if you mean to.`, { details: { dir } });
     }
   }
   for (const p of [dir, staging, `${dir}.old`, path.join(modelsDir, `.${name}.old`)]) {

@@ -20,7 +20,7 @@ import type { ItemDigestsQuery, TypedDocumentString } from '../../client/gql/gra
 import { AddImagesDocument, CollectionsDocument, CreateCollectionDocument, DeleteItemsDocument, ItemDigestsDocument } from '../../client/operations';
 import { GraphQLRequestError, request, type Endpoint } from '../../client/request';
 import { ClipqlError, ErrorCode } from '../errors';
-import type { IndexTarget, Rejected, SourceFile } from '../indexer/target';
+import type { IndexTarget, Rejected, SourceFile } from './target';
 import { STORE_LIMITS } from '../store/limits';
 
 export interface ServerTargetOptions {

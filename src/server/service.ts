@@ -129,7 +129,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   for (const m of models.list().filter((x) => x.pipeline.bundle.randomWeights)) {
-    log.warn({ model: m.name, bundle: m.pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- fetch ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
+    log.warn({ model: m.name, bundle: m.pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- download ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
   }
   try {
     await apollo.start(); // serverWillStart: the model loads and warms; then ready

@@ -26,7 +26,7 @@
  */
 import { ClipqlError, ErrorCode } from '../errors';
 import { normalizeRows } from '../similarity/similarity';
-import { SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
+import { SqlError, type Queryable, type ConnectionSettings, type SqlValue, type StoreDriver } from './driver';
 import { createItemsTableSql, DEFAULT_HNSW, hnswIndexSql, itemsTable, type HnswParams } from './items-table';
 import { checkCollectionName, checkDepth, checkEf, checkHnsw, checkItemId, checkItemIds, checkK, MAX_EF_SEARCH, STORE_LIMITS } from './limits';
 import { migrate } from './migrate';
@@ -129,7 +129,7 @@ function keep<K, V>(m: Map<K, V>, key: K, value: V): void {
  * The session settings that let a search with `efSearch` be one statement: give them to the
  * driver (StoreDriver.session) and the same efSearch to CollectionStore.open.
  */
-export function searchSession(efSearch = DEFAULT_EF_SEARCH): SessionSettings {
+export function searchSession(efSearch = DEFAULT_EF_SEARCH): ConnectionSettings {
   return { 'hnsw.ef_search': String(efSearch), 'hnsw.iterative_scan': 'strict_order' };
 }
 

@@ -1,5 +1,5 @@
 /**
- * `models fetch / verify / remove / list` against a fake hub on 127.0.0.1 (hub-server.ts) that
+ * `models download (or fetch) / verify / remove / list` against a fake hub on 127.0.0.1 (hub-server.ts) that
  * serves the tiny bundle in the hub's URL scheme. Nothing here touches the network, the real
  * manifest or the real models folder: every test gets its own manifest and models folder, and its
  * own environment (HF_ENDPOINT pointing at the fake hub; no proxy variables from the machine).
@@ -11,11 +11,11 @@ import { after, before, describe, test } from 'node:test';
 import { loadBundle } from '../../src/bundle/bundle';
 import { ClipqlError } from '../../src/errors';
 import { main } from '../../src/download/cli';
-import { fetchModel, type FetchModelOptions } from '../../src/download/fetch';
+import { downloadModel, type DownloadModelOptions } from '../../src/download/model-download';
 import { loadManifest } from '../../src/download/manifest';
 import { createProgress, formatBytes, formatDuration } from '../../src/download/progress';
 import { proxyFor } from '../../src/download/proxy';
-import { RECORD_FILE } from '../../src/download/store';
+import { RECORD_FILE } from '../../src/download/model-folder';
 import { BPE_VOCAB } from '../helpers/shared';
 import { bundleFiles, closedPort, COMMIT, connectProxy, HubServer, sha256, tempDir, writeManifest } from './hub-server';
 
@@ -48,7 +48,7 @@ function reset(): void {
 function setup(manifestOptions: Parameters<typeof writeManifest>[1] = {}, env: Record<string, string> = {}) {
   reset();
   const lines: string[] = [];
-  const options: FetchModelOptions = {
+  const options: DownloadModelOptions = {
     manifestPath: writeManifest(server, manifestOptions),
     modelsDir: tempDir('clipql-models-'),
     name: 'tiny',
@@ -97,7 +97,7 @@ async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Prom
 describe('fetch', () => {
   test('a full fetch: files identical, a record, no staging left, progress on stderr', async () => {
     const { options, lines, dir, staging } = setup();
-    const result = await fetchModel(options);
+    const result = await downloadModel(options);
     assert.equal(result.status, 'fetched');
     assertSameFiles(dir, ONNX_AND_COMMON);
     assert.ok(!existsSync(path.join(dir, 'torch')), 'default format is onnx: no torch file');
@@ -116,7 +116,7 @@ describe('fetch', () => {
     }
 
     const before = server.requests.length;
-    const again = await fetchModel(options);
+    const again = await downloadModel(options);
     assert.equal(again.status, 'present');
     assert.equal(server.requests.length, before, 'nothing downloaded twice');
   });
@@ -124,7 +124,7 @@ describe('fetch', () => {
   test('an interrupted transfer resumes with a Range request answered 206', async () => {
     const { options, dir, lines } = setup();
     server.behaviour.cutAfter.set(BIG, 100_000);
-    const result = await fetchModel(options);
+    const result = await downloadModel(options);
     assert.equal(result.status, 'fetched');
     assertSameFiles(dir, [BIG]);
     const reqs = server.requestsFor(BIG);
@@ -139,17 +139,17 @@ describe('fetch', () => {
   test('a fetch that fails leaves a partial download that the next run resumes', async () => {
     const { options, dir, staging } = setup();
     server.behaviour.cutAfter.set(BIG, 200_000);
-    await rejects(fetchModel({ ...options, retries: 0 }), 'FETCH_FAILED', /text_model\.onnx.*gave up after 1 attempt\..*run the same command again to resume/s);
+    await rejects(downloadModel({ ...options, retries: 0 }), 'FETCH_FAILED', /text_model\.onnx.*gave up after 1 attempt\..*run the same command again to resume/s);
     assert.ok(!existsSync(dir), 'no model folder after a failed fetch');
     assert.ok(existsSync(path.join(staging, `${BIG}.part`)), `the part is kept: ${tree(staging).join(', ')}`);
 
     const out: string[] = [];
     const code = await main(['list', '--manifest', options.manifestPath, '--models-dir', options.modelsDir], { out: (s) => out.push(s), err: { write: () => true }, env: {} });
     assert.equal(code, 0);
-    assert.match(out.join(''), /tiny \(default\)\s+partial: run fetch to resume/);
+    assert.match(out.join(''), /tiny \(default\)\s+partial: run download to resume/);
 
     const before = server.requests.length;
-    await fetchModel(options);
+    await downloadModel(options);
     assertSameFiles(dir, ONNX_AND_COMMON);
     const later = server.requests.slice(before);
     // Files are fetched in manifest order: config.json was complete before the failure.
@@ -163,7 +163,7 @@ describe('fetch', () => {
     const { options, dir, lines } = setup();
     server.behaviour.cutAfter.set(BIG, 100_000);
     server.behaviour.ignoreRange = true;
-    await fetchModel(options);
+    await downloadModel(options);
     assertSameFiles(dir, [BIG]);
     const reqs = server.requestsFor(BIG);
     assert.equal(reqs.length, 2);
@@ -175,7 +175,7 @@ describe('fetch', () => {
   test('a checksum mismatch: a clear error, and nothing that looks like a model', async () => {
     const wrong = 'f'.repeat(64);
     const { options, dir, staging } = setup({ pins: { 'onnx/vision_model.onnx': { sha256: wrong } } });
-    const e = await rejects(fetchModel(options), 'BAD_MODEL', /onnx\/vision_model\.onnx: checksum mismatch: sha256 [0-9a-f]{64}, the manifest expects f{64}/);
+    const e = await rejects(downloadModel(options), 'BAD_MODEL', /onnx\/vision_model\.onnx: checksum mismatch: sha256 [0-9a-f]{64}, the manifest expects f{64}/);
     assert.match(e.message, /the download was deleted/);
     assert.ok(!existsSync(dir), 'no models/tiny');
     assert.deepEqual(tree(staging).filter((f) => f.includes('vision_model')), [], 'the bad file is gone, not even as a .part');
@@ -183,18 +183,18 @@ describe('fetch', () => {
 
   test('a size the manifest pins that the server contradicts fails before downloading', async () => {
     const { options, dir } = setup({ pins: { [BIG]: { size: 123 } } });
-    await rejects(fetchModel(options), 'BAD_MODEL', /text_model\.onnx: the server offers \d+ bytes but the manifest pins 123/);
+    await rejects(downloadModel(options), 'BAD_MODEL', /text_model\.onnx: the server offers \d+ bytes but the manifest pins 123/);
     assert.ok(!existsSync(dir));
   });
 
   test('a 404 names the file and the URL; an optional file that is missing is skipped', async () => {
     const { options, dir } = setup();
     server.behaviour.missing.add('preprocessor_config.json');
-    await rejects(fetchModel(options), 'FETCH_FAILED', new RegExp(`preprocessor_config\\.json: HTTP 404 from ${server.hubOrigin}/clipql/tiny-clip-336/resolve/main/preprocessor_config\\.json\\. Check the repository`));
+    await rejects(downloadModel(options), 'FETCH_FAILED', new RegExp(`preprocessor_config\\.json: HTTP 404 from ${server.hubOrigin}/clipql/tiny-clip-336/resolve/main/preprocessor_config\\.json\\. Check the repository`));
     assert.ok(!existsSync(dir));
 
     const opt = setup({ optional: ['tokenizer.json'], extra: ['tokenizer.json'] });
-    const result = await fetchModel(opt.options);
+    const result = await downloadModel(opt.options);
     assert.deepEqual(result.skipped, ['tokenizer.json']);
     assert.ok(result.warnings.some((w) => /no tokenizer files/.test(w)));
     assert.ok(existsSync(path.join(opt.dir, 'onnx', 'vision_model.onnx')));
@@ -204,7 +204,7 @@ describe('fetch', () => {
     const { options, dir } = setup();
     server.behaviour.stall.add('onnx/vision_model.onnx');
     const t0 = Date.now();
-    await rejects(fetchModel({ ...options, stallTimeoutMs: 300, retries: 1 }), 'FETCH_FAILED', /vision_model\.onnx: no data for 0\.3 s \(stall timeout\).*gave up after 2 attempts/s);
+    await rejects(downloadModel({ ...options, stallTimeoutMs: 300, retries: 1 }), 'FETCH_FAILED', /vision_model\.onnx: no data for 0\.3 s \(stall timeout\).*gave up after 2 attempts/s);
     const elapsed = Date.now() - t0;
     assert.ok(elapsed < 3_000, `took ${elapsed} ms`);
     assert.equal(server.requestsFor('onnx/vision_model.onnx').length, 2);
@@ -212,14 +212,14 @@ describe('fetch', () => {
 
     const mid = setup();
     server.behaviour.stallAfterHeaders.add(BIG);
-    await rejects(fetchModel({ ...mid.options, stallTimeoutMs: 300, retries: 0 }), 'FETCH_FAILED', /no data for 0\.3 s/);
+    await rejects(downloadModel({ ...mid.options, stallTimeoutMs: 300, retries: 0 }), 'FETCH_FAILED', /no data for 0\.3 s/);
   });
 
   test('offline (connection refused): fails at once, saying so', async () => {
     const port = await closedPort();
     const { options, dir } = setup({}, { HF_ENDPOINT: `http://127.0.0.1:${port}` });
     const t0 = Date.now();
-    await rejects(fetchModel({ ...options, retries: 5, retryDelayMs: 1_000 }), 'FETCH_FAILED', new RegExp(`^cannot reach 127\\.0\\.0\\.1:${port}: are you offline\\? \\(connection refused: ECONNREFUSED`));
+    await rejects(downloadModel({ ...options, retries: 5, retryDelayMs: 1_000 }), 'FETCH_FAILED', new RegExp(`^cannot reach 127\\.0\\.0\\.1:${port}: are you offline\\? \\(connection refused: ECONNREFUSED`));
     assert.ok(Date.now() - t0 < 1_000, 'no retries when the host cannot be reached');
     assert.ok(!existsSync(dir));
     assert.deepEqual(tree(options.modelsDir), [], 'no empty staging folder, no lock left');
@@ -228,7 +228,7 @@ describe('fetch', () => {
   test('HF_TOKEN goes to the hub and not to the CDN it redirects to; the hub\'s X-Linked-Etag is checked', async () => {
     const { options, dir } = setup({}, { HF_TOKEN: 'hf_secret' });
     for (const f of ONNX_AND_COMMON.filter((p) => p.startsWith('onnx/'))) server.behaviour.redirect.add(f);
-    const result = await fetchModel(options);
+    const result = await downloadModel(options);
     assertSameFiles(dir, ONNX_AND_COMMON);
     const hub = server.requests.filter((r) => r.server === 'hub');
     const cdn = server.requests.filter((r) => r.server === 'cdn');
@@ -242,13 +242,13 @@ describe('fetch', () => {
     const bad = setup();
     server.behaviour.redirect.add('onnx/vision_model.onnx');
     server.behaviour.linkedSha.set('onnx/vision_model.onnx', 'e'.repeat(64));
-    await rejects(fetchModel(bad.options), 'BAD_MODEL', /vision_model\.onnx: checksum mismatch: .* the hub expects e{64}/);
+    await rejects(downloadModel(bad.options), 'BAD_MODEL', /vision_model\.onnx: checksum mismatch: .* the hub expects e{64}/);
     assert.ok(!existsSync(bad.dir));
   });
 
   test('--pin writes sizes, checksums and the hub commit; later fetches check against them', async () => {
     const { options, dir } = setup();
-    const result = await fetchModel({ ...options, pin: true, format: 'all' });
+    const result = await downloadModel({ ...options, pin: true, format: 'all' });
     assert.ok(result.pinned.length > 0);
     const manifest = await loadManifest(options.manifestPath);
     const tiny = manifest.models.tiny!;
@@ -260,7 +260,7 @@ describe('fetch', () => {
     assert.ok(server.requests.some((r) => r.path.includes(`/resolve/main/`)));
 
     server.requests.length = 0;
-    const again = await fetchModel({ ...options, force: true, format: 'all' });
+    const again = await downloadModel({ ...options, force: true, format: 'all' });
     assert.ok(again.files.every((f) => f.verifiedBy === 'manifest'));
     assert.ok(server.requests.every((r) => !r.path.includes('/resolve/') || r.path.includes(`/resolve/${COMMIT}/`)), 'the pinned revision is used');
     assertSameFiles(dir, [...FILES.keys()]);
@@ -268,11 +268,11 @@ describe('fetch', () => {
 
   test('formats: torch alone from the "url" source, then onnx added to the same folder', async () => {
     const { options, dir } = setup();
-    await fetchModel({ ...options, format: 'torch' });
+    await downloadModel({ ...options, format: 'torch' });
     assert.ok(existsSync(path.join(dir, 'torch', 'model.pt')));
     assert.ok(!existsSync(path.join(dir, 'onnx')));
     assert.ok(server.requests.some((r) => r.path.startsWith('/clip/models/') && r.path.endsWith('/tiny.pt')));
-    const result = await fetchModel({ ...options, format: 'onnx' });
+    const result = await downloadModel({ ...options, format: 'onnx' });
     assert.equal(result.status, 'fetched');
     assertSameFiles(dir, [...FILES.keys()]);
     assert.deepEqual(result.files.map((f) => f.path).sort(), [...FILES.keys()].sort());
@@ -282,13 +282,13 @@ describe('fetch', () => {
     const proxy = await connectProxy();
     try {
       const { options, dir } = setup({}, { HTTP_PROXY: proxy.url });
-      await fetchModel(options);
+      await downloadModel(options);
       assertSameFiles(dir, ONNX_AND_COMMON);
       assert.ok(proxy.targets.includes(new URL(server.hubOrigin).host), `proxy saw ${proxy.targets.join(', ')}`);
 
       proxy.targets.length = 0;
       const direct = setup({}, { HTTP_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' });
-      await fetchModel(direct.options);
+      await downloadModel(direct.options);
       assert.deepEqual(proxy.targets, []);
     } finally {
       await proxy.close();
@@ -297,12 +297,12 @@ describe('fetch', () => {
 
   test('an unknown model, a bad manifest, a folder that fetch did not make', async () => {
     const { options } = setup();
-    await rejects(fetchModel({ ...options, name: 'ViT-H-14' }), 'BAD_USER_INPUT', /unknown model "ViT-H-14"; known models: tiny, other/);
+    await rejects(downloadModel({ ...options, name: 'ViT-H-14' }), 'BAD_USER_INPUT', /unknown model "ViT-H-14"; known models: tiny, other/);
     const broken = path.join(tempDir('clipql-manifest-'), 'manifest.json');
     writeFileSync(broken, JSON.stringify({ version: 1, models: { tiny: { sources: {}, files: [{ path: '../x', source: 'hub', size: null, sha256: null }] } } }));
-    await rejects(fetchModel({ ...options, manifestPath: broken }), 'BAD_MODEL', /models\.tiny\.files\[0\]\.path must be a relative path inside the bundle/);
+    await rejects(downloadModel({ ...options, manifestPath: broken }), 'BAD_MODEL', /models\.tiny\.files\[0\]\.path must be a relative path inside the bundle/);
     mkdirSync(path.join(options.modelsDir, 'tiny', 'onnx'), { recursive: true });
-    await rejects(fetchModel(options), 'BAD_USER_INPUT', /exists but was not created by `models fetch`/);
+    await rejects(downloadModel(options), 'BAD_USER_INPUT', /exists but was not created by `models download`/);
   });
 });
 
@@ -317,7 +317,7 @@ describe('cli: verify, remove, list, usage', () => {
     const { options, dir } = setup();
     const common = ['--manifest', options.manifestPath, '--models-dir', options.modelsDir];
     const f = io({ HF_ENDPOINT: server.hubOrigin });
-    assert.equal(await main(['fetch', 'tiny/336', ...common], f.io), 0, f.out.join(''));
+    assert.equal(await main(['download', 'tiny/336', ...common], f.io), 0, f.out.join(''));
     assert.match(f.out.join(''), /^tiny: \d+ files, .* in /);
     assert.ok(f.err.some((l) => l.includes('[1/')), 'progress on stderr');
 
@@ -353,7 +353,7 @@ describe('cli: verify, remove, list, usage', () => {
     writeFileSync(path.join(options.modelsDir, 'mine', 'config.json'), '{}');
     const rm = io();
     assert.equal(await main(['remove', 'mine', ...common], rm.io), 1);
-    assert.match(rm.out.join(''), /was not created by `models fetch`.*not removing it/);
+    assert.match(rm.out.join(''), /was not created by `models download`.*not removing it/);
     assert.ok(existsSync(path.join(options.modelsDir, 'mine')));
     const listed = io();
     await main(['list', ...common], listed.io);

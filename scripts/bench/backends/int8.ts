@@ -4,18 +4,18 @@
  * every caption's best image are the same) and the image tower's speed, fp32 and int8 in
  * interleaved runs with the service's session options.
  *
- *   node dist/scripts/bench/int8.js --model DIR [--batch 8] [--rounds 2] [--seconds 4]
+ *   node dist/scripts/bench/backends/int8.js --model DIR [--batch 8] [--rounds 2] [--seconds 4]
  * Answers RESULT Int8Report (report.ts).
  */
-import { defaultBpeVocab } from '../../src/paths';
-import { loadBundle } from '../../src/bundle/bundle';
+import { defaultBpeVocab } from '../../../src/paths';
+import { loadBundle } from '../../../src/bundle/bundle';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { lowerThreadPriority, sessionOptions } from '../../src/backends/onnx/session-options';
-import { parsePreprocessorConfig, preprocessImage } from '../../src/preprocess/image';
-import { ClipTokenizer } from '../../src/preprocess/text';
-import { answer, args, median, notebookCaptions, notebookImages } from './common';
+import { lowerThreadPriority, sessionOptions } from '../../../src/backends/onnx/session-options';
+import { parsePreprocessorConfig, preprocessImage } from '../../../src/preprocess/image';
+import { ClipTokenizer } from '../../../src/preprocess/text';
+import { answer, args, median, notebookCaptions, notebookImages } from '../common';
 
 const cosine = (a: Float32Array, b: Float32Array) => {
   let d = 0;

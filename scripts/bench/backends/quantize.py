@@ -12,9 +12,9 @@ B (transB 0 or 1, alpha = beta = 1), becomes
 Activation x activation MatMuls (attention scores) stay float. Weights are quantized per output
 column, symmetric, to [-127, 127]; activations per tensor, asymmetric uint8, at run time.
 
-  /usr/bin/python3 scripts/bench/quantize.py BUNDLE_DIR
+  /usr/bin/python3 scripts/bench/backends/quantize.py BUNDLE_DIR
 writes BUNDLE_DIR/onnx/vision_model_int8.onnx and text_model_int8.onnx (the names Transformers.js
-uses for dtype int8). Speed and accuracy are measured by `npm run bench` (scripts/bench/int8.ts).
+uses for dtype int8). Speed and accuracy are measured by `npm run bench` (scripts/bench/backends/int8.ts).
 """
 import os
 import sys

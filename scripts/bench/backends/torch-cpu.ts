@@ -14,16 +14,16 @@
  * Writes its section of BENCHMARKS.md (between `<!-- section:torch-cpu -->` markers; `npm run
  * bench` keeps it) and prints it.
  *
- *   node dist/scripts/bench/torch-cpu.js [--models vit-b-32,vit-l-14-336] [--quick] [--out BENCHMARKS.md]
+ *   node dist/scripts/bench/backends/torch-cpu.js [--models vit-b-32,vit-l-14-336] [--quick] [--out BENCHMARKS.md]
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultPython } from '../../src/paths';
-import { args, log, median, REPO, runChild, runNode } from './common';
-import { makeVariants } from './inputs';
-import { spliceSection } from './report';
-import { startClipql, type RunningServer } from './server';
+import { defaultPython } from '../../../src/paths';
+import { args, log, median, REPO, runChild, runNode } from '../common';
+import { makeVariants } from '../serving/inputs';
+import { spliceSection } from '../serving/report';
+import { startClipql, type RunningServer } from '../serving/server';
 
 interface InProcessPath {
   readonly name: string;
@@ -77,7 +77,7 @@ async function model(name: string, quick: boolean, variants: string): Promise<Mo
   const dir = path.join(REPO, 'models', `bench-${name}`);
   const size = quick ? { batch: 4, seconds: 1, rounds: 1, e2eSeconds: 4 } : SIZES[name];
   log(`== ${name}: in process, batch ${size.batch}`);
-  const inProcess = await runChild<InProcess>(defaultPython(), [path.join(REPO, 'scripts', 'bench', 'torch_cpu.py'), '--model', dir, '--batch', String(size.batch), '--seconds', String(size.seconds), '--rounds', String(size.rounds)], { onLine: log });
+  const inProcess = await runChild<InProcess>(defaultPython(), [path.join(REPO, 'scripts', 'bench', 'backends', 'torch_cpu.py'), '--model', dir, '--batch', String(size.batch), '--seconds', String(size.seconds), '--rounds', String(size.rounds)], { onLine: log });
 
   // End to end: every server up first (the torch ones take seconds to load), then rounds.
   const concurrency = 8;
@@ -92,7 +92,7 @@ async function model(name: string, quick: boolean, variants: string): Promise<Mo
     }
     let start = 0;
     const load = (s: RunningServer, seconds: number) =>
-      runNode<LoadFigure>('load', ['--url', s.url, '--target', 'clipql', '--kind', 'image', '--concurrency', String(concurrency), '--seconds', String(seconds), '--variants', variants, '--start', String((start += 1000))], { onLine: log });
+      runNode<LoadFigure>('serving/load', ['--url', s.url, '--target', 'clipql', '--kind', 'image', '--concurrency', String(concurrency), '--seconds', String(seconds), '--variants', variants, '--start', String((start += 1000))], { onLine: log });
     for (const s of servers) await load(s.server, Math.max(2, size.e2eSeconds / 4)); // warm-up: first batches, thread pools
     for (let r = 0; r < size.rounds; r++) {
       for (const s of servers) {
@@ -113,7 +113,7 @@ function render(runs: ModelRun[], date: string, minutes: number, quick: boolean)
   const out = [
     '## The torch backend as a CPU peer (`npm run bench:torch`)',
     '',
-    `Written by \`npm run bench:torch\` (scripts/bench/torch-cpu.ts) on ${date}${quick ? ' with --quick (short runs: not for comparison)' : ''}, in ${minutes.toFixed(1)} minutes; torch ${runs[0]?.inProcess.torch} (the project's .venv), ${os.availableParallelism()} threads for every path. ` +
+    `Written by \`npm run bench:torch\` (scripts/bench/backends/torch-cpu.ts) on ${date}${quick ? ' with --quick (short runs: not for comparison)' : ''}, in ${minutes.toFixed(1)} minutes; torch ${runs[0]?.inProcess.torch} (the project's .venv), ${os.availableParallelism()} threads for every path. ` +
       '**In process**: the torch worker\'s own model code (runner.Runner: uint8 lookup-normalise + clipql\'s eager CLIP with SDPA, from the bundle\'s torch/model.pt) and onnxruntime (its Python binding, with the onnx backend\'s session options) on the same pixels at the same batch, interleaved rounds; images/s is the median, the rounds are listed; the ratio is to onnxruntime float32 in the same run; cosine is each embedding\'s to torch float32\'s (min over the batch). "Ready" is load plus warm-up (with torch.compile, the compile of that batch size). ' +
       '**End to end**: one clipql server per path, all started before the first round, then interleaved rounds of autocannon (its own process) uploading one distinct image per request at the same concurrency; the ratio is to the onnx backend\'s server in the same run.',
     '',

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """
 The torch backend's model against onnxruntime on the CPU, in one process, in interleaved rounds
-(scripts/bench/torch-cpu.ts runs it; `npm run bench:torch`):
+(scripts/bench/backends/torch-cpu.ts runs it; `npm run bench:torch`):
 
   - torch: the worker's own runner.Runner (uint8 lookup-normalise + clipql's eager CLIP from the
     bundle's torch/model.pt and config.json) in each mode: float32, bfloat16, and each of those
@@ -17,7 +17,7 @@ seconds to be ready (model load + warm-up; with compile, the first call at the b
 since each new shape compiles once); the cosine of each embedding to torch float32's (min/mean);
 and onnx float32's cosine to torch float32 (two implementations of the same weights).
 
-  .venv/bin/python scripts/bench/torch_cpu.py --model DIR [--batch 16] [--seconds 6] [--rounds 3]
+  .venv/bin/python scripts/bench/backends/torch_cpu.py --model DIR [--batch 16] [--seconds 6] [--rounds 3]
         [--threads 2] [--modes float32,bfloat16,float32+compile,bfloat16+compile] [--no-onnx]
 Answers RESULT {...} on stdout; progress on stderr.
 """

@@ -5,7 +5,7 @@ onnxruntime). Runs the bundle's TorchScript (torch/model.pt) at batch 1 on a cou
 images and captions, with OpenAI's preprocessing (PIL + torchvision) and tokenizer, after one
 warm-up call per tower; items/s is items over the summed time of the calls.
 
-  /usr/bin/python3 scripts/bench/torch_peer.py --model DIR --images N --captions N [--budget S]
+  /usr/bin/python3 scripts/bench/backends/torch_peer.py --model DIR --images N --captions N [--budget S]
 Prints one line: RESULT {"imagesPerSecond", "captionsPerSecond", "images", "captions", "threads"}
 A run stops early once --budget seconds (default 120) are spent; what was measured is reported.
 """

@@ -2,7 +2,7 @@
  * Where an exact scan is cheap (not a test): the measurement behind the store's automatic choice
  * between an exact scan and the HNSW index (src/store/nearest.ts, EXACT_MAX_PAGES).
  *
- *   node dist/scripts/bench/exact-threshold.js [--engine postgres|pglite] [--sizes 500,1000,...]
+ *   node dist/scripts/bench/collections/exact-threshold.js [--engine postgres|pglite] [--sizes 500,1000,...]
  *        [--queries 100] [--data structured|random] [--ef 40]
  *
  * For each size n, a collection of n vectors of D = 768 (bulk-loaded, HNSW index built after),
@@ -16,12 +16,12 @@
 import path from 'node:path';
 import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { rng } from '../hostile/bytes';
-import { createDriver } from '../../src/store/open';
-import { itemsTable } from '../../src/store/items-table';
-import { CollectionStore, searchSession, type NewItem } from '../../src/store/store';
-import { createTestDatabase } from '../../test/helpers/postgres';
-import { args, quantile } from './common';
+import { rng } from '../../hostile/bytes';
+import { createDriver } from '../../../src/store/open';
+import { itemsTable } from '../../../src/store/items-table';
+import { CollectionStore, searchSession, type NewItem } from '../../../src/store/store';
+import { createTestDatabase } from '../../../test/helpers/postgres';
+import { args, quantile } from '../common';
 import { vectorSource } from './vectors';
 
 /** A selective filter: 1 % of the items (tag = index mod 100). */

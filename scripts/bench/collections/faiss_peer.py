@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """
-faiss beside clipql's store (scripts/bench/store.ts --faiss): the same vectors and queries
+faiss beside clipql's store (scripts/bench/collections/store.ts --faiss): the same vectors and queries
 (float32 files written by store.ts), the exact top 10 by faiss.IndexFlatIP (the ground truth), and
 faiss's HNSW (IndexHNSWFlat, inner product, the same M and ef_construction as the collection) at
 each ef_search: build rate, recall@10 against the exact top 10, latency p50 / p99 of single
 queries (one thread each, as one SQL query uses one backend process).
 
-  .venv/bin/python scripts/bench/faiss_peer.py VECTORS.f32 QUERIES.f32 DIM --m 16 --ef-construction 64 --ef 40,100,400
+  .venv/bin/python scripts/bench/collections/faiss_peer.py VECTORS.f32 QUERIES.f32 DIM --m 16 --ef-construction 64 --ef 40,100,400
 Answers RESULT {...}; writes the exact top 10 of each query (ids as row numbers) to QUERIES.f32.top10.json.
 """
 import argparse

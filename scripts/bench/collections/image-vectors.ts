@@ -13,9 +13,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ClipPipeline } from '../../src/pipeline';
-import { normalizeRows } from '../../src/similarity/similarity';
-import { rng } from '../hostile/bytes';
+import { ClipPipeline } from '../../../src/pipeline';
+import { normalizeRows } from '../../../src/similarity/similarity';
+import { rng } from '../../hostile/bytes';
 
 export const THEMES = 40;
 

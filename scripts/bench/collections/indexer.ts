@@ -4,7 +4,7 @@
  * images, and a second run over the same folder skips all 2,000 in under 10 % of the first run's
  * time".
  *
- *   node dist/scripts/bench/indexer.js [--n 2000] [--concurrency 2] [--rounds 2]
+ *   node dist/scripts/bench/collections/indexer.js [--n 2000] [--concurrency 2] [--rounds 2]
  *
  * 1. `n` JPEGs (640×480, quality 85, seeded: a smooth colour field with noise, so that no two are
  *    alike and each compresses like a photo) in 20 nested folders; written once, not timed.
@@ -25,10 +25,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
-import { startChildServer } from '../../test/helpers/server';
-import { BPE_VOCAB } from '../../test/helpers/shared';
-import { rng } from '../hostile/bytes';
+import { REPO_ROOT, TINY_MODEL_DIR } from '../../../src/paths';
+import { startChildServer } from '../../../test/helpers/server';
+import { BPE_VOCAB } from '../../../test/helpers/shared';
+import { rng } from '../../hostile/bytes';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

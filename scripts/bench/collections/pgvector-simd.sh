@@ -19,7 +19,7 @@ build() {
 for v in native plain native plain; do
   build "$v"
   echo "== $v $(date +%T)"
-  node dist/scripts/bench/store.js --engine postgres --n "${N:-100000}" --bulk --data structured --no-graphql --ef 40,100 2>&1 | tail -1
+  node dist/scripts/bench/collections/store.js --engine postgres --n "${N:-100000}" --bulk --data structured --no-graphql --ef 40,100 2>&1 | tail -1
 done
 build plain
 echo 'left installed: the OPTFLAGS="" build'

@@ -8,14 +8,14 @@
  *      against TOASTed ones (EXTENDED, PostgreSQL's default): insert rate and search time, two
  *      collections in one database.
  *
- *   node dist/scripts/bench/store-ab.js [--per 1000] [--rounds 4]
+ *   node dist/scripts/bench/collections/store-ab.js [--per 1000] [--rounds 4]
  */
-import { createDriver } from '../../src/store/open';
-import { itemsTable } from '../../src/store/items-table';
-import { CollectionStore, searchSession, type NewItem } from '../../src/store/store';
-import { createTestDatabase } from '../../test/helpers/postgres';
-import { rng } from '../hostile/bytes';
-import { randomUnit as unit } from './common';
+import { createDriver } from '../../../src/store/open';
+import { itemsTable } from '../../../src/store/items-table';
+import { CollectionStore, searchSession, type NewItem } from '../../../src/store/store';
+import { createTestDatabase } from '../../../test/helpers/postgres';
+import { rng } from '../../hostile/bytes';
+import { randomUnit as unit } from '../common';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,7 +1,7 @@
 /**
  * Benchmark of the collection store (not a test): the issue's targets.
  *
- *   node dist/scripts/bench/store.js [--engine postgres|pglite] [--n 100000] [--queries 200]
+ *   node dist/scripts/bench/collections/store.js [--engine postgres|pglite] [--n 100000] [--queries 200]
  *        [--budget-s 900] [--ef 40,100,400] [--no-graphql] [--data random|structured] [--bulk] [--faiss]
  *
  * --data: the vectors (vectors.ts): uniform random unit vectors (default; HNSW's worst case),
@@ -29,21 +29,21 @@
  * CLIPQL_TEST_POSTGRES). Prints one JSON line at the end.
  */
 import assert from 'node:assert/strict';
-import { rng } from '../hostile/bytes';
+import { rng } from '../../hostile/bytes';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
-import { REPO_ROOT } from '../../src/paths';
-import { createDriver } from '../../src/store/open';
-import { itemsTable } from '../../src/store/items-table';
-import { normalizeRows } from '../../src/similarity/similarity';
-import { CollectionStore, searchSession, type NewItem } from '../../src/store/store';
-import { createTestDatabase } from '../../test/helpers/postgres';
-import { BPE_VOCAB, SHARED } from '../../test/helpers/shared';
-import { gql, startTestService } from '../../test/helpers/server';
-import { defaultPython } from '../../src/paths';
-import { quantile, runChild } from './common';
+import { REPO_ROOT } from '../../../src/paths';
+import { createDriver } from '../../../src/store/open';
+import { itemsTable } from '../../../src/store/items-table';
+import { normalizeRows } from '../../../src/similarity/similarity';
+import { CollectionStore, searchSession, type NewItem } from '../../../src/store/store';
+import { createTestDatabase } from '../../../test/helpers/postgres';
+import { BPE_VOCAB, SHARED } from '../../../test/helpers/shared';
+import { gql, startTestService } from '../../../test/helpers/server';
+import { defaultPython } from '../../../src/paths';
+import { quantile, runChild } from '../common';
 import { vectorSource } from './vectors';
 import { imageEmbeddings } from './image-vectors';
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
       const f32 = (vs: Float32Array[]) => Buffer.concat(vs.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
       writeFileSync(path.join(tmp, 'x.f32'), f32(vectors));
       writeFileSync(path.join(tmp, 'q.f32'), f32(qs));
-      out.faiss = await runChild(defaultPython(), [path.join(REPO_ROOT, 'scripts', 'bench', 'faiss_peer.py'), path.join(tmp, 'x.f32'), path.join(tmp, 'q.f32'), String(dim), '--ef', efs.join(',')], { onLine: log });
+      out.faiss = await runChild(defaultPython(), [path.join(REPO_ROOT, 'scripts', 'bench', 'collections', 'faiss_peer.py'), path.join(tmp, 'x.f32'), path.join(tmp, 'q.f32'), String(dim), '--ef', efs.join(',')], { onLine: log });
       faissTop = JSON.parse(readFileSync(path.join(tmp, 'q.f32.top10.json'), 'utf8')) as number[][];
       rmSync(tmp, { recursive: true, force: true });
       log(`faiss ${JSON.stringify(out.faiss)}`);

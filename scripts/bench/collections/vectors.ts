@@ -9,7 +9,7 @@
  *               parameters of the faiss measurement in ../shared/FACTS.md, with the spread stated).
  * Queries come from the same distribution (a fresh seed).
  */
-import { randomUnit } from './common';
+import { randomUnit } from '../common';
 
 export interface StructuredParams {
   readonly clusters: number;

@@ -5,16 +5,16 @@
  * as threads. Each thread count runs in interleaved rounds (timings drift here: FACTS.md), and the
  * figure is the median round. On a GPU server this is the ceiling preprocessing puts on the card.
  *
- *   node dist/scripts/bench/preprocess-threads.js --model DIR [--max N] [--seconds S] [--rounds R]
+ *   node dist/scripts/bench/preprocess/preprocess-threads.js --model DIR [--max N] [--seconds S] [--rounds R]
  * Answers RESULT {"cores", "threads": [{"threads", "imagesPerSecond", "perThread", "scaling"}]}
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { parsePreprocessorConfig } from '../../src/preprocess/image';
-import { PreprocessPool } from '../../src/preprocess/pool';
-import { answer, args, median, notebookImages } from './common';
+import { parsePreprocessorConfig } from '../../../src/preprocess/image';
+import { PreprocessPool } from '../../../src/preprocess/pool';
+import { answer, args, median, notebookImages } from '../common';
 
 async function cocoSized(): Promise<Buffer[]> {
   return Promise.all(notebookImages().map((im) => sharp(im.bytes).resize(640, 480, { fit: 'fill' }).removeAlpha().jpeg({ quality: 90 }).toBuffer()));

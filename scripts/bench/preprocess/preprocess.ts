@@ -3,13 +3,13 @@
  * eight notebook images, in the exact (PIL-identical) and fast modes, for one model's
  * preprocessor config. One process, one thread (sharp's libvips concurrency is 1: sharp.ts).
  *
- *   node dist/scripts/bench/preprocess.js --model DIR [--seconds S]
+ *   node dist/scripts/bench/preprocess/preprocess.js --model DIR [--seconds S]
  * Answers RESULT {"exact":{"imagesPerSecond","msPerImage"},"fast":{...}}
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parsePreprocessorConfig, preprocessImage, type PreprocessMode } from '../../src/preprocess/image';
-import { answer, args, median, notebookImages } from './common';
+import { parsePreprocessorConfig, preprocessImage, type PreprocessMode } from '../../../src/preprocess/image';
+import { answer, args, median, notebookImages } from '../common';
 
 async function main(): Promise<void> {
   const a = args();

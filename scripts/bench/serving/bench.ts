@@ -11,13 +11,13 @@
  * that make the targets (limit, clipql and Transformers.js at the same concurrency) are measured
  * in interleaved rounds and reported as medians.
  *
- *   node dist/scripts/bench/bench.js [--models vit-b-32,vit-l-14-336] [--quick] [--out BENCHMARKS.md]
- *   node dist/scripts/bench/bench.js --render /tmp/clipql-bench/results.json   (tables only, again)
+ *   node dist/scripts/bench/serving/bench.js [--models vit-b-32,vit-l-14-336] [--quick] [--out BENCHMARKS.md]
+ *   node dist/scripts/bench/serving/bench.js --render /tmp/clipql-bench/results.json   (tables only, again)
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { args, log, median, REPO, runChild, runNode, startNode } from './common';
+import { args, log, median, REPO, runChild, runNode, startNode } from '../common';
 import { makeVariants } from './inputs';
 import { renderMarkdown, sections, type ModelReport, type LoadFigure, type RawResult } from './report';
 import { cpuSplit, startClipql, startPeer, type RunningServer } from './server';
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
 async function torchBackend(dir: string, variants: string, n: number): Promise<NonNullable<ModelReport['torchService']>> {
   const server = await startClipql(dir, { CLIP_BACKEND: 'torch', CLIP_TORCH_DEVICES: 'cpu', CLIP_REQUEST_TIMEOUT_MS: '600000', CLIP_TORCH_CALL_TIMEOUT_MS: '600000' });
   try {
-    const one = (kind: string) => runNode<LoadFigure>('load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '1', '--amount', String(n), '--variants', variants], { onLine: log });
+    const one = (kind: string) => runNode<LoadFigure>('serving/load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '1', '--amount', String(n), '--variants', variants], { onLine: log });
     return { images: await one('image'), captions: await one('text') };
   } finally {
     await server.stop();
@@ -130,7 +130,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
   await writeTokenizerJson(dir);
   const threads = os.availableParallelism();
   const raw = (tower: string, batches: number[], seconds = p.rawSeconds) =>
-    runNode<RawResult>('raw', ['--model', dir, '--tower', tower, '--batches', batches.join(','), '--threads', String(threads), '--seconds', String(seconds), '--min-runs', String(p.rawMinRuns)], { onLine: log });
+    runNode<RawResult>('serving/raw', ['--model', dir, '--tower', tower, '--batches', batches.join(','), '--threads', String(threads), '--seconds', String(seconds), '--min-runs', String(p.rawMinRuns)], { onLine: log });
 
   // The limit, both towers, batch 1, 8, 32.
   const rawImage = [await raw('image', [1, 8, 32])];
@@ -139,7 +139,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
   const textRate = Math.max(...rawText.results.map((r) => r.itemsPerSecond));
   const seconds = (c: number, rate: number) => Math.round(Math.min(p.maxSeconds, Math.max(p.minSeconds, (p.cycles * c) / rate)));
 
-  const preprocess = await runNode<ModelReport['preprocess']>('preprocess', ['--model', dir, '--seconds', String(p.preprocessSeconds)], { onLine: log });
+  const preprocess = await runNode<ModelReport['preprocess']>('preprocess/preprocess', ['--model', dir, '--seconds', String(p.preprocessSeconds)], { onLine: log });
 
   // Throughput runs: the cache off (CLIP_CACHE_SIZE=0), every request a distinct image anyway.
   // CLIP_REQUEST_TIMEOUT_MS: 32 concurrent ViT-L/14@336px images take longer than the default 60 s.
@@ -147,7 +147,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
   const peer = await startPeer(dir);
   let offset = 0; // every run starts where the last one stopped: captions stay distinct
   const load = async (server: RunningServer, target: 'clipql' | 'peer', kind: 'image' | 'text', c: number, extra: string[] = []): Promise<LoadFigure> => {
-    const probe = startNode<{ p99: number; max: number; probes: number }>('liveness', ['--url', server.url], {});
+    const probe = startNode<{ p99: number; max: number; probes: number }>('serving/liveness', ['--url', server.url], {});
     // A fixed number of requests (all answered: nothing left running into the next run), about
     // `seconds` worth at the limit's rate, at least one per connection.
     // The peer runs batch 1 and is slower: half the requests keep its runs as long as clipql's.
@@ -155,7 +155,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
     const amount = Math.max(c, Math.round(rate * seconds(c, rate)));
     await server.loopDelayP99(); // resets the server's histogram
     const before = cpuSplit(server.pid);
-    const r = await runNode<LoadFigure>('load', ['--url', server.url, '--target', target, '--kind', kind, '--concurrency', String(c), '--amount', String(amount), '--variants', variants, '--start', String(offset), ...extra], { onLine: log });
+    const r = await runNode<LoadFigure>('serving/load', ['--url', server.url, '--target', target, '--kind', kind, '--concurrency', String(c), '--amount', String(amount), '--variants', variants, '--start', String(offset), ...extra], { onLine: log });
     offset += r.ok + r.failed + c;
     const after = cpuSplit(server.pid);
     const delayP99 = await server.loopDelayP99();
@@ -166,8 +166,8 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
   };
   try {
     // Warm both servers (first batches at a new size allocate).
-    await runNode('load', ['--url', clipql.url, '--target', 'clipql', '--kind', 'image', '--concurrency', '8', '--amount', imageRate > 2 ? '16' : '8', '--variants', variants]);
-    await runNode('load', ['--url', peer.url, '--target', 'peer', '--kind', 'image', '--concurrency', '2', '--amount', imageRate > 2 ? '4' : '2', '--variants', variants]);
+    await runNode('serving/load', ['--url', clipql.url, '--target', 'clipql', '--kind', 'image', '--concurrency', '8', '--amount', imageRate > 2 ? '16' : '8', '--variants', variants]);
+    await runNode('serving/load', ['--url', peer.url, '--target', 'peer', '--kind', 'image', '--concurrency', '2', '--amount', imageRate > 2 ? '4' : '2', '--variants', variants]);
 
     const rounds: { clipql: LoadFigure[]; peer: LoadFigure[] }[] = [];
     let jsonImages: LoadFigure | undefined;
@@ -191,12 +191,12 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
 
     // Cache hits and memory: the service as deployed (default cache), a fresh process.
     const cached = await startClipql(dir, { CLIP_REQUEST_TIMEOUT_MS: '600000' });
-    const cacheHit = await runNode<LoadFigure>('load', ['--url', cached.url, '--target', 'clipql', '--kind', 'image', '--concurrency', '1', '--amount', '200', '--variants', variants, '--repeat-one'], { onLine: log });
+    const cacheHit = await runNode<LoadFigure>('serving/load', ['--url', cached.url, '--target', 'clipql', '--kind', 'image', '--concurrency', '1', '--amount', '200', '--variants', variants, '--repeat-one'], { onLine: log });
     const rss = await memory(cached, variants, p.rssRequests, p.rssDistinct);
     await cached.stop();
 
     log('PyTorch (for information)');
-    const torch = await runChild<ModelReport['torch']>('/usr/bin/python3', [path.join(REPO, 'scripts', 'bench', 'torch_peer.py'), '--model', dir, '--images', String(p.torchImages), '--captions', '2', '--budget', '60'], { onLine: log }).catch(
+    const torch = await runChild<ModelReport['torch']>('/usr/bin/python3', [path.join(REPO, 'scripts', 'bench', 'backends', 'torch_peer.py'), '--model', dir, '--images', String(p.torchImages), '--captions', '2', '--budget', '60'], { onLine: log }).catch(
       (e: Error) => ({ error: e.message.slice(0, 200) }) as ModelReport['torch'],
     );
 
@@ -213,7 +213,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
     if (fs.existsSync(path.join(dir, 'onnx', 'vision_model_int8.onnx'))) {
       log('int8 against fp32');
       const large = name.startsWith('vit-l');
-      int8 = await runNode<NonNullable<ModelReport['int8']>>('int8', ['--model', dir, '--batch', large ? '1' : '8', '--rounds', large ? '1' : '2', '--seconds', '4'], { onLine: log }).catch((e: Error) => {
+      int8 = await runNode<NonNullable<ModelReport['int8']>>('backends/int8', ['--model', dir, '--batch', large ? '1' : '8', '--rounds', large ? '1' : '2', '--seconds', '4'], { onLine: log }).catch((e: Error) => {
         log(`int8 failed: ${e.message}`);
         return undefined;
       });
@@ -235,7 +235,7 @@ async function memory(server: RunningServer, variants: string, total: number, di
   let done = 0;
   for (let i = 0; i < 10; i++) {
     const kind = i % 2 === 0 ? 'image' : 'text';
-    await runNode('load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '8', '--amount', String(step), '--variants', variants, '--start', String(done), '--distinct', String(distinct)]);
+    await runNode('serving/load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '8', '--amount', String(step), '--variants', variants, '--start', String(done), '--distinct', String(distinct)]);
     done += step;
     samples.push({ requests: done, kib: server.rssKiB() });
     log(`rss after ${done} requests: ${(samples[samples.length - 1].kib / 1024).toFixed(0)} MiB`);

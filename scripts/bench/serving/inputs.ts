@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { notebookImages } from './common';
+import { notebookImages } from '../common';
 
 export async function makeVariants(dir: string, perImage: number): Promise<string> {
   const done = path.join(dir, '.complete');

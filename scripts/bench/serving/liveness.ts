@@ -4,11 +4,11 @@
  * is held (say by a synchronous inference) answers late; the latency of each probe is the figure.
  * Runs until SIGTERM (or --seconds), then answers.
  *
- *   node dist/scripts/bench/liveness.js --url http://127.0.0.1:PORT [--every 20] [--seconds S]
+ *   node dist/scripts/bench/serving/liveness.js --url http://127.0.0.1:PORT [--every 20] [--seconds S]
  * Answers RESULT {probes, p50, p99, max} (ms)
  */
 import http from 'node:http';
-import { answer, args, quantile } from './common';
+import { answer, args, quantile } from '../common';
 
 const a = args();
 const every = Number(a.every ?? 20);

@@ -4,7 +4,7 @@
  * request distinct: images cycle through the variants made by inputs.ts (the notebook images with
  * a few pixels changed), captions are the notebook captions with a running number appended.
  *
- *   node dist/scripts/bench/load.js --url http://127.0.0.1:PORT --target clipql|peer
+ *   node dist/scripts/bench/serving/load.js --url http://127.0.0.1:PORT --target clipql|peer
  *        --kind image|text --concurrency N (--seconds S | --amount N) --variants DIR [--start K]
  *        [--transport upload|json]   how images travel (default upload): clipql gets a GraphQL
  *                         multipart upload (input/upload.ts), the peer the raw bytes as the body;
@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { answer, args, notebookCaptions } from './common';
+import { answer, args, notebookCaptions } from '../common';
 
 const IMAGE_QUERY = 'query($i:[ImageInput!]!){embedImages(images:$i){embedding}}';
 const TEXT_QUERY = 'query($c:[String!]!){embedCaptions(captions:$c){embedding}}';

@@ -10,18 +10,18 @@
  *   GET  /healthz/live
  *   GET  /loop                     → {"p99": ms}: monitorEventLoopDelay's p99 since the previous call (as clipql's /metrics)
  *
- *   node dist/scripts/bench/peer-server.js --model DIR
+ *   node dist/scripts/bench/serving/peer-server.js --model DIR
  * Prints `listening PORT` on stdout once the models are loaded and checked.
  */
-import { defaultBpeVocab } from '../../src/paths';
-import { loadBundle } from '../../src/bundle/bundle';
+import { defaultBpeVocab } from '../../../src/paths';
+import { loadBundle } from '../../../src/bundle/bundle';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { AutoProcessor, AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection, RawImage, env, type Tensor } from '@huggingface/transformers';
-import { ClipTokenizer } from '../../src/preprocess/text';
-import { EVENT_LOOP_RESOLUTION_MS } from '../../src/server/metrics';
-import { args, notebookCaptions } from './common';
+import { ClipTokenizer } from '../../../src/preprocess/text';
+import { EVENT_LOOP_RESOLUTION_MS } from '../../../src/server/metrics';
+import { args, notebookCaptions } from '../common';
 
 async function main(): Promise<void> {
   const dir = path.resolve(args().model);

@@ -3,15 +3,15 @@
  * service's own session options (src/backends/onnx/session-options.ts) and no server, in a process
  * of its own. Inputs are random (speed does not depend on values).
  *
- *   node dist/scripts/bench/raw.js --model DIR --tower image|text --batches 1,8,32
+ *   node dist/scripts/bench/serving/raw.js --model DIR --tower image|text --batches 1,8,32
  *        [--threads N] [--spin 0|1] [--nice N] [--seconds S] [--min-runs N]
  * Answers RESULT {"tower","threads","spin","results":[{"batch","runs","msPerRun","itemsPerSecond"}]}
  */
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { lowerThreadPriority, sessionOptions } from '../../src/backends/onnx/session-options';
-import { answer, args, median } from './common';
+import { lowerThreadPriority, sessionOptions } from '../../../src/backends/onnx/session-options';
+import { answer, args, median } from '../common';
 
 async function main(): Promise<void> {
   const a = args();

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { median, REPO } from './common';
+import { median, REPO } from '../common';
 
 export interface RawResult {
   readonly tower: string;
@@ -276,9 +276,9 @@ export function sections(text: string): string[] {
   return [...text.matchAll(/<!-- section:([\w-]+) -->[\s\S]*?<!-- \/section:\1 -->/g)].map((m) => m[0]);
 }
 
-/** BENCHMARKS.md: the models' tables, scripts/bench/NOTES.md, then the sections `kept` from the file it replaces. */
+/** BENCHMARKS.md: the models' tables, scripts/bench/serving/NOTES.md, then the sections `kept` from the file it replaces. */
 export function renderMarkdown(models: ModelReport[], machine: Record<string, string>, run: { minutes: number; quick: boolean }, kept: string[] = []): string {
-  const notes = path.join(REPO, 'scripts', 'bench', 'NOTES.md');
+  const notes = path.join(REPO, 'scripts', 'bench', 'serving', 'NOTES.md');
   const parts = [
     '# Benchmarks',
     '',

@@ -4,12 +4,12 @@
  * Query.models' figures and the process's RSS, then answers one 8 × 8 similarity per model and
  * prints the RSS again (the first batches' working memory).
  *
- *   npm run build && node dist/scripts/bench/served-models.js tiny=models/tiny-clip-336,b32=models/bench-vit-b-32
+ *   npm run build && node dist/scripts/bench/serving/served-models.js tiny=models/tiny-clip-336,b32=models/bench-vit-b-32
  */
-import { parseConfig } from '../../src/config/config';
-import { createLogger } from '../../src/server/log';
-import { startService } from '../../src/server/service';
-import { notebookCaptions, notebookImages, SHARED } from './common';
+import { parseConfig } from '../../../src/config/config';
+import { createLogger } from '../../../src/server/log';
+import { startService } from '../../../src/server/service';
+import { notebookCaptions, notebookImages, SHARED } from '../common';
 import path from 'node:path';
 
 const MIB = 1024 * 1024;

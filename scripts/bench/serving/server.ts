@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { EVENT_LOOP_RESOLUTION_MS } from '../../src/server/metrics';
-import { DIST, REPO } from './common';
+import { EVENT_LOOP_RESOLUTION_MS } from '../../../src/server/metrics';
+import { DIST, REPO } from '../common';
 
 export interface RunningServer {
   readonly url: string;
@@ -106,7 +106,7 @@ export async function startClipql(modelDir: string, env: Record<string, string> 
  */
 export async function startPeer(modelDir: string): Promise<RunningServer> {
   const nice = String(Number(process.env.CLIP_ONNX_NICE ?? 10));
-  const child = spawn('nice', ['-n', nice, process.execPath, path.join(DIST, 'scripts', 'bench', 'peer-server.js'), '--model', modelDir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nice', ['-n', nice, process.execPath, path.join(DIST, 'scripts', 'bench', 'serving', 'peer-server.js'), '--model', modelDir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await waitFor(child, 'the Transformers.js peer', (line) => (/^listening (\d+)/.exec(line) ? Number(/^listening (\d+)/.exec(line)![1]) : undefined), 600_000);
   return running(child, port, async (u) => Math.max(0, ((await (await fetch(`${u}/loop`)).json()) as { p99: number }).p99 - EVENT_LOOP_RESOLUTION_MS));
 }

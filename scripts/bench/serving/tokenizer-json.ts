@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadBundle } from '../../src/bundle/bundle';
-import { defaultBpeVocab } from '../../src/paths';
+import { loadBundle } from '../../../src/bundle/bundle';
+import { defaultBpeVocab } from '../../../src/paths';
 
 export async function writeTokenizerJson(dir: string): Promise<void> {
   const file = path.join(dir, 'tokenizer.json');

@@ -4,12 +4,12 @@
  * server, a warm-up, image load at the given concurrencies with the liveness probe). Interleaved
  * rounds; medians printed as a markdown table.
  *
- *   node dist/scripts/bench/tune.js --model models/bench-vit-b-32 --rounds 2 --seconds 15
+ *   node dist/scripts/bench/serving/tune.js --model models/bench-vit-b-32 --rounds 2 --seconds 15
  *        --concurrency 8,32 --configs 'default:;spin:CLIP_ONNX_SPIN=1;nice0:CLIP_ONNX_NICE=0'
  */
 import os from 'node:os';
 import path from 'node:path';
-import { args, log, median, REPO, runNode, startNode } from './common';
+import { args, log, median, REPO, runNode, startNode } from '../common';
 import { makeVariants } from './inputs';
 import type { LoadFigure, RawResult } from './report';
 import { startClipql } from './server';
@@ -32,16 +32,16 @@ async function main(): Promise<void> {
   const figs = new Map<string, LoadFigure[]>();
   for (let r = 0; r < rounds; r++) {
     if (a['no-raw'] !== '1') {
-      const raw = await runNode<RawResult>('raw', ['--model', dir, '--tower', kind, '--batches', a.batches ?? '1,8', '--seconds', '4'], { onLine: log });
+      const raw = await runNode<RawResult>('serving/raw', ['--model', dir, '--tower', kind, '--batches', a.batches ?? '1,8', '--seconds', '4'], { onLine: log });
       limits.push(Math.max(...raw.results.map((x) => x.itemsPerSecond)));
     }
     for (const cfg of configs) {
       const server = await startClipql(dir, cfg.env);
       try {
-        await runNode('load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '8', '--amount', '16', '--variants', variants]);
+        await runNode('serving/load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', '8', '--amount', '16', '--variants', variants]);
         for (const c of cs) {
-          const probe = startNode<{ p99: number }>('liveness', ['--url', server.url]);
-          const fig = await runNode<LoadFigure>('load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', String(c), '--seconds', seconds, '--variants', variants, '--start', String(r * 1000)], { onLine: (l) => log(`${cfg.name}: ${l}`) });
+          const probe = startNode<{ p99: number }>('serving/liveness', ['--url', server.url]);
+          const fig = await runNode<LoadFigure>('serving/load', ['--url', server.url, '--target', 'clipql', '--kind', kind, '--concurrency', String(c), '--seconds', seconds, '--variants', variants, '--start', String(r * 1000)], { onLine: (l) => log(`${cfg.name}: ${l}`) });
           probe.stop();
           const live = await probe.result;
           const key = `${cfg.name} c=${c}`;
