@@ -120,8 +120,8 @@ export class AddImagesResult {
   @Field(() => [ID], { description: 'The ids stored (added or replaced), in request order.' })
   ids!: string[];
 
-  @Field(() => Int, { description: 'Items in the collection afterwards.' })
-  count!: number;
+  /** Resolved only when asked (WriteCountResolver): a count of the collection's rows is O(N). */
+  count?: number;
 }
 
 @ObjectType({ description: 'What deleteItems removed.' })
@@ -132,6 +132,6 @@ export class DeleteItemsResult {
   @Field(() => [ID], { description: 'The ids that were there and are gone; unknown ids are not an error.' })
   deleted!: string[];
 
-  @Field(() => Int, { description: 'Items in the collection afterwards.' })
-  count!: number;
+  /** Resolved only when asked (WriteCountResolver): a count of the collection's rows is O(N). */
+  count?: number;
 }

@@ -79,7 +79,7 @@ export class CollectionResolver {
       { name: model.name, dim: embeddings[0].length },
       refs.map((r, i) => ({ id: ids[i], embedding: embeddings[i], metadata: meta[i], sha256: r.sha256, width: r.facts.width, height: r.facts.height, format: r.facts.format, thumbnail: thumbnails[i] })),
     );
-    return Object.assign(new AddImagesResult(), { collection, ids, count: await store.count(collection) });
+    return Object.assign(new AddImagesResult(), { collection, ids });
   }
 
   @Mutation(() => DeleteItemsResult, { description: 'Deletes items by id.' })
@@ -87,7 +87,7 @@ export class CollectionResolver {
     checkCollectionName(collection);
     const store = await ctx.store();
     const deleted = await store.delete(collection, ids);
-    return Object.assign(new DeleteItemsResult(), { collection, deleted, count: await store.count(collection) });
+    return Object.assign(new DeleteItemsResult(), { collection, deleted });
   }
 
   @Query(() => ItemDigestPage, { description: "The collection's ids with the SHA-256 of each image, a page at a time in id order: what `clipql index --server` compares a folder with, to send only new and changed files." })
@@ -151,5 +151,24 @@ export class CollectionResolver {
       exact: found.exact,
       ef: found.ef,
     });
+  }
+}
+
+/** Counting a collection's rows is O(N): a write counts only when its result's `count` is asked for. */
+const WRITE_COUNT = 'Items in the collection afterwards: a count of its rows, O(N) in its size, made only when this field is asked for.';
+
+@Resolver(() => AddImagesResult)
+export class AddImagesCountResolver {
+  @FieldResolver(() => Int, { description: WRITE_COUNT })
+  async count(@Root() r: AddImagesResult, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.store()).count(r.collection);
+  }
+}
+
+@Resolver(() => DeleteItemsResult)
+export class DeleteItemsCountResolver {
+  @FieldResolver(() => Int, { description: WRITE_COUNT })
+  async count(@Root() r: DeleteItemsResult, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.store()).count(r.collection);
   }
 }
