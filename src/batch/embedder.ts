@@ -15,11 +15,12 @@ import { ClipqlError, ErrorCode } from '../errors';
 import type { CallLimits } from '../control/cancel';
 import { Batcher } from './batcher';
 import { LruCache } from './lru';
+import { SETTINGS } from '../config/settings';
 
 export interface EmbedderOptions {
   /** S, the side of the square tensors the vision tower takes (bundle.imageSize). */
   readonly imageSize: number;
-  /** Cached embeddings per tower (entries); 0 disables the cache. Default 10,000. */
+  /** Cached embeddings per tower (entries); 0 disables the cache. Default: CLIP_CACHE_SIZE's (settings.ts). */
   readonly cacheSize?: number;
   readonly maxDelayMs?: number;
   readonly maxQueue?: number;
@@ -77,8 +78,8 @@ export class Embedder {
         return splitRows(await backend.encodeTexts({ ids, count: rows.length, contextLength: n }));
       },
     });
-    this.imageCache = new LruCache(options.cacheSize ?? 10_000);
-    this.textCache = new LruCache(options.cacheSize ?? 10_000);
+    this.imageCache = new LruCache(options.cacheSize ?? SETTINGS.CLIP_CACHE_SIZE.default);
+    this.textCache = new LruCache(options.cacheSize ?? SETTINGS.CLIP_CACHE_SIZE.default);
   }
 
   /**

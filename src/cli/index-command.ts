@@ -29,7 +29,7 @@ import type { IndexTarget } from '../indexer/target';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
 import { openStore } from '../store/open';
-import type { CollectionStore } from '../store/store';
+import { bindingOf, modelMismatch, type CollectionStore } from '../store/store';
 import { ServerTarget } from '../indexer/server-target';
 
 export const INDEX_USAGE = `usage: clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
@@ -114,11 +114,12 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
     } else {
       opened = await open(config, v.model, v.store);
       const { pipeline, store } = opened;
-      const model = { name: pipeline.bundle.name, dim: pipeline.bundle.embedDim ?? (await pipeline.embedText('')).length };
-      if (!(await store.collection(v.collection))) {
+      const model = await pipeline.identity();
+      const existing = await store.collection(v.collection);
+      if (!existing) {
         const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });
         io.err(`created collection ${c.name} (model ${c.model}, D = ${c.dim}, m ${c.hnsw.m}, ef_construction ${c.hnsw.efConstruction})\n`);
-      }
+      } else if (bindingOf(existing, model) === 'other') throw modelMismatch(v.collection, existing, model); // before any encoding
       target = localTarget({ collection: v.collection, pipeline, store, model, maxPixels: config.CLIP_MAX_PIXELS, concurrency, chunk: batch });
     }
     let last = 0;

@@ -27,7 +27,7 @@ export async function searchCommand(argv: string[], config: Config, io: Io): Pro
     opened = await open(config, v.model, v.store);
     const { pipeline, store } = opened;
     const query = await pipeline.embedText(caption);
-    const r = await store.search(name, { name: pipeline.bundle.name, dim: query.length }, query, { k, exact: v.exact ? true : v.approximate ? false : undefined, ef });
+    const r = await store.search(name, await pipeline.identity(undefined, query.length), query, { k, exact: v.exact ? true : v.approximate ? false : undefined, ef });
     if (v.json) io.out(`${JSON.stringify({ collection: name, caption, exact: r.exact, ef: r.ef, hits: r.hits.map((h) => ({ id: h.id, score: h.score })) })}\n`);
     else {
       io.out(`${r.exact ? 'exact' : `approximate (HNSW, ef ${r.ef})`} search of ${name} for ${JSON.stringify(caption)}:\n`);

@@ -12,10 +12,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { DOWNLOAD_RECORD_FILE } from '../bundle/fingerprint';
 import { ClipqlError, ErrorCode } from '../errors';
 import { MODEL_NAME, type FileFormat, type Manifest } from './manifest';
 
-export const RECORD_FILE = 'fetch-record.json';
+/** The download record's name (defined beside the fingerprint, which reads the record's hashes). */
+export const RECORD_FILE = DOWNLOAD_RECORD_FILE;
 
 export interface RecordedFile {
   readonly path: string;

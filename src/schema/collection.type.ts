@@ -12,8 +12,11 @@ export class Collection {
   @Field()
   name!: string;
 
-  @Field({ description: 'The model whose embeddings it holds; adding or searching with another model is MODEL_MISMATCH.' })
+  @Field({ description: 'The name of the model whose embeddings it holds (as it was served or run when the collection was made). Adding or searching with other weights, under any name, is MODEL_MISMATCH; the same weights under another name (an alias) are the same model.' })
   model!: string;
+
+  @Field(() => String, { nullable: true, description: "That model's fingerprint: the sha256 of its weights and preprocessing, which the collection is bound to. Null for a collection made before fingerprints, until a model of its recorded name uses it." })
+  modelFingerprint?: string;
 
   @Field(() => Int, { description: 'Embedding dimension D of that model.' })
   dimension!: number;

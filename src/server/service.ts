@@ -67,8 +67,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     backend: config.backend,
     config: c,
     log,
-    decodeLimits: { maxBytes: limits.maxImageBytes, maxPixels: limits.maxPixels },
-    embedder: { cacheSize: c.CLIP_CACHE_SIZE, maxDelayMs: c.CLIP_BATCH_DELAY_MS, maxQueue: c.CLIP_QUEUE_MAX },
   });
   const models = opened.models;
   const pipeline = models.default.pipeline;

@@ -20,11 +20,22 @@ import { ClipqlError, ErrorCode } from '../errors';
 import { SqlError, type Queryable, type StoreDriver } from './driver';
 import { createItemsTableSql, DEFAULT_HNSW, itemsTable, type HnswParams } from './items-table';
 import { checkCollectionName, checkHnsw } from './limits';
+import { shortFingerprint } from '../bundle/fingerprint';
 
-/** The model whose embeddings a collection holds. */
+/**
+ * The model whose embeddings a collection holds or a request brings: a ModelIdentity
+ * (bundle/fingerprint.ts). Without a fingerprint (tools and tests that have no model folder) a
+ * model matches only collections recorded without one, by name.
+ */
 export interface ModelRef {
+  /** The name it is served or run under; what messages show. */
   readonly name: string;
   readonly dim: number;
+  /** sha256 hex of the weights and preprocessing. */
+  readonly fingerprint?: string;
+  readonly family?: string;
+  /** The bundle folder's name: a collection recorded by name before fingerprints may carry it. */
+  readonly folder?: string;
 }
 
 export interface CollectionInfo {
@@ -36,6 +47,22 @@ export interface CollectionInfo {
   readonly createdAt: string;
   /** The HNSW parameters its index is built with (chosen at creation; migration 002). */
   readonly hnsw: HnswParams;
+  /** Its model's fingerprint and family (migration 003); null: recorded by name only (see bindingOf). */
+  readonly fingerprint: string | null;
+  readonly family: string | null;
+}
+
+/**
+ * How a model relates to a collection: "same" (its embeddings belong there), "adopt" (a collection
+ * recorded by name only, before fingerprints, met by a model of that name and D: the model's
+ * fingerprint is recorded, and it is "same" from then on), or "other" (MODEL_MISMATCH). One rule
+ * for every caller: the CLI, the server and the indexer all reach collections through it.
+ */
+export function bindingOf(c: Pick<CollectionInfo, 'model' | 'dim' | 'fingerprint'>, model: ModelRef): 'same' | 'adopt' | 'other' {
+  if (c.dim !== model.dim) return 'other';
+  if (c.fingerprint !== null) return c.fingerprint === model.fingerprint ? 'same' : 'other';
+  if (c.model !== model.name && c.model !== model.folder) return 'other';
+  return model.fingerprint ? 'adopt' : 'same';
 }
 
 /** Collections remembered by name (see the file comment); the oldest is forgotten past this. */
@@ -64,7 +91,10 @@ export class Catalogue {
     return guard(
       () =>
         this.driver.transaction(async (tx) => {
-          const [row] = await tx.query<CollectionRow>(`INSERT INTO clip_collections (name, model, dim, hnsw_m, hnsw_ef_construction) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLLECTION_COLUMNS}`, [name, model.name, model.dim, hnsw.m, hnsw.efConstruction]);
+          const [row] = await tx.query<CollectionRow>(
+            `INSERT INTO clip_collections (name, model, dim, hnsw_m, hnsw_ef_construction, model_fingerprint, model_family) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLLECTION_COLUMNS}`,
+            [name, model.name, model.dim, hnsw.m, hnsw.efConstruction, model.fingerprint ?? null, model.fingerprint ? (model.family ?? null) : null],
+          );
           for (const s of createItemsTableSql(row.id, model.dim, hnsw)) await tx.query(s);
           return collectionInfo(row);
         }),
@@ -112,9 +142,11 @@ export class Catalogue {
         this.driver.transaction(async (tx) => {
           const rows = await tx.query<CollectionRow>(sql, mode.efSearch === undefined ? [name] : [name, String(mode.efSearch)]);
           if (rows.length === 0) throw notFound(name);
-          const c = collectionInfo(rows[0]);
-          keep(this.known, c.name, c);
-          if (model && (model.name !== c.model || model.dim !== c.dim)) throw modelMismatch(name, c, model);
+          let c = collectionInfo(rows[0]);
+          const binding = model ? bindingOf(c, model) : 'same';
+          if (binding === 'adopt') c = await adopt(tx, c, model!);
+          keep(this.known, c.name, c); // remembered even when refused: the next search of it is one statement
+          if (binding === 'other') throw modelMismatch(name, c, model!);
           return fn(tx, c);
         }),
       { collection: name },
@@ -122,7 +154,21 @@ export class Catalogue {
   }
 }
 
-const COLLECTION_COLUMNS = "id, name, model, dim, hnsw_m, hnsw_ef_construction, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at";
+/**
+ * Binds a collection recorded by name only to `model`'s fingerprint (bindingOf's "adopt"). If
+ * another process bound it meanwhile, the row now says to what, and that is checked instead.
+ */
+async function adopt(tx: Queryable, c: CollectionInfo, model: ModelRef): Promise<CollectionInfo> {
+  const rows = await tx.query<CollectionRow>(`UPDATE clip_collections SET model_fingerprint = $2, model_family = $3 WHERE id = $1 AND model_fingerprint IS NULL RETURNING ${COLLECTION_COLUMNS}`, [c.id, model.fingerprint!, model.family ?? null]);
+  if (rows.length) return collectionInfo(rows[0]);
+  const [now] = await tx.query<CollectionRow>(`SELECT ${COLLECTION_COLUMNS} FROM clip_collections WHERE id = $1`, [c.id]);
+  if (!now) throw notFound(c.name);
+  const info = collectionInfo(now);
+  if (bindingOf(info, model) !== 'same') throw modelMismatch(c.name, info, model);
+  return info;
+}
+
+const COLLECTION_COLUMNS = "id, name, model, dim, hnsw_m, hnsw_ef_construction, model_fingerprint, model_family, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at";
 
 interface CollectionRow {
   id: number;
@@ -131,11 +177,13 @@ interface CollectionRow {
   dim: number;
   hnsw_m: number;
   hnsw_ef_construction: number;
+  model_fingerprint: string | null;
+  model_family: string | null;
   created_at: string;
 }
 
 function collectionInfo(r: CollectionRow): CollectionInfo {
-  return { id: r.id, name: r.name, model: r.model, dim: r.dim, createdAt: r.created_at, hnsw: { m: r.hnsw_m, efConstruction: r.hnsw_ef_construction } };
+  return { id: r.id, name: r.name, model: r.model, dim: r.dim, createdAt: r.created_at, hnsw: { m: r.hnsw_m, efConstruction: r.hnsw_ef_construction }, fingerprint: r.model_fingerprint, family: r.model_family };
 }
 
 function notFound(name: string): ClipqlError {
@@ -162,10 +210,16 @@ export async function guard<T>(fn: () => Promise<T>, context: { collection?: str
 
 /**
  * The one answer to mixing models: a collection holds one model's embeddings, and an embedding
- * of another model (another name, or another D) is refused, naming both.
+ * of another model (other weights or preprocessing, under any name, or another D) is refused,
+ * naming both and saying how to get a collection of the new model.
  */
-export function modelMismatch(name: string, c: Pick<CollectionInfo, 'model' | 'dim'>, model: ModelRef): ClipqlError {
-  return new ClipqlError(ErrorCode.MODEL_MISMATCH, `collection "${name}" holds embeddings of model ${c.model} (D = ${c.dim}); this request's embedding is from model ${model.name} (D = ${model.dim})`, {
-    details: { argument: 'collection', collectionModel: c.model, collectionDim: c.dim, model: model.name, dim: model.dim },
-  });
+export function modelMismatch(name: string, c: Pick<CollectionInfo, 'model' | 'dim' | 'fingerprint'>, model: ModelRef): ClipqlError {
+  const weights = (f: string | null | undefined) => (f ? `, weights ${shortFingerprint(f)}` : '');
+  const why = c.dim !== model.dim ? 'another dimension' : c.model === model.name || c.model === model.folder ? 'other weights under the same name' : 'another model';
+  return new ClipqlError(
+    ErrorCode.MODEL_MISMATCH,
+    `collection "${name}" holds embeddings of model ${c.model} (D = ${c.dim})${weights(c.fingerprint)}; this request's embedding is from model ${model.name} (D = ${model.dim})${weights(model.fingerprint)}: ${why}, whose embeddings cannot be compared. ` +
+      `Search it with the model it was indexed with, or re-index the images with this one into a new collection: \`clipql index PATH... --collection NEW_NAME --model ${model.name}\``,
+    { details: { argument: 'collection', collectionModel: c.model, collectionDim: c.dim, collectionFingerprint: c.fingerprint, model: model.name, dim: model.dim, fingerprint: model.fingerprint ?? null } },
+  );
 }

@@ -12,7 +12,7 @@
  */
 import { ClipqlError, ErrorCode } from '../errors';
 import { normalizeRows } from '../similarity/similarity';
-import { guard, keep, type Catalogue, type ModelRef } from './catalogue';
+import { bindingOf, guard, keep, type Catalogue, type ModelRef } from './catalogue';
 import type { ConnectionSettings, Queryable, SqlValue } from './driver';
 import { checkDepth, checkEf, checkK, MAX_EF_SEARCH } from './limits';
 import { nearest, planFor, type ExactScanPages, type SearchPlan, type SearchResult } from './nearest';
@@ -69,7 +69,7 @@ export class Searcher {
     const params: SqlValue[] = [this.cat.driver.vector(normalizeRows(query, 1, query.length)), k + (options.lookahead ? 1 : 0), offset];
     if (options.filter) params.push(options.filter);
     const known = this.cat.known.get(name);
-    if (known && known.model === model.name && known.dim === model.dim && this.sessionHas(ef)) {
+    if (known && bindingOf(known, model) === 'same' && this.sessionHas(ef)) {
       try {
         return await guard(() => this.nearest(this.cat.driver, known.id, params, options.exact, ef), { collection: name });
       } catch (e) {

@@ -21,7 +21,7 @@ import type { ExactScanPages, SearchResult } from './nearest';
 import { Searcher, type SearchOptions } from './search';
 
 export type { Hit, SearchResult } from './nearest';
-export { modelMismatch, type CollectionInfo, type ModelRef } from './catalogue';
+export { bindingOf, modelMismatch, type CollectionInfo, type ModelRef } from './catalogue';
 export { BUILD_AFTER_MIN_ITEMS, buildMemoryMiB, type BulkLoadOptions, type BulkLoadResult, type NewItem } from './items';
 export { DEFAULT_EF_SEARCH, searchSession, type SearchOptions } from './search';
 

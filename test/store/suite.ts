@@ -57,7 +57,7 @@ export function storeSuite(name: string, engine: Engine): void {
     it('migrates once: a second run applies nothing', async () => {
       assert.deepEqual(await migrate(store.driver), []);
       const rows = await store.driver.query<{ version: number }>('SELECT version FROM clip_migrations ORDER BY version');
-      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+      assert.deepEqual(rows.map((r) => r.version), [1, 2, 3]);
     });
 
     it('creates, lists and refuses a duplicate name', async () => {
