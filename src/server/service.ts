@@ -25,10 +25,8 @@ import { Metrics } from './metrics';
 import { openModels } from './open-models';
 
 export interface ServiceConfig {
-  /** The one model's bundle folder (CLIP_MODEL), served under the folder's name; ignored when `models` is given. */
-  readonly modelDir: string;
-  /** Several models (CLIP_MODELS): names and folders, the first the default. */
-  readonly models?: readonly ModelSpec[];
+  /** The served models (CLIP_MODELS, or the one CLIP_MODEL as [{ name: '', dir }]: '' serves it under its folder's name), the first the default. */
+  readonly models: readonly ModelSpec[];
   readonly backend: string;
   readonly port: number;
   readonly host: string;
@@ -62,8 +60,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const trusted = c.CLIP_TRUSTED_DOCUMENTS ? TrustedDocuments.fromFile(c.CLIP_TRUSTED_DOCUMENTS) : undefined;
   const lifecycle = new Lifecycle();
   // One pipeline per model (own backends, batchers, caches), one preprocessing pool for all.
-  const specs = config.models ?? [{ name: '', dir: config.modelDir }]; // '': the bundle folder's name
-  const opened = await openModels(specs, {
+  const opened = await openModels(config.models, {
     backend: config.backend,
     config: c,
     log,
@@ -81,7 +78,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   });
   const server = createHttpServer({
     apollo: () => apollo!,
-    pipeline,
     models,
     limits,
     lifecycle,

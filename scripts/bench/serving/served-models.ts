@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const rss0 = process.memoryUsage.rss();
   const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: path.join(SHARED, 'clip', 'bpe_simple_vocab_16e6.txt.gz'), CLIP_MODELS: spec });
   const t0 = performance.now();
-  const service = await startService({ modelDir: config.CLIP_MODELS![0].dir, models: config.CLIP_MODELS, backend: config.CLIP_BACKEND, port: 0, host: '127.0.0.1', config, log: createLogger('silent') });
+  const service = await startService({ models: config.CLIP_MODELS!, backend: config.CLIP_BACKEND, port: 0, host: '127.0.0.1', config, log: createLogger('silent') });
   const readyMs = performance.now() - t0;
   const post = async (query: string, variables: Record<string, unknown> = {}) => {
     const res = await fetch(`${service.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
