@@ -18,6 +18,10 @@
  * - Careful with credentials. Redirects are followed by hand (the hub answers LFS files with a
  *   302 to its CDN): `Authorization: Bearer $HF_TOKEN` goes only to requests whose origin is the
  *   hub's, never to a redirect target elsewhere; an https → http redirect is refused.
+ *
+ * Longer than the usual ~300 lines on purpose: resuming, retrying, following redirects, checking and
+ * naming the failures of one transfer share its state (the .part file, the validator, the
+ * attempt), and split apart each piece would need all of it.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fs, writeFileSync } from 'node:fs';
