@@ -72,13 +72,13 @@ export const DropCollectionDocument = graphql(`
 
 export const AddImagesDocument = graphql(`
   mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {
-    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids count }
+    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids }
   }
 `);
 
 export const DeleteItemsDocument = graphql(`
   mutation DeleteItems($collection: String!, $ids: [ID!]!) {
-    deleteItems(collection: $collection, ids: $ids) { collection deleted count }
+    deleteItems(collection: $collection, ids: $ids) { collection deleted }
   }
 `);
 

@@ -118,7 +118,7 @@ PRESETS = {
                      vision_layers=2, vision_heads=4, transformer_width=16, transformer_layers=2,
                      transformer_heads=4),
     # The tiny towers with a 768-wide projection (ViT-L/14's D): the collection benchmark serves
-    # it so that a GraphQL search runs against an index of D = 768 (scripts/bench/store.ts).
+    # it so that a GraphQL search runs against an index of D = 768 (scripts/bench/collections/store.ts).
     "tiny-d768": dict(embed_dim=768, image_resolution=336, vision_patch_size=14, vision_width=64,
                       vision_layers=2, vision_heads=4, transformer_width=16, transformer_layers=2,
                       transformer_heads=4),

@@ -12,8 +12,9 @@ import os from 'node:os';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type BatchEvent, type EmbedderOptions } from './batch/embedder';
-import type { CallLimits as SubmitOptions } from './control/cancel';
+import type { CallLimits } from './control/cancel';
 import { defaultCacheDir, loadBundle, type ModelBundle } from './bundle/bundle';
+import { familyOf, fingerprintBundle, type ModelIdentity } from './bundle/fingerprint';
 import { ClipqlError, ErrorCode } from './errors';
 import { parseConfig, type Config } from './config/config';
 import { defaultBpeVocab } from './paths';
@@ -34,7 +35,9 @@ export interface PipelineOptions {
   readonly log?: BackendOptions['log'];
   /** "exact" (PIL-identical) or "fast" (sharp's resize); default CLIP_PREPROCESS. */
   readonly preprocessMode?: 'exact' | 'fast';
+  /** For tests: replaces what the config gives (CLIP_MAX_IMAGE_BYTES, CLIP_MAX_PIXELS). */
   readonly decodeLimits?: Partial<DecodeLimits>;
+  /** For tests, and onBatch: replaces what the config gives (CLIP_CACHE_SIZE, CLIP_BATCH_DELAY_MS, CLIP_QUEUE_MAX). */
   readonly embedder?: Omit<EmbedderOptions, 'imageSize'>;
   /** Preprocessing threads (default: CLIP_PREPROCESS_THREADS, else defaultPreprocessThreads; 0 = inline). */
   readonly preprocessThreads?: number;
@@ -58,7 +61,11 @@ export interface EmbeddedSimilarity extends SimilarityResult {
 export class ClipPipeline {
   private readonly embedders = new Map<string, Promise<Embedder>>();
   private readonly batchListeners: Array<(e: BatchEvent) => void> = [];
+  private fingerprint?: Promise<string>;
   readonly defaultBackend: string;
+  /** The decoding limits every image of this pipeline is held to (from the config; see PipelineOptions). */
+  readonly decodeLimits: DecodeLimits;
+  private readonly embedderOptions: Omit<EmbedderOptions, 'imageSize'>;
 
   private constructor(
     readonly bundle: ModelBundle,
@@ -70,6 +77,9 @@ export class ClipPipeline {
     private readonly ownsPool: boolean,
   ) {
     this.defaultBackend = options.backend ?? (options.config ? config.CLIP_BACKEND : registry.defaultName);
+    // One configuration path: the CLI, the server and the indexer all get these from the Config.
+    this.decodeLimits = { maxBytes: config.CLIP_MAX_IMAGE_BYTES, maxPixels: config.CLIP_MAX_PIXELS, ...options.decodeLimits };
+    this.embedderOptions = { cacheSize: config.CLIP_CACHE_SIZE, maxDelayMs: config.CLIP_BATCH_DELAY_MS, maxQueue: config.CLIP_QUEUE_MAX, ...options.embedder };
   }
 
   static async open(options: PipelineOptions): Promise<ClipPipeline> {
@@ -94,10 +104,10 @@ export class ClipPipeline {
     let e = this.embedders.get(name);
     if (!e) {
       const onBatch = (b: BatchEvent) => {
-        this.options.embedder?.onBatch?.(b);
+        this.embedderOptions.onBatch?.(b);
         for (const l of this.batchListeners) l(b);
       };
-      e = this.registry.get(name).then((backend: Backend) => new Embedder(backend, { ...this.options.embedder, imageSize: this.bundle.imageSize, onBatch }));
+      e = this.registry.get(name).then((backend: Backend) => new Embedder(backend, { ...this.embedderOptions, imageSize: this.bundle.imageSize, onBatch }));
       this.embedders.set(name, e);
     }
     return e;
@@ -113,8 +123,8 @@ export class ClipPipeline {
    * bytes; OVERLOADED when the preprocessing queue is full. A deadline or abort in `opts` drops it
    * from that queue.
    */
-  async imagePixels(bytes: Uint8Array, opts?: SubmitOptions): Promise<Uint8Array> {
-    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.options.decodeLimits, opts);
+  async imagePixels(bytes: Uint8Array, opts?: CallLimits): Promise<Uint8Array> {
+    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.decodeLimits, opts);
     return pixels;
   }
 
@@ -130,19 +140,33 @@ export class ClipPipeline {
 
   /** sha256 and header facts of an image (preprocess/image/probe.ts), on a preprocessing thread. */
   probeImage(bytes: Uint8Array): Promise<ImageProbe> {
-    return this.pool.probe(bytes, this.options.decodeLimits);
+    return this.pool.probe(bytes, this.decodeLimits);
+  }
+
+  /**
+   * This model's identity (bundle/fingerprint.ts) under `name` (default: its folder's name): what
+   * a collection is bound to. The fingerprint is computed once (a failure is not remembered); D
+   * comes from config.json, else from one embedding.
+   */
+  async identity(name = this.bundle.name, dim?: number): Promise<ModelIdentity> {
+    const d = dim ?? this.bundle.embedDim ?? (await this.embedText('')).length;
+    this.fingerprint ??= fingerprintBundle(this.bundle, d, this.config.CLIP_CACHE_DIR ?? defaultCacheDir(this.config.XDG_CACHE_HOME)).catch((e: unknown) => {
+      this.fingerprint = undefined;
+      throw e;
+    });
+    return { name, folder: this.bundle.name, fingerprint: await this.fingerprint, family: familyOf(this.bundle), dim: d };
   }
 
   tokenize(text: string): Int32Array {
     return this.tokenizer.tokenize(text, this.bundle.contextLength);
   }
 
-  async embedImage(bytes: Uint8Array, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
+  async embedImage(bytes: Uint8Array, backend?: string, opts?: CallLimits): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
     return embedder.embedImage(sha256(bytes), (work) => this.imagePixels(bytes, work), opts);
   }
 
-  async embedText(text: string, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
+  async embedText(text: string, backend?: string, opts?: CallLimits): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
     return embedder.embedTokens(this.tokenize(text), opts);
   }

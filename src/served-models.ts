@@ -41,10 +41,6 @@ export class ServedModels {
     this.byName = byName;
   }
 
-  static single(pipeline: ClipPipeline): ServedModels {
-    return new ServedModels([{ name: pipeline.bundle.name, pipeline }]);
-  }
-
   get default(): ServedModel {
     return this.byName.values().next().value as ServedModel;
   }

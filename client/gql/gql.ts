@@ -23,8 +23,8 @@ type Documents = {
     "\n  query Collections {\n    collections { name model dimension count createdAt engine }\n  }\n": typeof types.CollectionsDocument,
     "\n  mutation CreateCollection($name: String!, $model: String, $m: Int, $efConstruction: Int) {\n    createCollection(name: $name, model: $model, m: $m, efConstruction: $efConstruction) { name model dimension engine m efConstruction }\n  }\n": typeof types.CreateCollectionDocument,
     "\n  mutation DropCollection($name: String!) {\n    dropCollection(name: $name)\n  }\n": typeof types.DropCollectionDocument,
-    "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids count }\n  }\n": typeof types.AddImagesDocument,
-    "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted count }\n  }\n": typeof types.DeleteItemsDocument,
+    "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids }\n  }\n": typeof types.AddImagesDocument,
+    "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted }\n  }\n": typeof types.DeleteItemsDocument,
     "\n  query ItemDigests($collection: String!, $after: ID, $first: Int) {\n    itemDigests(collection: $collection, after: $after, first: $first) { items { id sha256 } hasNextPage endCursor }\n  }\n": typeof types.ItemDigestsDocument,
     "\n  query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String, $model: String) {\n    search(collection: $collection, text: $text, image: $image, k: $k, filter: $filter, after: $after, model: $model) {\n      collection model hasNextPage endCursor\n      hits { id rank score metadata sha256 width height format thumbnail }\n    }\n  }\n": typeof types.SearchDocument,
     "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name isDefault embedDim imageSize randomWeights warning }\n  }\n": typeof types.WebServiceInfoDocument,
@@ -44,8 +44,8 @@ const documents: Documents = {
     "\n  query Collections {\n    collections { name model dimension count createdAt engine }\n  }\n": types.CollectionsDocument,
     "\n  mutation CreateCollection($name: String!, $model: String, $m: Int, $efConstruction: Int) {\n    createCollection(name: $name, model: $model, m: $m, efConstruction: $efConstruction) { name model dimension engine m efConstruction }\n  }\n": types.CreateCollectionDocument,
     "\n  mutation DropCollection($name: String!) {\n    dropCollection(name: $name)\n  }\n": types.DropCollectionDocument,
-    "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids count }\n  }\n": types.AddImagesDocument,
-    "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted count }\n  }\n": types.DeleteItemsDocument,
+    "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids }\n  }\n": types.AddImagesDocument,
+    "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted }\n  }\n": types.DeleteItemsDocument,
     "\n  query ItemDigests($collection: String!, $after: ID, $first: Int) {\n    itemDigests(collection: $collection, after: $after, first: $first) { items { id sha256 } hasNextPage endCursor }\n  }\n": types.ItemDigestsDocument,
     "\n  query Search($collection: String!, $text: String, $image: ImageInput, $k: Int, $filter: JSON, $after: String, $model: String) {\n    search(collection: $collection, text: $text, image: $image, k: $k, filter: $filter, after: $after, model: $model) {\n      collection model hasNextPage endCursor\n      hits { id rank score metadata sha256 width height format thumbnail }\n    }\n  }\n": types.SearchDocument,
     "\n  query WebServiceInfo {\n    backends { name device healthy isDefault error }\n    models { name isDefault embedDim imageSize randomWeights warning }\n  }\n": types.WebServiceInfoDocument,
@@ -92,11 +92,11 @@ export function graphql(source: "\n  mutation DropCollection($name: String!) {\n
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids count }\n  }\n"): typeof import('./graphql').AddImagesDocument;
+export function graphql(source: "\n  mutation AddImages($collection: String!, $images: [ImageInput!]!, $ids: [ID!]!, $metadata: [JSON], $model: String) {\n    addImages(collection: $collection, images: $images, ids: $ids, metadata: $metadata, model: $model) { collection ids }\n  }\n"): typeof import('./graphql').AddImagesDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted count }\n  }\n"): typeof import('./graphql').DeleteItemsDocument;
+export function graphql(source: "\n  mutation DeleteItems($collection: String!, $ids: [ID!]!) {\n    deleteItems(collection: $collection, ids: $ids) { collection deleted }\n  }\n"): typeof import('./graphql').DeleteItemsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -89,7 +89,7 @@ export type AddImagesMutationVariables = Exact<{
 }>;
 
 
-export type AddImagesMutation = { addImages: { collection: string, ids: Array<string>, count: number } };
+export type AddImagesMutation = { addImages: { collection: string, ids: Array<string> } };
 
 export type DeleteItemsMutationVariables = Exact<{
   collection: string;
@@ -97,7 +97,7 @@ export type DeleteItemsMutationVariables = Exact<{
 }>;
 
 
-export type DeleteItemsMutation = { deleteItems: { collection: string, deleted: Array<string>, count: number } };
+export type DeleteItemsMutation = { deleteItems: { collection: string, deleted: Array<string> } };
 
 export type ItemDigestsQueryVariables = Exact<{
   collection: string;
@@ -386,19 +386,17 @@ export const AddImagesDocument = new TypedDocumentString(`
   ) {
     collection
     ids
-    count
   }
 }
-    `, {"hash":"sha256:73dcafc9f8e112b6a93a34947fcc11342c697b78545db922b92a9d88c2cb82f9"}) as unknown as TypedDocumentString<AddImagesMutation, AddImagesMutationVariables>;
+    `, {"hash":"sha256:847d3ee8a5bf4c21f387fd2f040e27c4d1f745932e268a46c0f4ea75097ad137"}) as unknown as TypedDocumentString<AddImagesMutation, AddImagesMutationVariables>;
 export const DeleteItemsDocument = new TypedDocumentString(`
     mutation DeleteItems($collection: String!, $ids: [ID!]!) {
   deleteItems(collection: $collection, ids: $ids) {
     collection
     deleted
-    count
   }
 }
-    `, {"hash":"sha256:06a8f2cac3c8972a1720e461a86aa93c4da46cce16d655df189d4eee90a5feb4"}) as unknown as TypedDocumentString<DeleteItemsMutation, DeleteItemsMutationVariables>;
+    `, {"hash":"sha256:0dee9999d6701cca97c3bec8479733d1c280947d244d6a6b46dd420fedf55013"}) as unknown as TypedDocumentString<DeleteItemsMutation, DeleteItemsMutationVariables>;
 export const ItemDigestsDocument = new TypedDocumentString(`
     query ItemDigests($collection: String!, $after: ID, $first: Int) {
   itemDigests(collection: $collection, after: $after, first: $first) {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The repository root (scripts/bench/*.ts compile to dist/scripts/bench/*.js). */
+/** The repository root (scripts/bench/GROUP/NAME.ts compile to dist/scripts/bench/GROUP/NAME.js). */
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const SHARED = path.resolve(REPO, '..', 'shared');
 export const NOTEBOOK = path.join(SHARED, 'images', 'notebook');
@@ -112,7 +112,7 @@ export function startChild<T>(cmd: string, argv: string[], o: ChildOptions = {})
   return { result, stop: () => stop(), get pid() { return pid; } };
 }
 
-/** `node dist/scripts/bench/<name>.js args...` */
+/** `node dist/scripts/bench/<group>/<name>.js args...` (script: "serving/load"...) */
 export function runNode<T>(script: string, argv: string[], o: ChildOptions = {}): Promise<T> {
   return runChild<T>(process.execPath, [path.join(DIST, 'scripts', 'bench', `${script}.js`), ...argv], o);
 }

@@ -4,7 +4,7 @@
  *
  *   node dist/scripts/gpu-bench/e2e.js load --url URL --images DIR --concurrency N --seconds S
  *        [--warmup S | --warmup-amount N] [--amount N] [--per-request K]
- *     autocannon against clipql's /graphql: GraphQL multipart uploads (as scripts/bench/load.ts
+ *     autocannon against clipql's /graphql: GraphQL multipart uploads (as scripts/bench/serving/load.ts
  *     sends them) of K JPEGs from DIR per request. Every image sent is distinct: a JPEG comment
  *     segment (COM, FF FE) carrying a per-run nonce and a running number goes in right after SOI,
  *     so the bytes (the cache's sha256 key, pipeline.ts) differ while the pixels stay the same

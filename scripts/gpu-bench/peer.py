@@ -4,7 +4,7 @@
 (clip_model.py's eager CLIP from the bundle's weights, as clip.load(jit=False) builds it; or with
 --torchscript the bundle's TorchScript graphs, loaded as torchscript.py does, patched for the
 device) fed by a torch.utils.data.DataLoader whose workers (num_workers = cores) decode and
-preprocess with PIL + torchvision exactly as scripts/bench/torch_peer.py does (Resize bicubic,
+preprocess with PIL + torchvision exactly as scripts/bench/backends/torch_peer.py does (Resize bicubic,
 CenterCrop, ToTensor, Normalize); batch 64, pinned memory, float16 on the GPU. Where torchvision
 is not importable (the project's CPU venv: the CPU torch has no torchvision beside it), the same
 four steps are written out on PIL and torch (pil_transform below), as torchvision runs them on a

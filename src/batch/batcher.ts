@@ -22,13 +22,14 @@
  */
 import { alreadyCancelled, watch, type CallLimits } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
+import { SETTINGS } from '../config/settings';
 
 export interface BatcherOptions<I, O> {
   /** Largest batch the backend accepts. */
   readonly maxBatch: number;
-  /** How long the oldest item may wait for a fuller batch, in ms (default 2). */
+  /** How long the oldest item may wait for a fuller batch, in ms (default: CLIP_BATCH_DELAY_MS's, settings.ts). */
   readonly maxDelayMs?: number;
-  /** Most items waiting in the queue (not counting those in flight); default 1024. */
+  /** Most items waiting in the queue (not counting those in flight); default: CLIP_QUEUE_MAX's. */
   readonly maxQueue?: number;
   /** Batches running at once; default 1. */
   readonly maxInFlight?: number;
@@ -41,9 +42,6 @@ export interface BatcherOptions<I, O> {
   /** Name used in error messages, e.g. "onnx/image". */
   readonly name?: string;
 }
-
-/** A submission's deadline and abort signal (control/cancel.ts). */
-export type SubmitOptions = CallLimits;
 
 interface Entry<I, O> {
   readonly item: I;
@@ -70,8 +68,8 @@ export class Batcher<I, O> {
 
   constructor(private readonly options: BatcherOptions<I, O>) {
     const { maxBatch } = options;
-    this.maxDelayMs = options.maxDelayMs ?? 2;
-    this.maxQueue = options.maxQueue ?? 1024;
+    this.maxDelayMs = options.maxDelayMs ?? SETTINGS.CLIP_BATCH_DELAY_MS.default;
+    this.maxQueue = options.maxQueue ?? SETTINGS.CLIP_QUEUE_MAX.default;
     this.maxInFlight = options.maxInFlight ?? 1;
     for (const [k, v, min] of [['maxBatch', maxBatch, 1], ['maxDelayMs', this.maxDelayMs, 0], ['maxQueue', this.maxQueue, 1], ['maxInFlight', this.maxInFlight, 1]] as const) {
       if (!Number.isFinite(v) || v < min) throw new TypeError(`Batcher option ${k} must be a number >= ${min}, got ${v}`);
@@ -88,7 +86,7 @@ export class Batcher<I, O> {
     return this.inFlight;
   }
 
-  submit(item: I, opts: SubmitOptions = {}): Promise<O> {
+  submit(item: I, opts: CallLimits = {}): Promise<O> {
     const name = this.options.name ?? 'batcher';
     if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `${name} is shutting down`));
     const cancelled = alreadyCancelled(opts, name);

@@ -12,13 +12,15 @@
 import { inFlightOf, type Backend } from '../backends/backend';
 import { alreadyCancelled, watch } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
-import { Batcher, type SubmitOptions } from './batcher';
+import type { CallLimits } from '../control/cancel';
+import { Batcher } from './batcher';
 import { LruCache } from './lru';
+import { SETTINGS } from '../config/settings';
 
 export interface EmbedderOptions {
   /** S, the side of the square tensors the vision tower takes (bundle.imageSize). */
   readonly imageSize: number;
-  /** Cached embeddings per tower (entries); 0 disables the cache. Default 10,000. */
+  /** Cached embeddings per tower (entries); 0 disables the cache. Default: CLIP_CACHE_SIZE's (settings.ts). */
   readonly cacheSize?: number;
   readonly maxDelayMs?: number;
   readonly maxQueue?: number;
@@ -76,8 +78,8 @@ export class Embedder {
         return splitRows(await backend.encodeTexts({ ids, count: rows.length, contextLength: n }));
       },
     });
-    this.imageCache = new LruCache(options.cacheSize ?? 10_000);
-    this.textCache = new LruCache(options.cacheSize ?? 10_000);
+    this.imageCache = new LruCache(options.cacheSize ?? SETTINGS.CLIP_CACHE_SIZE.default);
+    this.textCache = new LruCache(options.cacheSize ?? SETTINGS.CLIP_CACHE_SIZE.default);
   }
 
   /**
@@ -86,7 +88,7 @@ export class Embedder {
    * being computed; the options it gets are the shared work's (see `cached`), to pass on to
    * preprocessing.
    */
-  embedImage(key: string, pixels: (opts: SubmitOptions) => Promise<Uint8Array>, opts: SubmitOptions = {}): Promise<Float32Array> {
+  embedImage(key: string, pixels: (opts: CallLimits) => Promise<Uint8Array>, opts: CallLimits = {}): Promise<Float32Array> {
     return this.cached(`i:${key}`, this.imageCache, async (work) => this.imageBatcher.submit(await pixels(work), work), opts);
   }
 
@@ -94,7 +96,7 @@ export class Embedder {
    * Embedding of a tokenised caption. Keyed by the token ids themselves: captions that differ only
    * in case, spacing or HTML escapes read the same to the model and share one embedding.
    */
-  embedTokens(tokens: Int32Array, opts: SubmitOptions = {}): Promise<Float32Array> {
+  embedTokens(tokens: Int32Array, opts: CallLimits = {}): Promise<Float32Array> {
     return this.cached(`t:${tokens.join(',')}`, this.textCache, (work) => this.textBatcher.submit(tokens, work), opts);
   }
 
@@ -103,13 +105,13 @@ export class Embedder {
    * same as embedImage for each, and their crops join the batch queue together. An item that fails
    * is an Error in its slot (DataLoader's contract); the others are unaffected.
    */
-  embedImages(items: readonly ImageItem[], opts: SubmitOptions = {}): Promise<Array<Float32Array | Error>> {
+  embedImages(items: readonly ImageItem[], opts: CallLimits = {}): Promise<Array<Float32Array | Error>> {
     this.calls.images++;
     return Promise.all(items.map((it) => settle(this.embedImage(it.key, it.pixels, opts))));
   }
 
   /** One request's captions as one submission: their misses enter the text queue together. */
-  embedTokensMany(rows: readonly Int32Array[], opts: SubmitOptions = {}): Promise<Array<Float32Array | Error>> {
+  embedTokensMany(rows: readonly Int32Array[], opts: CallLimits = {}): Promise<Array<Float32Array | Error>> {
     this.calls.texts++;
     return Promise.all(this.textBatcher.together(() => rows.map((t) => settle(this.embedTokens(t, opts)))));
   }
@@ -124,7 +126,7 @@ export class Embedder {
    * has given up. A caller leaving early never fails the others (a client that disconnects does
    * not fail another client's request for the same image).
    */
-  private cached(key: string, cache: LruCache<string, Float32Array>, compute: (work: SubmitOptions) => Promise<Float32Array>, opts: SubmitOptions): Promise<Float32Array> {
+  private cached(key: string, cache: LruCache<string, Float32Array>, compute: (work: CallLimits) => Promise<Float32Array>, opts: CallLimits): Promise<Float32Array> {
     const hit = cache.get(key);
     if (hit) return Promise.resolve(hit);
     let shared = this.inflight.get(key);
@@ -171,7 +173,7 @@ export class Embedder {
 /** An image of a request: its content key (sha256) and, if it must be encoded, its RGB crop. */
 export interface ImageItem {
   readonly key: string;
-  readonly pixels: (opts: SubmitOptions) => Promise<Uint8Array>;
+  readonly pixels: (opts: CallLimits) => Promise<Uint8Array>;
 }
 
 const settle = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
@@ -193,7 +195,7 @@ interface Shared {
  * Each caller of shared work waits under its own deadline and cancellation; `leave` is called
  * once if the caller gives up before the work is done.
  */
-function withCallerLimits<T>(p: Promise<T>, opts: SubmitOptions, leave: () => void): Promise<T> {
+function withCallerLimits<T>(p: Promise<T>, opts: CallLimits, leave: () => void): Promise<T> {
   const cancelled = alreadyCancelled({ signal: opts.signal }, 'shared work');
   if (cancelled) {
     leave();

@@ -1,6 +1,7 @@
 /**
- * `clipql index` and `clipql search`, in process, on the store CLIP_STORE names (default the
- * embedded one in ./data/store; --store overrides it), or, for index, on a running server:
+ * `clipql index`, in process, on the store CLIP_STORE names (default the embedded one in
+ * ./data/store; --store overrides it), or on a running server (`clipql search` is in
+ * search-command.ts, and shares this file's options, usage and opening):
  *
  *   clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
  *                [--progress-seconds 5] [--m M --ef-construction N (a new collection's index)]
@@ -28,8 +29,8 @@ import type { IndexTarget } from '../indexer/target';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
 import { openStore } from '../store/open';
-import type { CollectionStore } from '../store/store';
-import { ServerTarget } from './server-target';
+import { bindingOf, modelMismatch, type CollectionStore } from '../store/store';
+import { ServerTarget } from '../indexer/server-target';
 
 export const INDEX_USAGE = `usage: clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
                     [--m M] [--ef-construction N] [--progress-seconds N]
@@ -44,20 +45,20 @@ export interface Io {
   onInterrupt?(handler: () => void): () => void;
 }
 
-const COMMON = { model: { type: 'string' }, store: { type: 'string' } } as const;
+export const COMMON = { model: { type: 'string' }, store: { type: 'string' } } as const;
 
-function usage(io: Io, message: string): number {
+export function usage(io: Io, message: string): number {
   io.err(`error [${ErrorCode.BAD_USER_INPUT}]: ${message}\n${INDEX_USAGE}\n`);
   return 2;
 }
 
-const int = (v: string | undefined, what: string): number | undefined => {
+export const int = (v: string | undefined, what: string): number | undefined => {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `--${what} must be a whole number, got ${JSON.stringify(v)}`);
   return Number(v);
 };
 
-async function open(config: Config, model: string | undefined, store: string | undefined): Promise<{ pipeline: ClipPipeline; store: CollectionStore }> {
+export async function open(config: Config, model: string | undefined, store: string | undefined): Promise<{ pipeline: ClipPipeline; store: CollectionStore }> {
   const c = store === undefined ? config : { ...config, CLIP_STORE: store };
   const pipeline = await ClipPipeline.open({ modelDir: model ?? config.CLIP_MODEL ?? TINY_MODEL_DIR, config, backend: config.CLIP_BACKEND });
   try {
@@ -113,11 +114,12 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
     } else {
       opened = await open(config, v.model, v.store);
       const { pipeline, store } = opened;
-      const model = { name: pipeline.bundle.name, dim: pipeline.bundle.embedDim ?? (await pipeline.embedText('')).length };
-      if (!(await store.collection(v.collection))) {
+      const model = await pipeline.identity();
+      const existing = await store.collection(v.collection);
+      if (!existing) {
         const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });
         io.err(`created collection ${c.name} (model ${c.model}, D = ${c.dim}, m ${c.hnsw.m}, ef_construction ${c.hnsw.efConstruction})\n`);
-      }
+      } else if (bindingOf(existing, model) === 'other') throw modelMismatch(v.collection, existing, model); // before any encoding
       target = localTarget({ collection: v.collection, pipeline, store, model, maxPixels: config.CLIP_MAX_PIXELS, concurrency, chunk: batch });
     }
     let last = 0;
@@ -144,40 +146,6 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
     return 1;
   } finally {
     stopListening?.();
-    await opened?.store.close().catch(() => undefined);
-    await opened?.pipeline.close();
-  }
-}
-
-export async function searchCommand(argv: string[], config: Config, io: Io): Promise<number> {
-  let a;
-  try {
-    a = parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON, k: { type: 'string', default: '10' }, exact: { type: 'boolean', default: false }, approximate: { type: 'boolean', default: false }, ef: { type: 'string' }, json: { type: 'boolean', default: false } } });
-  } catch (e) {
-    return usage(io, (e as Error).message);
-  }
-  const { values: v, positionals } = a;
-  if (positionals.length !== 2) return usage(io, 'give the collection and one caption');
-  if (v.exact && v.approximate) return usage(io, 'give --exact or --approximate, not both');
-  const [name, caption] = positionals;
-  let opened: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    const k = int(v.k, 'k')!;
-    const ef = int(v.ef, 'ef');
-    opened = await open(config, v.model, v.store);
-    const { pipeline, store } = opened;
-    const query = await pipeline.embedText(caption);
-    const r = await store.search(name, { name: pipeline.bundle.name, dim: query.length }, query, { k, exact: v.exact ? true : v.approximate ? false : undefined, ef });
-    if (v.json) io.out(`${JSON.stringify({ collection: name, caption, exact: r.exact, ef: r.ef, hits: r.hits.map((h) => ({ id: h.id, score: h.score })) })}\n`);
-    else {
-      io.out(`${r.exact ? 'exact' : `approximate (HNSW, ef ${r.ef})`} search of ${name} for ${JSON.stringify(caption)}:\n`);
-      r.hits.forEach((h, i) => io.out(`${String(i + 1).padStart(3)}  ${h.score.toFixed(4)}  ${h.id}\n`));
-    }
-    return 0;
-  } catch (e) {
-    io.err(`error [${isClipqlError(e) ? e.code : ErrorCode.INTERNAL_SERVER_ERROR}]: ${(e as Error).message}\n`);
-    return 1;
-  } finally {
     await opened?.store.close().catch(() => undefined);
     await opened?.pipeline.close();
   }

@@ -7,7 +7,7 @@
  *
  * prints the caption × image cosine-similarity matrix (rows = captions, columns = images) as a
  * table, or as JSON with --json. `clipql index` and `clipql search` (a folder into a collection,
- * and a caption against it) are in index-command.ts. Errors are printed as "error [CODE]: message", exit status 1
+ * and a caption against it) are in index-command.ts and search-command.ts. Errors are printed as "error [CODE]: message", exit status 1
  * (2 for a usage error).
  */
 import { loadConfig } from '../config/config';
@@ -17,7 +17,8 @@ import { parseArgs } from 'node:util';
 import { ClipqlError, ErrorCode, isClipqlError } from '../errors';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
-import { INDEX_USAGE, indexCommand, searchCommand, type Io } from './index-command';
+import { INDEX_USAGE, indexCommand, type Io } from './index-command';
+import { searchCommand } from './search-command';
 
 const USAGE = `usage: clipql similarity --model DIR IMAGE... --caption TEXT [--caption TEXT...]
                          [--prefix TEXT] [--backend NAME] [--fast] [--json]`;

@@ -129,7 +129,7 @@ export const SETTINGS = {
   CLIP_ONNX_BATCH_BYTES: set('onnx', int(1), 32 * MIB, "CPU only: a batch is also capped so that its largest layer activation fits in this (batch-size.ts)", '32 MiB'),
   CLIP_ONNX_SPIN: set('onnx', bool, false, 'let idle onnxruntime threads spin (off: they sleep and leave the cores to preprocessing)'),
   CLIP_ONNX_NICE: set('onnx', int(0, 19), 10, 'niceness of the inference threads (Linux); 0 keeps the process\'s'),
-  CLIP_ONNX_DTYPE: set('onnx', oneOf('float32', 'int8'), 'float32', "int8 serves the bundle's onnx/*_int8.onnx towers (scripts/bench/quantize.py)"),
+  CLIP_ONNX_DTYPE: set('onnx', oneOf('float32', 'int8'), 'float32', "int8 serves the bundle's onnx/*_int8.onnx towers (scripts/bench/backends/quantize.py)"),
   // ---- torch
   CLIP_TORCH_DEVICES: set('torch', torchDevices, ['cpu'] as readonly string[], 'one worker process per entry: cpu, cpu,cpu, or GPU indices 0,1 (an MI250 is two GPUs); repeats: several workers on one GPU', 'cpu'),
   CLIP_TORCH_THREADS: opt('torch', int(1, 1024), "torch's intra-op threads per worker", 'on the CPU the cores divided among the workers; on a GPU 2'),

@@ -3,7 +3,7 @@
  * `npm run models -- <command>`: get real CLIP models.
  *
  *   list                        the manifest's models and what is on disk
- *   fetch [NAME] [--format onnx|torch|all] [--pin] [--force]
+ *   download [NAME] [--format onnx|torch|all] [--pin] [--force]   (`fetch`: its former name)
  *                               download NAME (default: the manifest's default) into models/NAME
  *   verify NAME                 re-hash a fetched model against the manifest and its fetch record
  *   remove NAME                 delete a fetched model (and any interrupted fetch of it)
@@ -11,7 +11,7 @@
  *                               bundle) under the project's Python (CLIP_TORCH_PYTHON, else .venv)
  *
  * Options for every command: --manifest FILE (default models/manifest.json), --models-dir DIR
- * (default models/); for fetch: --stall-timeout SECONDS (60), --retries N (5).
+ * (default models/); for download: --stall-timeout SECONDS (60), --retries N (5).
  * Environment: HF_ENDPOINT, HF_TOKEN, HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
  * Progress goes to stderr, results to stdout. Exit status: 0 ok, 1 failure, 2 usage error.
  */
@@ -21,11 +21,11 @@ import { parseArgs } from 'node:util';
 import { ErrorCode, isClipqlError } from '../errors';
 import { spawnSync } from 'node:child_process';
 import { defaultPython, REPO_ROOT } from '../paths';
-import { fetchModel, summarize } from './fetch';
+import { downloadModel, summarize } from './model-download';
 import { FORMAT_SELECTIONS, loadManifest, type FormatSelection } from './manifest';
 import { createProgress, formatBytes, type ProgressStream } from './progress';
 import type { Env } from './proxy';
-import { listModels, removeModel } from './store';
+import { listModels, removeModel } from './model-folder';
 import { verifyModel } from './verify';
 
 export const DEFAULT_MANIFEST = path.join(REPO_ROOT, 'models', 'manifest.json');
@@ -34,7 +34,8 @@ export const DEFAULT_MODELS_DIR = path.join(REPO_ROOT, 'models');
 export const USAGE = `usage: npm run models -- <command> [options]
 
   list                          the known models and what is on disk
-  fetch [NAME]                  download NAME (default: the manifest's default) into models/NAME
+  download [NAME]               download NAME (default: the manifest's default) into models/NAME
+                                (fetch is accepted as its former name)
         [--format onnx|torch|all]  which bundle variant (default onnx; torch = OpenAI's TorchScript file)
         [--pin]                 write the verified sizes and sha256 into the manifest
         [--force]               download again even if models/NAME has the files
@@ -116,13 +117,14 @@ export async function main(argv: string[], ioArg?: CliIo): Promise<number> {
         }
         const rows = models.map((m) => [
           `${m.name}${m.isDefault ? ' (default)' : ''}`,
-          m.state === 'fetched' ? `fetched${m.formats.length ? ` [${m.formats.join(', ')}]` : ''}` : m.state === 'partial' ? 'partial: run fetch to resume' : m.state === 'local' ? `local${m.inManifest ? '' : ', not in the manifest'}${m.formats.length ? ` [${m.formats.join(', ')}]` : ''}` : 'not fetched',
+          m.state === 'fetched' ? `fetched${m.formats.length ? ` [${m.formats.join(', ')}]` : ''}` : m.state === 'partial' ? 'partial: run download to resume' : m.state === 'local' ? `local${m.inManifest ? '' : ', not in the manifest'}${m.formats.length ? ` [${m.formats.join(', ')}]` : ''}` : 'not fetched',
           m.bytes ? formatBytes(m.bytes) : '',
           m.description ?? '',
         ]);
         io.out(table(['model', 'state', 'size', 'description'], rows));
         return 0;
       }
+      case 'download':
       case 'fetch': {
         const format = values.format ?? 'onnx';
         if (!FORMAT_SELECTIONS.includes(format as FormatSelection)) return usage(io, `--format must be one of ${FORMAT_SELECTIONS.join(', ')}, got ${JSON.stringify(format)}`);
@@ -130,7 +132,7 @@ export async function main(argv: string[], ioArg?: CliIo): Promise<number> {
         if (!(stall > 0)) return usage(io, `--stall-timeout must be a positive number of seconds, got ${JSON.stringify(values['stall-timeout'])}`);
         const retries = values.retries === undefined ? 5 : Number(values.retries);
         if (!Number.isInteger(retries) || retries < 0) return usage(io, `--retries must be a whole number ≥ 0, got ${JSON.stringify(values.retries)}`);
-        const result = await fetchModel({
+        const result = await downloadModel({
           manifestPath,
           modelsDir,
           ...(name !== undefined && { name }),
@@ -154,7 +156,7 @@ export async function main(argv: string[], ioArg?: CliIo): Promise<number> {
           onFile: (file, i, n) => io.err.write(`[${i}/${n}] hashing ${file}\n`),
         });
         for (const f of report.files) io.out(f.ok ? `ok        ${f.path}  ${formatBytes(f.size ?? 0)}  sha256 ${f.sha256} (${f.against})\n` : `FAILED    ${f.path}: ${f.problem}\n`);
-        io.out(report.ok ? `${report.name}: all ${report.files.length} files verified\n` : `${report.name}: ${report.files.filter((f) => !f.ok).length} of ${report.files.length} files failed; \`models fetch ${report.name} --force\` downloads them again\n`);
+        io.out(report.ok ? `${report.name}: all ${report.files.length} files verified\n` : `${report.name}: ${report.files.filter((f) => !f.ok).length} of ${report.files.length} files failed; \`models download ${report.name} --force\` downloads them again\n`);
         return report.ok ? 0 : 1;
       }
       case 'remove': {

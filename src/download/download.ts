@@ -18,6 +18,10 @@
  * - Careful with credentials. Redirects are followed by hand (the hub answers LFS files with a
  *   302 to its CDN): `Authorization: Bearer $HF_TOKEN` goes only to requests whose origin is the
  *   hub's, never to a redirect target elsewhere; an https → http redirect is refused.
+ *
+ * Longer than the usual ~300 lines on purpose: resuming, retrying, following redirects, checking and
+ * naming the failures of one transfer share its state (the .part file, the validator, the
+ * attempt), and split apart each piece would need all of it.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fs, writeFileSync } from 'node:fs';
@@ -76,7 +80,7 @@ interface PartMeta {
 /** Connection errors that mean "cannot reach the host" rather than "the transfer broke". */
 const OFFLINE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'UND_ERR_CONNECT_TIMEOUT']);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const DEFAULT_UA = 'clipql-models/1 (+https://github.com/openai/CLIP models fetch)';
+const DEFAULT_UA = 'clipql-models/1 (+https://github.com/openai/CLIP models download)';
 
 /** A failure worth another attempt (stall, dropped connection, 5xx). */
 class Transient extends Error {}

@@ -4,7 +4,7 @@
  *
  *   {
  *     "version": 1,
- *     "default": "ViT-L-14-336",                 // what `models fetch` and `npm start` use by default
+ *     "default": "ViT-L-14-336",                 // what `models download` and `npm start` use by default
  *     "models": {
  *       "ViT-L-14-336": {
  *         "description": "...",
@@ -28,7 +28,7 @@
  * `format` says which bundle variant needs the file: "onnx" (onnxruntime backend), "torch" (the
  * TorchScript checkpoint for the torch backend), or none (config and tokenizer files, always fetched).
  * An `optional` file that the server does not have (HTTP 404) is skipped with a note instead of
- * failing the fetch. `size` and `sha256` are null until known; `models fetch NAME --pin` fills them
+ * failing the fetch. `size` and `sha256` are null until known; `models download NAME --pin` fills them
  * in from a verified download (and pins an "hf" revision to the commit the hub served).
  */
 import { promises as fs } from 'node:fs';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ClipqlError, ErrorCode } from '../errors';
 import { sha256File } from './download';
 import { loadManifest, resolveModel, type ManifestModel } from './manifest';
-import { isDir, modelDir, readRecord, RECORD_FILE } from './store';
+import { isDir, modelDir, readRecord, RECORD_FILE } from './model-folder';
 
 export interface VerifyOptions {
   readonly modelsDir: string;
@@ -55,7 +55,7 @@ export async function verifyModel(options: VerifyOptions): Promise<VerifyReport>
   const dir = modelDir(options.modelsDir, name);
   if (!(await isDir(dir))) throw new ClipqlError(ErrorCode.BAD_MODEL, `${dir} does not exist: fetch ${name} first`, { details: { dir } });
   const record = await readRecord(dir);
-  if (!record) throw new ClipqlError(ErrorCode.BAD_MODEL, `${dir} has no ${RECORD_FILE}: it was not created by \`models fetch\`, so there is nothing to verify it against`, { details: { dir } });
+  if (!record) throw new ClipqlError(ErrorCode.BAD_MODEL, `${dir} has no ${RECORD_FILE}: it was not created by \`models download\`, so there is nothing to verify it against`, { details: { dir } });
 
   const checks: FileCheck[] = [];
   for (const [i, r] of record.files.entries()) {

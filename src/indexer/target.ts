@@ -1,7 +1,7 @@
 /**
  * Where `clipql index` puts a folder (the indexer's one extension point): the collection in this
  * process's store (local-target.ts: encoded here by the pipeline) or on a running clipql server
- * (cli/server-target.ts: sent through GraphQL, encoded there). The indexer (indexer.ts) lists and
+ * (server-target.ts: sent through GraphQL, encoded there). The indexer (indexer.ts) lists and
  * hashes the files, skips what the target already holds, and hands the rest over in chunks.
  *
  * Contract:

@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AdmissionGate } from '../control/admission';
-import type { CallLimits as SubmitOptions } from '../control/cancel';
+import type { CallLimits } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { DecodeLimits } from './image/decode';
 import type { ImageTransformConfig } from './image/config';
@@ -111,7 +111,7 @@ export class PreprocessPool {
    * Preprocesses one image: BAD_IMAGE & co. for bad bytes; OVERLOADED when `maxQueue` tasks
    * already wait; TIMEOUT or the abort reason when `opts` fires before the task has started.
    */
-  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: SubmitOptions): Promise<PreprocessedPixels> {
+  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: CallLimits): Promise<PreprocessedPixels> {
     const task = { kind: 'pixels' as const, bytes, cfg, mode, limits };
     if (!this.gate || this.closed) return this.dispatch(task) as Promise<PreprocessedPixels>;
     return this.gate.run(() => this.dispatch(task), opts) as Promise<PreprocessedPixels>;

@@ -10,10 +10,10 @@ import { Collection, SearchHit } from './collection.type';
 import type { RequestContext } from './context';
 import type { ImageRef } from './image-ref';
 
-/** The model `ctx` embeds with, as the store records it: its served name and D (from the config, else a probe). */
+/** The model `ctx` embeds with, as the store records it: its identity under its served name (D from the config, else a probe). */
 export async function servedModel(ctx: RequestContext, backend: string): Promise<ModelRef> {
   const dim = ctx.pipeline.bundle.embedDim ?? (await ctx.textLoader(backend).load('')).length;
-  return { name: ctx.model.name, dim };
+  return ctx.pipeline.identity(ctx.model.name, dim);
 }
 
 /**
@@ -44,7 +44,7 @@ export async function thumbnailOf(ref: ImageRef, maxPixels: number): Promise<New
 }
 
 export function collectionView(c: CollectionInfo, engine: string): Collection {
-  return Object.assign(new Collection(), { name: c.name, model: c.model, dimension: c.dim, createdAt: c.createdAt, engine, m: c.hnsw.m, efConstruction: c.hnsw.efConstruction, count: undefined as unknown as number });
+  return Object.assign(new Collection(), { name: c.name, model: c.model, modelFingerprint: c.fingerprint ?? undefined, dimension: c.dim, createdAt: c.createdAt, engine, m: c.hnsw.m, efConstruction: c.hnsw.efConstruction, count: undefined as unknown as number });
 }
 
 export function hitView(h: Hit, rank: number): SearchHit {

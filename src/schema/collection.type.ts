@@ -12,8 +12,11 @@ export class Collection {
   @Field()
   name!: string;
 
-  @Field({ description: 'The model whose embeddings it holds; adding or searching with another model is MODEL_MISMATCH.' })
+  @Field({ description: 'The name of the model whose embeddings it holds (as it was served or run when the collection was made). Adding or searching with other weights, under any name, is MODEL_MISMATCH; the same weights under another name (an alias) are the same model.' })
   model!: string;
+
+  @Field(() => String, { nullable: true, description: "That model's fingerprint: the sha256 of its weights and preprocessing, which the collection is bound to. Null for a collection made before fingerprints, until a model of its recorded name uses it." })
+  modelFingerprint?: string;
 
   @Field(() => Int, { description: 'Embedding dimension D of that model.' })
   dimension!: number;
@@ -126,8 +129,8 @@ export class AddImagesResult {
   @Field(() => [ID], { description: 'The ids stored (added or replaced), in request order.' })
   ids!: string[];
 
-  @Field(() => Int, { description: 'Items in the collection afterwards.' })
-  count!: number;
+  /** Resolved only when asked (WriteCountResolver): a count of the collection's rows is O(N). */
+  count?: number;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'What deleteItems removed.' })
@@ -138,6 +141,6 @@ export class DeleteItemsResult {
   @Field(() => [ID], { description: 'The ids that were there and are gone; unknown ids are not an error.' })
   deleted!: string[];
 
-  @Field(() => Int, { description: 'Items in the collection afterwards.' })
-  count!: number;
+  /** Resolved only when asked (WriteCountResolver): a count of the collection's rows is O(N). */
+  count?: number;
 }

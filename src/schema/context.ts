@@ -14,7 +14,7 @@ import type { Caller } from '../access/access';
 import type { Limits } from '../input/limits';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { ClipPipeline } from '../pipeline';
-import { ServedModels, type ServedModel } from '../served-models';
+import type { ServedModel, ServedModels } from '../served-models';
 import type { CollectionStore } from '../store/store';
 import type { ImageRef } from './image-ref';
 
@@ -46,11 +46,10 @@ export interface RequestContext {
 const noStore = () => Promise.reject(new ClipqlError(ErrorCode.STORE_UNAVAILABLE, 'this server has no collection store'));
 
 /**
- * A request's context, bound to the default model; `served` may be one pipeline (library and
- * tests). `signal` may be a function that makes it on first use (server/http-io.ts requestSignal).
+ * A request's context, bound to the default model of `models`. `signal` may be a function that
+ * makes it on first use (server/http-io.ts requestSignal).
  */
-export function createContext(served: ServedModels | ClipPipeline, limits: Limits, signal: AbortSignal | (() => AbortSignal), caller?: Caller, store: () => Promise<CollectionStore> = noStore): RequestContext {
-  const models = served instanceof ServedModels ? served : ServedModels.single(served);
+export function createContext(models: ServedModels, limits: Limits, signal: AbortSignal | (() => AbortSignal), caller?: Caller, store: () => Promise<CollectionStore> = noStore): RequestContext {
   const deadline = Date.now() + limits.requestTimeoutMs;
   const signalOf = typeof signal === 'function' ? signal : () => signal;
   const scoped = new Map<string, RequestContext>();

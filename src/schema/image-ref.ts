@@ -2,7 +2,7 @@
  * An input image inside one request: its bytes, content hash and header facts. Decoding to a
  * tensor happens only when an embedding is needed and not cached (ImageRef.tensor()).
  */
-import type { CallLimits as SubmitOptions } from '../control/cancel';
+import type { CallLimits } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 import { decodeBase64Image } from '../input/base64';
 import { fetchImage } from '../input/fetch';
@@ -26,7 +26,7 @@ export class ImageRef {
   ) {}
 
   /** The RGB crop for the backends; `opts`: the deadline and abort under which it is still wanted (see Embedder). */
-  pixels(opts?: SubmitOptions): Promise<Uint8Array> {
+  pixels(opts?: CallLimits): Promise<Uint8Array> {
     return this.pipeline.imagePixels(this.bytes, opts);
   }
 }

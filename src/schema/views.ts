@@ -5,7 +5,7 @@ import type { ImageRef } from './image-ref';
 import { BackendStatus, Caption, Image, ModelInfo } from './types';
 
 export const RANDOM_WEIGHTS_WARNING =
-  'this model has seeded random weights (a test fixture): similarities are meaningless. Run `npm run models -- fetch ViT-L-14-336` and start with CLIP_MODEL=models/ViT-L-14-336 for real CLIP.';
+  'this model has seeded random weights (a test fixture): similarities are meaningless. Run `npm run models -- download ViT-L-14-336` and start with CLIP_MODEL=models/ViT-L-14-336 for real CLIP.';
 
 /** An input image of a request whose context (`ctx.model`) embeds it with `backend`. */
 export function imageView(ref: ImageRef, index: number, backend: string, modelName: string): Image {

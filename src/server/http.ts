@@ -23,9 +23,8 @@ import { gate, sendError, trustedBody, trustedSearch } from './gate';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { Limits } from '../input/limits';
 import { parseGraphQLMultipart } from '../input/upload';
-import type { ClipPipeline } from '../pipeline';
 import { createContext, type RequestContext } from '../schema/context';
-import { ServedModels } from '../served-models';
+import type { ServedModels } from '../served-models';
 import { bodyText, declaredTooLarge, readBody, requestSignal, send } from './http-io';
 import type { Lifecycle } from './lifecycle';
 import { handleOpenAI } from './openai/route';
@@ -34,7 +33,8 @@ import type { CollectionStore } from '../store/store';
 export interface HttpOptions {
   /** The Apollo instance, looked up per request: it is made after this server, whose drain plugin needs the server. */
   readonly apollo: () => ApolloServer<RequestContext>;
-  readonly pipeline: ClipPipeline;
+  /** The models GraphQL and /v1 serve, the default first. */
+  readonly models: ServedModels;
   readonly limits: Limits;
   /** The service's state (lifecycle.ts): /healthz is 200 when ready; GraphQL waits for ready; all is refused from the drain on. */
   readonly lifecycle: Lifecycle;
@@ -53,8 +53,6 @@ export interface HttpOptions {
   readonly access?: Access;
   /** The trusted-documents manifest (CLIP_TRUSTED_DOCUMENTS); absent: any document runs. */
   readonly trusted?: TrustedDocuments;
-  /** The models GraphQL and /v1 serve (default: the pipeline's one model); `pipeline` is the default one's. */
-  readonly models?: ServedModels;
   /** Counts /v1 answers by route and outcome. */
   readonly onOpenAIAnswer?: (route: string, outcome: string) => void;
 }
@@ -66,7 +64,7 @@ export function createHttpServer(options: HttpOptions): http.Server {
   // every connectionsCheckingInterval (30 s by default, which would let a slow client hold its
   // socket up to 30 s past its limit), so it checks every second here.
   const requestTimeout = Math.max(options.receiveTimeoutMs ?? 60_000, headersTimeout);
-  const resolved: Resolved = { ...options, models: options.models ?? ServedModels.single(options.pipeline), created: Math.floor(Date.now() / 1000) };
+  const resolved: Resolved = { ...options, created: Math.floor(Date.now() / 1000) };
   const server = http.createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) }, (req, res) => {
     handle(req, res, resolved).catch((e: unknown) => {
       options.onError?.(e);
@@ -80,7 +78,6 @@ export function createHttpServer(options: HttpOptions): http.Server {
 
 /** The options with what createHttpServer derives once. */
 interface Resolved extends HttpOptions {
-  readonly models: ServedModels;
   /** Unix seconds of the server's creation: /v1/models's `created`. */
   readonly created: number;
 }

@@ -24,8 +24,7 @@ async function main(): Promise<void> {
   if (page?.warning) log.warn({}, page.warning);
   const service = await startService({
     // CLIP_MODELS names its folders; only the one-model form has a default to choose.
-    modelDir: config.CLIP_MODELS ? config.CLIP_MODELS[0].dir : await chooseModel(config, log),
-    models: config.CLIP_MODELS,
+    models: config.CLIP_MODELS ?? [{ name: '', dir: await chooseModel(config, log) }],
     backend: config.CLIP_BACKEND,
     port: config.PORT,
     host: config.HOST,

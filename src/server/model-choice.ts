@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { groupEnv, type Config } from '../config/config';
-import { fetchModel, loadManifest, readRecord, silentProgress, DEFAULT_MANIFEST, DEFAULT_MODELS_DIR } from '../download';
+import { downloadModel, loadManifest, readRecord, silentProgress, DEFAULT_MANIFEST, DEFAULT_MODELS_DIR } from '../download';
 import { TINY_MODEL_DIR } from '../paths';
 import type { Logger } from './log';
 
@@ -22,8 +22,8 @@ export async function chooseModel(config: Config, log: Logger): Promise<string> 
     const dir = path.join(DEFAULT_MODELS_DIR, name);
     if (existsSync(dir) && (await readRecord(dir).catch(() => undefined))) return dir;
     if (config.CLIP_AUTO_FETCH) {
-      log.info({ model: name }, `CLIP_MODEL is not set and ${name} is not in models/: fetching it (npm run models -- fetch ${name}); set CLIP_AUTO_FETCH=0 to skip`);
-      await fetchModel({ manifestPath: DEFAULT_MANIFEST, modelsDir: DEFAULT_MODELS_DIR, name, env: groupEnv(config, 'downloads'), progress: silentProgress, retries: 1, connectTimeoutMs: 10_000 });
+      log.info({ model: name }, `CLIP_MODEL is not set and ${name} is not in models/: fetching it (npm run models -- download ${name}); set CLIP_AUTO_FETCH=0 to skip`);
+      await downloadModel({ manifestPath: DEFAULT_MANIFEST, modelsDir: DEFAULT_MODELS_DIR, name, env: groupEnv(config, 'downloads'), progress: silentProgress, retries: 1, connectTimeoutMs: 10_000 });
       return dir;
     }
   } catch (e) {
@@ -31,7 +31,7 @@ export async function chooseModel(config: Config, log: Logger): Promise<string> 
   }
   log.warn(
     { model: path.basename(TINY_MODEL_DIR) },
-    `SERVING THE TINY TEST MODEL WITH RANDOM WEIGHTS: its similarities are meaningless. For real CLIP: npm run models -- fetch ${name}, then start with CLIP_MODEL=models/${name}.`,
+    `SERVING THE TINY TEST MODEL WITH RANDOM WEIGHTS: its similarities are meaningless. For real CLIP: npm run models -- download ${name}, then start with CLIP_MODEL=models/${name}.`,
   );
   return TINY_MODEL_DIR;
 }

@@ -52,6 +52,9 @@ async function warmModels(models: ServedModels, opened: ReadonlyMap<string, { ms
     const rss = process.memoryUsage.rss() - rss0;
     const before = opened.get(m.name) ?? { ms: 0, rss: 0 };
     models.recordLoad(m.name, { startupMs: before.ms + ms, rssBytes: Math.max(0, before.rss + rss), fileBytes: await towerBytes(m.pipeline) });
+    // The fingerprint collections are bound to (bundle/fingerprint.ts): hashed now, the first time
+    // a folder is served (then cached), rather than on the first collection request.
+    await m.pipeline.identity(m.name);
   }
 }
 

@@ -26,10 +26,8 @@ import { Metrics } from './metrics';
 import { openModels } from './open-models';
 
 export interface ServiceConfig {
-  /** The one model's bundle folder (CLIP_MODEL), served under the folder's name; ignored when `models` is given. */
-  readonly modelDir: string;
-  /** Several models (CLIP_MODELS): names and folders, the first the default. */
-  readonly models?: readonly ModelSpec[];
+  /** The served models (CLIP_MODELS, or the one CLIP_MODEL as [{ name: '', dir }]: '' serves it under its folder's name), the first the default. */
+  readonly models: readonly ModelSpec[];
   readonly backend: string;
   readonly port: number;
   readonly host: string;
@@ -69,13 +67,10 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const trusted = c.CLIP_TRUSTED_DOCUMENTS ? TrustedDocuments.fromFile(c.CLIP_TRUSTED_DOCUMENTS) : undefined;
   const lifecycle = new Lifecycle();
   // One pipeline per model (own backends, batchers, caches), one preprocessing pool for all.
-  const specs = config.models ?? [{ name: '', dir: config.modelDir }]; // '': the bundle folder's name
-  const opened = await openModels(specs, {
+  const opened = await openModels(config.models, {
     backend: config.backend,
     config: c,
     log,
-    decodeLimits: { maxBytes: limits.maxImageBytes, maxPixels: limits.maxPixels },
-    embedder: { cacheSize: c.CLIP_CACHE_SIZE, maxDelayMs: c.CLIP_BATCH_DELAY_MS, maxQueue: c.CLIP_QUEUE_MAX },
   });
   const models = opened.models;
   const pipeline = models.default.pipeline;
@@ -107,7 +102,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   });
   const server = createHttpServer({
     apollo: () => apollo!,
-    pipeline,
     models,
     limits,
     lifecycle,
@@ -156,7 +150,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   for (const m of models.list().filter((x) => x.pipeline.bundle.randomWeights)) {
-    log.warn({ model: m.name, bundle: m.pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- fetch ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
+    log.warn({ model: m.name, bundle: m.pipeline.bundle.name }, `THE MODEL HAS SEEDED RANDOM WEIGHTS (a test fixture): every similarity it returns is meaningless. For real CLIP run \`npm run models -- download ViT-L-14-336\` and start with CLIP_MODEL=models/ViT-L-14-336.`);
   }
   try {
     await apollo.start(); // serverWillStart: the model loads and warms; then ready

@@ -25,9 +25,9 @@ export interface Queryable {
  * one it may use set_config(..., true), which ends with the transaction). Names and values are
  * restricted to [A-Za-z0-9_.] (they travel in a connection's start-up options, not as SQL).
  */
-export type SessionSettings = Readonly<Record<string, string>>;
+export type ConnectionSettings = Readonly<Record<string, string>>;
 
-export function checkSessionSettings(settings: SessionSettings): SessionSettings {
+export function checkConnectionSettings(settings: ConnectionSettings): ConnectionSettings {
   for (const [k, v] of Object.entries(settings)) {
     if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(k) || !/^[A-Za-z0-9_.]+$/.test(v)) throw new RangeError(`session setting ${JSON.stringify(k)} = ${JSON.stringify(v)}: names and values are letters, digits, '_' and '.'`);
   }
@@ -37,8 +37,8 @@ export function checkSessionSettings(settings: SessionSettings): SessionSettings
 export interface StoreDriver extends Queryable {
   /** "pglite" or "postgres": shown in logs and in tests' names. */
   readonly engine: 'pglite' | 'postgres';
-  /** What every connection starts with (see SessionSettings); the store reads it to skip SETs. */
-  readonly session: SessionSettings;
+  /** What every connection starts with (see ConnectionSettings); the store reads it to skip SETs. */
+  readonly session: ConnectionSettings;
   /**
    * A vector as a parameter for `$n::vector`: on node-postgres pgvector's binary form (a Buffer
    * travels as a binary parameter, read by vector_recv: 4 bytes a value, nothing to format or

@@ -9,7 +9,7 @@
  * `auto` (the default) scans exactly where that is cheap, judged by the table's size in pages
  * (what the scan reads; rows of D = 768 take one 8 KB page per two items with the vector kept in
  * the row, items-table.ts): at most EXACT_MAX_PAGES, or EXACT_MAX_PAGES_FILTERED with a filter (StoreOptions.exactScanPages).
- * Both were chosen by measurement (scripts/bench/exact-threshold.ts, docs/collections.md):
+ * Both were chosen by measurement (scripts/bench/collections/exact-threshold.ts, docs/collections.md):
  * the largest sizes at which the exact scan's p50 was within about a millisecond of the index's.
  * The decision costs no round trip: every search's statement also answers the table's size,
  * which the store keeps per collection (CollectionStore.search) and decides the next search of

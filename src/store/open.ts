@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../config/config';
-import type { SessionSettings, StoreDriver } from './driver';
+import type { ConnectionSettings, StoreDriver } from './driver';
 import { PgliteDriver } from './pglite-driver';
 import { PostgresDriver } from './postgres-driver';
 import { CollectionStore, searchSession } from './store';
@@ -30,7 +30,7 @@ export function storeLocation(c: Pick<Config, 'CLIP_STORE'>, cwd = process.cwd()
   return { engine: 'pglite', target: path.resolve(cwd, dir || DEFAULT_STORE_DIR) };
 }
 
-export function createDriver(location: StoreLocation, pool = 8, session: SessionSettings = {}): StoreDriver {
+export function createDriver(location: StoreLocation, pool = 8, session: ConnectionSettings = {}): StoreDriver {
   return location.engine === 'postgres' ? new PostgresDriver({ connectionString: location.target, max: pool, session }) : new PgliteDriver(location.target, session);
 }
 

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { checkSessionSettings, SqlError, vectorText, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
+import { checkConnectionSettings, SqlError, vectorText, type Queryable, type ConnectionSettings, type SqlValue, type StoreDriver } from './driver';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './pglite-protocol';
 
 type Pending = { resolve: (rows: Record<string, unknown>[]) => void; reject: (e: Error) => void };
@@ -23,16 +23,16 @@ export class PgliteDriver implements StoreDriver {
   /** Set when the worker died: every later call fails with it. */
   private dead?: Error;
 
-  readonly session: SessionSettings;
+  readonly session: ConnectionSettings;
   /** See StoreDriver.vector: the text form (PGlite's parameters travel as text). */
   readonly vector = vectorText;
 
   /** `dataDir` is created if missing; PGlite initialises an empty one on first open (seconds). */
   constructor(
     readonly dataDir: string,
-    session: SessionSettings = {},
+    session: ConnectionSettings = {},
   ) {
-    this.session = checkSessionSettings(session);
+    this.session = checkConnectionSettings(session);
     mkdirSync(dataDir, { recursive: true });
     const config: WorkerConfig = { dataDir: path.resolve(dataDir), session: this.session };
     this.worker = new Worker(path.join(__dirname, 'pglite-worker.js'), { workerData: config });

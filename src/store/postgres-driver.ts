@@ -5,7 +5,7 @@
  * the pool reconnects by itself on the next query.
  */
 import { Pool, type PoolClient } from 'pg';
-import { checkSessionSettings, SqlError, vectorBinary, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
+import { checkConnectionSettings, SqlError, vectorBinary, type Queryable, type ConnectionSettings, type SqlValue, type StoreDriver } from './driver';
 
 export interface PostgresDriverOptions {
   /** postgres://user:password@host:port/database (or ?host=/run/postgresql for a socket). */
@@ -13,19 +13,19 @@ export interface PostgresDriverOptions {
   /** Pool size (default 8). */
   readonly max?: number;
   /** Set on every connection at start-up (`-c name=value` options): no statement of its own. */
-  readonly session?: SessionSettings;
+  readonly session?: ConnectionSettings;
 }
 
 export class PostgresDriver implements StoreDriver {
   readonly engine = 'postgres' as const;
-  readonly session: SessionSettings;
+  readonly session: ConnectionSettings;
   /** See StoreDriver.vector: pgvector's binary form, a binary parameter. */
   readonly vector = vectorBinary;
   private readonly pool: Pool;
   private closed?: Promise<void>;
 
   constructor(options: PostgresDriverOptions) {
-    this.session = checkSessionSettings(options.session ?? {});
+    this.session = checkConnectionSettings(options.session ?? {});
     const startup = Object.entries(this.session).map(([k, v]) => `-c ${k}=${v}`).join(' ');
     this.pool = new Pool({ connectionString: options.connectionString, max: options.max ?? 8, connectionTimeoutMillis: 10_000, ...(startup ? { options: startup } : {}) });
     // An idle connection that the server drops emits 'error' on the pool; without a listener

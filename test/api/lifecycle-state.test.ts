@@ -38,7 +38,7 @@ test('a real service: 503 while the model loads (GraphQL with Retry-After), read
   // The torch backend's worker takes a second or two to start: long enough to see "starting".
   const port = await freePort();
   const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_BACKEND: 'torch', CLIP_TORCH_DEVICES: 'cpu' });
-  const starting = startService({ modelDir: TINY_MODEL_DIR, backend: 'torch', port, host: '127.0.0.1', config, log: createLogger('silent') });
+  const starting = startService({ models: [{ name: '', dir: TINY_MODEL_DIR }], backend: 'torch', port, host: '127.0.0.1', config, log: createLogger('silent') });
   const url = `http://127.0.0.1:${port}`;
   let seen: { health: number; graphql: number; retryAfter: string | null } | undefined;
   for (let i = 0; i < 400 && !seen; i++) {

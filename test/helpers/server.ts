@@ -13,7 +13,7 @@ import { BPE_VOCAB } from './shared';
 /** An in-process service on the tiny model (or `modelDir`); CLIP_MODELS in `env` serves several instead. */
 export async function startTestService(env: Record<string, string> = {}, modelDir = TINY_MODEL_DIR): Promise<Service> {
   const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), ...env });
-  return startService({ modelDir, models: config.CLIP_MODELS, backend: config.CLIP_BACKEND, port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL) });
+  return startService({ models: config.CLIP_MODELS ?? [{ name: '', dir: modelDir }], backend: config.CLIP_BACKEND, port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL) });
 }
 
 export interface ChildServer {

@@ -7,7 +7,7 @@ import { rng } from '../../scripts/hostile/bytes';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/errors';
-import type { SessionSettings, StoreDriver } from '../../src/store/driver';
+import type { ConnectionSettings, StoreDriver } from '../../src/store/driver';
 import { metadataText } from '../../src/store/limits';
 import { itemsTable } from '../../src/store/items-table';
 import { searchSql } from '../../src/store/nearest';
@@ -16,7 +16,7 @@ import { CollectionStore, searchSession, type NewItem } from '../../src/store/st
 
 export interface Engine {
   /** A driver on an empty database (each call may return the same database), with these session settings. */
-  driver(session: SessionSettings): Promise<StoreDriver>;
+  driver(session: ConnectionSettings): Promise<StoreDriver>;
   /** Called once after the suite. */
   cleanup?(): Promise<void>;
 }
@@ -57,7 +57,7 @@ export function storeSuite(name: string, engine: Engine): void {
     it('migrates once: a second run applies nothing', async () => {
       assert.deepEqual(await migrate(store.driver), []);
       const rows = await store.driver.query<{ version: number }>('SELECT version FROM clip_migrations ORDER BY version');
-      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+      assert.deepEqual(rows.map((r) => r.version), [1, 2, 3]);
     });
 
     it('creates, lists and refuses a duplicate name', async () => {

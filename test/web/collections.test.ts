@@ -34,7 +34,7 @@ before(async () => {
   storeDir = await freshPgliteDir('clipql-page-store-');
   const env = { LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_STORE: storeDir };
   const { config } = parseConfig(env);
-  service = await startService({ modelDir: TINY_MODEL_DIR, backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
+  service = await startService({ models: [{ name: '', dir: TINY_MODEL_DIR }], backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   mkdirSync(ARTIFACTS, { recursive: true });
 });

@@ -43,7 +43,7 @@ before(async () => {
   const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_STORE: storeDir, CLIP_API_KEYS_FILE: path.join(dir, 'keys'), CLIP_PAGE_KEY_FILE: path.join(dir, 'page-key') });
   const key = pageKey(config);
   assert.deepEqual([key?.name, key?.actions, key?.warning], ['page', ['read'], undefined]);
-  service = await startService({ modelDir: TINY_MODEL_DIR, backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir, key })] });
+  service = await startService({ models: [{ name: '', dir: TINY_MODEL_DIR }], backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir, key })] });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   for (const name of ['photos', 'private']) assert.equal((await gql(service.url, 'mutation($n: String!) { createCollection(name: $n) { name } }', { n: name }, root)).status, 200);
   const images = notebook().slice(0, 2).map((n) => ({ base64: readFileSync(n.path).toString('base64') }));

@@ -35,7 +35,7 @@ before(async () => {
   webDir = (await buildWeb(mkdtempSync(path.join(os.tmpdir(), 'clipql-page-models-')))).outDir;
   storeDir = await freshPgliteDir('clipql-page-models-store-');
   const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_MODELS: `tiny=${TINY_MODEL_DIR},small=${second.dir}`, CLIP_STORE: storeDir });
-  service = await startService({ modelDir: TINY_MODEL_DIR, models: config.CLIP_MODELS, backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
+  service = await startService({ models: config.CLIP_MODELS ?? [{ name: '', dir: TINY_MODEL_DIR }], backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 });
 

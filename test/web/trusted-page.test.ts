@@ -28,7 +28,7 @@ before(async () => {
   webDir = (await buildWeb(mkdtempSync(path.join(os.tmpdir(), 'clipql-trusted-page-')))).outDir;
   const env = { LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_TRUSTED_DOCUMENTS: path.join(REPO_ROOT, 'client', 'gql', 'persisted-documents.json') };
   const { config } = parseConfig(env);
-  service = await startService({ modelDir: TINY_MODEL_DIR, backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir, documents: 'id' })] });
+  service = await startService({ models: [{ name: '', dir: TINY_MODEL_DIR }], backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir, documents: 'id' })] });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 });
 

@@ -11,7 +11,7 @@
  *   ViT-L/14@336px  16 x 577 x 577 = 21 MB / 577 x 4096 = 9.5 MB  -> a batch of 1 fits
  *   text towers     8-12 x 77 x 77 = 0.2-0.3 MB / 77 x 2048-3072 = 0.6-0.9 MB
  *
- * Measured here (BENCHMARKS.md, scripts/bench/NOTES.md): the ViT-L/14@336px image tower costs
+ * Measured here (BENCHMARKS.md, scripts/bench/serving/NOTES.md): the ViT-L/14@336px image tower costs
  * more core-time per image at batch 8 than at batch 1 and much more at 32, where ViT-B/32 gains up
  * to 1.35 x from batching. So a tower's batch is capped at the largest that keeps its biggest
  * per-layer activation within CLIP_ONNX_BATCH_BYTES (default 32 MiB, about one L3 cache),

@@ -9,7 +9,7 @@
  *   CLIP_ONNX_NICE        niceness of the inference threads (default 10, Linux; 0 = the process's):
  *                         the event loop and preprocessing come first, inference takes the rest
  *   CLIP_ONNX_DTYPE       float32 (default) | int8: the bundle's onnx/*_int8.onnx towers (dynamic
- *                         quantization, scripts/bench/quantize.py; BENCHMARKS.md has their speed
+ *                         quantization, scripts/bench/backends/quantize.py; BENCHMARKS.md has their speed
  *                         and accuracy); missing files are an error at start-up
  *   CLIP_ONNX_MAX_BATCH   largest image batch (default 16); text batches may be 4x larger.
  *   CLIP_ONNX_BATCH_BYTES activation budget of one run (default 32 MiB): each tower's batch is
@@ -53,7 +53,7 @@ export class OnnxBackend implements Backend {
       if (!existsSync(file)) throw new ClipqlError(ErrorCode.BAD_MODEL, `${file}: missing from the model bundle (the onnx backend needs onnx/vision_model.onnx and onnx/text_model.onnx)`, { details: { file } });
       if (dtype === 'float32') return file;
       const q = file.replace(/\.onnx$/, '_int8.onnx');
-      if (!existsSync(q)) throw new ClipqlError(ErrorCode.BAD_MODEL, `CLIP_ONNX_DTYPE=int8 but ${q} does not exist (make it with scripts/bench/quantize.py)`, { details: { file: q } });
+      if (!existsSync(q)) throw new ClipqlError(ErrorCode.BAD_MODEL, `CLIP_ONNX_DTYPE=int8 but ${q} does not exist (make it with scripts/bench/backends/quantize.py)`, { details: { file: q } });
       return q;
     };
     this.config = {

@@ -1,6 +1,6 @@
 /**
  * The onnxruntime session options of the onnx backend, in one place: the service's worker thread
- * and the benchmark's raw-session limit (scripts/bench/raw.ts) build their sessions from this
+ * and the benchmark's raw-session limit (scripts/bench/serving/raw.ts) build their sessions from this
  * function, so "the same threads as the service" is the same object, not a copy of it.
  */
 import { readlinkSync } from 'node:fs';

@@ -18,6 +18,7 @@ import { ClipqlError, ErrorCode } from '../../errors';
 import { FORMAT_NAMES, readGifHeader, sniffFormat, type AcceptedFormat, type GifHeader } from './headers';
 import { CHANNELS, fixGifFrame, planDecode, toLayout, type Plan, type PixelLayout } from './modes';
 import { decodeRaw, readMetadata } from './sharp';
+import { SETTINGS } from '../../config/settings';
 
 export type { PixelLayout } from './modes';
 
@@ -28,7 +29,8 @@ export interface DecodeLimits {
   readonly maxPixels: number;
 }
 
-export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 };
+/** The settings table's defaults (CLIP_MAX_IMAGE_BYTES, CLIP_MAX_PIXELS): the one copy of them. */
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: SETTINGS.CLIP_MAX_IMAGE_BYTES.default, maxPixels: SETTINGS.CLIP_MAX_PIXELS.default };
 
 /** What the header says, before decoding. */
 export interface ImageInfo {

@@ -9,6 +9,10 @@
  *
  * Images are HWC Uint8Arrays with 1 to 4 interleaved channels; Pillow's band layout (L in byte 0,
  * alpha in byte 3 of a 4-byte pixel) does not change the per-channel arithmetic.
+ *
+ * Longer than the usual ~300 lines on purpose: a faithful port keeps Pillow's structure (filters,
+ * coefficients, the horizontal and vertical passes, the 8-bit rounding) side by side, so that it
+ * can be read against Resample.c line by line.
  */
 
 /** Pillow's filter ids (PIL.Image.Resampling), as preprocessor_config.json's `resample` uses them. */

@@ -9,7 +9,7 @@ import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
 import { JSONScalar } from '../json.scalar';
 import { checkCaptions, checkImages, imageEmbeddings, readImages, resolveBackend, textEmbeddings } from '../requests';
-import { modelMismatch } from '../../store/store';
+import { bindingOf, modelMismatch } from '../../store/store';
 
 /** addImages' and search's `model`: one policy for every mix of models (served-models.ts). */
 const COLLECTION_MODEL = "Served model to encode with (Query.models); the default model when omitted. It must be the collection's model, else MODEL_MISMATCH naming both; unknown: MODEL_NOT_FOUND.";
@@ -73,15 +73,15 @@ export class CollectionResolver {
     // Before any encoding: a missing collection or another model's fails fast.
     const c = await store.collection(collection);
     if (!c) throw new ClipqlError(ErrorCode.COLLECTION_NOT_FOUND, `collection: there is no collection named "${collection}"`, { details: { argument: 'collection' } });
-    if (c.model !== model.name || c.dim !== model.dim) throw modelMismatch(collection, c, model);
+    if (bindingOf(c, model) === 'other') throw modelMismatch(collection, c, model);
     const refs = await readImages(images, ctx);
     const [embeddings, thumbnails] = await Promise.all([imageEmbeddings(refs, ctx, backend), Promise.all(refs.map((r) => thumbnailOf(r, ctx.limits.maxPixels)))]);
     await store.upsert(
       collection,
-      { name: model.name, dim: embeddings[0].length },
+      { ...model, dim: embeddings[0].length },
       refs.map((r, i) => ({ id: ids[i], embedding: embeddings[i], metadata: meta[i], sha256: r.sha256, width: r.facts.width, height: r.facts.height, format: r.facts.format, thumbnail: thumbnails[i] })),
     );
-    return Object.assign(new AddImagesResult(), { collection, ids, count: await store.count(collection) });
+    return Object.assign(new AddImagesResult(), { collection, ids });
   }
 
   @Mutation(() => DeleteItemsResult, { description: 'Deletes items by id.' })
@@ -89,7 +89,7 @@ export class CollectionResolver {
     checkCollectionName(collection);
     const store = await ctx.store();
     const deleted = await store.delete(collection, ids);
-    return Object.assign(new DeleteItemsResult(), { collection, deleted, count: await store.count(collection) });
+    return Object.assign(new DeleteItemsResult(), { collection, deleted });
   }
 
   @Query(() => ItemDigestPage, { description: "The collection's ids with the SHA-256 of each image, a page at a time in id order: what `clipql index --server` compares a folder with, to send only new and changed files." })
@@ -141,7 +141,7 @@ export class CollectionResolver {
     }
     const store = await ctx.store();
     // One more row than asked tells whether a next page exists.
-    const found = await store.search(collection, { name: model.name, dim: query.length }, query, { k, offset, filter: filterJson, lookahead: true, ef: ef ?? undefined, exact: exact ?? undefined });
+    const found = await store.search(collection, { ...model, dim: query.length }, query, { k, offset, filter: filterJson, lookahead: true, ef: ef ?? undefined, exact: exact ?? undefined });
     const rows = found.hits;
     const hits = rows.slice(0, k).map((h, i) => hitView(h, offset + i + 1));
     return Object.assign(new SearchResult(), {
@@ -153,5 +153,24 @@ export class CollectionResolver {
       exact: found.exact,
       ef: found.ef,
     });
+  }
+}
+
+/** Counting a collection's rows is O(N): a write counts only when its result's `count` is asked for. */
+const WRITE_COUNT = 'Items in the collection afterwards: a count of its rows, O(N) in its size, made only when this field is asked for.';
+
+@Resolver(() => AddImagesResult)
+export class AddImagesCountResolver {
+  @FieldResolver(() => Int, { description: WRITE_COUNT })
+  async count(@Root() r: AddImagesResult, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.store()).count(r.collection);
+  }
+}
+
+@Resolver(() => DeleteItemsResult)
+export class DeleteItemsCountResolver {
+  @FieldResolver(() => Int, { description: WRITE_COUNT })
+  async count(@Root() r: DeleteItemsResult, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.store()).count(r.collection);
   }
 }
