@@ -23,9 +23,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.dont_write_bytecode = True  # no __pycache__ beside worker.py or models/generate.py
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(REPO, "src", "backends", "torch")]
 import worker as W  # noqa: E402
 from client import Bundle, Worker, WorkerError, random_crops, random_ids  # noqa: E402
 
