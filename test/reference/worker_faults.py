@@ -10,7 +10,6 @@ against torch's own convolution (F.conv2d in float64), which that path does not 
 """
 import json
 import os
-import queue
 import sys
 import threading
 import time
@@ -95,11 +94,8 @@ def main(root):
     frame_locals = kept[0].__traceback__.tb_next.tb_frame.f_locals
     out["oom"]["controlAlive"] = isinstance(frame_locals.get("activations"), torch.Tensor)
 
-    # 2. Messages seen by the compute thread: sticky ones stop the worker after answering their own
-    # batch; others fail their batch only.
-    def serve(message, timeout=30):
-        runner, w = Runner(fail={1}, message=message), Writer()
-        pipe = P.Pipeline(torch, runner, Reader(3), w, 2)
+    def served(pipe, runner, w, message, timeout):
+        """pipe.serve() in a thread, waited for at most `timeout` s: what it raised ("hung" if it did not return), what ran, what was answered."""
         result = {}
 
         def go():
@@ -113,6 +109,13 @@ def main(root):
         t.start()
         t.join(timeout)
         return {"message": message, "raised": result.get("raised", "hung"), "computed": runner.calls, "answers": answers(w)}
+
+    # 2. Messages seen by the compute thread: sticky ones stop the worker after answering their own
+    # batch; others fail their batch only.
+    def serve(message, timeout=30):
+        runner, w = Runner(fail={1}, message=message), Writer()
+        pipe = P.Pipeline(torch, runner, Reader(3), w, 2)
+        return served(pipe, runner, w, message, timeout)
 
     out["compute"] = [serve(m) for m in (
         "CUDA error: an illegal memory access was encountered",
@@ -158,19 +161,7 @@ def main(root):
             return y, (Events(message), Events(message)) if runner.calls == 1 else None
 
         pipe.run = run
-        result = {}
-
-        def go():
-            try:
-                pipe.serve()
-                result["raised"] = None
-            except Exception as e:  # noqa: BLE001
-                result["raised"] = type(e).__name__
-
-        t = threading.Thread(target=go, daemon=True)
-        t.start()
-        t.join(timeout)
-        return {"message": message, "raised": result.get("raised", "hung"), "computed": runner.calls, "answers": answers(w)}
+        return served(pipe, runner, w, message, timeout)
 
     out["writer"] = [writer_fault(m) for m in ("CUDA error: the launch timed out and was terminated", "CUDA error: unknown error", "an event error that is not the device's")]
 

@@ -74,10 +74,10 @@ class Pipeline:
 
     def compute_loop(self):
         self.bind()
-        while self.broken is None:
+        while True:
             item = self.work.get()
-            if item is None or self.broken is not None:
-                return  # the end of the input, or a sticky error the writer saw
+            if item is None or isinstance(self.broken, DeviceError):
+                return  # the end of the input, or a sticky error the writer saw: no batch runs after it
             ftype, rid, shape, buf, data, nbytes, received = item
             started = time.time()
             self.upload = None
