@@ -6,10 +6,11 @@ inside it, and the results file (--out) rewritten as each stage ends, so that a 
 hangs or is cut off by the machine's limit leaves every earlier stage's figures on disk.
 
 For ViT-L/14@336px and ViT-B/32 (full shapes, random weights; bundles.py finds or builds them),
-in this order (stages.py lists them): the torch stages first, for both models (the environment,
-the matrix-product rate, the bundle, (a) the in-process limit, the graph/compile check against
-eager, (b) through worker.py), then those that need PIL or node ((d) the DataLoader peer, the
-preprocessing ceiling, (c) end to end through the server). Then every figure as a ratio to (a)
+in this order (stages.py lists them): the torch stages first (the environment, the
+matrix-product rate, then per model the bundle, (a) the in-process limit and (b) through
+worker.py, then per model the graph/compile check against eager), then those that need PIL or
+node ((d) the DataLoader peer, the preprocessing ceiling, (c) end to end through the server).
+Past the budget the remaining stages are skipped; `--stages` runs them in a second command. Then every figure as a ratio to (a)
 and to (d), the model's FLOP utilisation, the targets met or not (report.py).
 
   scripts/gpu-bench.sh                        ViT-L/14@336px and ViT-B/32 on cuda:0
@@ -19,7 +20,7 @@ and to (d), the model's FLOP utilisation, the targets met or not (report.py).
 
 A stage's status in the file: ok (with its result), failed (with the error's last lines),
 timeout (killed with everything it started), skipped (past the budget), or running (the run was
-cut off during it). Ratios are what mean something: the same figures taken minutes apart differ.
+cut off during it); a failed or cut-off stage keeps what it had measured as "partial". Ratios are what mean something: the same figures taken minutes apart differ.
 """
 import argparse
 import json
@@ -111,24 +112,28 @@ def write(a, res):
 
 def run_stage(a, argv, name, timeout):
     """One stage in its own process group; killed with all it started past `timeout`.
-    Returns (status, result or error)."""
+    Returns (status, result or error, the last partial result printed or None)."""
     cmd = [sys.executable, "-u", os.path.abspath(__file__)] + argv + ["--stage", name]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, start_new_session=True)
     CURRENT[0] = p
     stages.log("%s: pid %d, timeout %.0f s" % (name, p.pid, timeout))
+    timed_out = False
     try:
         out, _ = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        timed_out = True
         kill_group(p)
-        return "timeout", "no result within %.0f s: killed with its children" % timeout
+        out, _ = p.communicate()  # what it printed before it was killed
     finally:
         kill_group(p)  # whatever it left behind (a server, a worker) goes with it
         CURRENT[0] = None
     lines = [l for l in out.splitlines() if l.startswith(stages.PREFIX)]
-    if p.returncode == 0 and lines:
-        return "ok", json.loads(lines[-1][len(stages.PREFIX):])
+    last = json.loads(lines[-1][len(stages.PREFIX):]) if lines else None
+    if p.returncode == 0 and last is not None and not timed_out:
+        return "ok", last, None
     tail = [l for l in out.splitlines() if not l.startswith(stages.PREFIX)][-15:]
-    return "failed", "exit status %s: %s" % (p.returncode, "\n".join(tail) or "(see the log above)")
+    why = "no result within %.0f s: killed with its children" % timeout if timed_out else "exit status %s: %s" % (p.returncode, "\n".join(tail) or "(see the log above)")
+    return ("timeout" if timed_out else "failed"), why, last
 
 
 def kill_group(p):
@@ -193,13 +198,15 @@ def main(argv):
         write(a, res)
         t = time.time()
         try:
-            status, value = run_stage(a, argv, name, timeout)
+            status, value, part = run_stage(a, argv, name, timeout)
         except SystemExit:
             res["stages"][name] = {"status": "interrupted", "seconds": round(time.time() - t, 1)}
             write(a, res)
             raise
         entry = {"status": status, "seconds": round(time.time() - t, 1), "timeout": round(timeout, 1)}
         entry["result" if status == "ok" else "error"] = value
+        if part is not None:
+            entry["partial"] = part  # what the stage had measured when it stopped
         res["stages"][name] = entry
         if name == "env" and status == "ok":
             res["device"], res["torch"] = value["device"], value["torch"]

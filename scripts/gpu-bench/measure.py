@@ -118,7 +118,7 @@ def through_worker(torch, bundle, device, dtype, batch, seconds, in_flight, thre
     return out
 
 
-def variants(torch, bundle, device, dtype, batch, seconds, log, compile_backend="inductor"):
+def variants(torch, bundle, device, dtype, batch, seconds, log, compile_backend="inductor", progress=None):
     """The graphs stage: the eager runner against CUDA graph replay (CLIP_TORCH_CUDA_GRAPHS at
     this batch) and torch.compile (with the graph at the same size on a GPU, as the two settings
     together run; alone on the CPU, where there are no graphs), on the same distinct crops: each
@@ -134,7 +134,12 @@ def variants(torch, bundle, device, dtype, batch, seconds, log, compile_backend=
         kinds["compile+graphs"] = {"cuda_graphs": [batch], "compile": True, "compile_backend": compile_backend}
     else:
         kinds["compile"] = {"compile": True, "compile_backend": compile_backend}
-    out, base = {}, None
+    out, base, wanted = {}, None, 0.9999
+
+    def summary():
+        ok = all("error" not in v and v["minCosine"] >= wanted for v in out.values())
+        return {"batch": batch, "compileBackend": compile_backend, "variants": dict(out), "wantedCosine": wanted, "pass": ok}
+
     for name, kw in kinds.items():
         t0 = time.perf_counter()
         try:
@@ -152,6 +157,6 @@ def variants(torch, bundle, device, dtype, batch, seconds, log, compile_backend=
         runner = y = None  # this variant's memory goes before the next one's model
         if cuda:
             torch.cuda.empty_cache()
-    wanted = 0.9999
-    ok = all("error" not in v and v["minCosine"] >= wanted for v in out.values())
-    return {"batch": batch, "compileBackend": compile_backend, "variants": out, "wantedCosine": wanted, "pass": ok}
+        if progress:
+            progress(summary())
+    return summary()

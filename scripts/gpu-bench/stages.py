@@ -4,15 +4,17 @@ NAME`), so that a stage that fails or hangs is killed with everything it started
 server, DataLoader workers) and frees its GPU memory, while the stages before it stay on disk.
 
 A stage reads what earlier stages found from the results file (--out: bench.py rewrites it after
-every stage) and prints its own result as one line, `STAGE-RESULT {json}`, last on stdout.
+every stage) and prints its own result as one line, `STAGE-RESULT {json}`, last on stdout; a
+long stage (graphs) prints one such line after each part too, which bench.py keeps as the
+stage's partial result if the stage is cut off or fails later.
 Stage names are KIND or KIND:PRESET:
 
   env          torch, its build and the device (the first thing to read on a new machine)
   matmul       the matrix-product rate (bf16 and fp16 8192³ on a GPU, float32 on the CPU)
   bundle:P     the preset's bundle (built with torch alone when missing: bundles.py)
   a:P          (a) the in-process limit: the worker's runner at each --batches size
-  graphs:P     eager against CUDA graph replay and torch.compile at (a)'s best batch: cosine, rate
   b:P          (b) through worker.py, several batches in flight, at (a)'s best batch
+  graphs:P     eager against CUDA graph replay and torch.compile at (a)'s best batch: cosine, rate
   jpegs        640 x 480 JPEGs for (c) and (d) (PIL)
   d:P          (d) the peer: PyTorch CLIP behind a PIL DataLoader (peer.py)
   ceiling:P    one Node thread's preprocessing rate x CLIP_PREPROCESS_THREADS (node)
@@ -126,7 +128,7 @@ def graphs(a, preset, state):
     torch = torch_on(a)
     _, b = bundle_of(preset)
     batch, why = best_batch(a, state, preset)
-    out = measure.variants(torch, b, a.device, a.dtype, batch, a.seconds, log, a.compile_backend)
+    out = measure.variants(torch, b, a.device, a.dtype, batch, a.seconds, log, a.compile_backend, lambda r: partial(dict(r, batchFrom=why, partial=True)))
     out["batchFrom"] = why
     return out
 
@@ -217,16 +219,23 @@ def cpu_workers(a, preset, state):
 
 
 STAGES = {"env": env, "matmul": matmul, "bundle": bundle, "a": inprocess, "graphs": graphs, "b": worker, "jpegs": jpegs, "d": peer, "ceiling": ceiling, "c": end_to_end, "cpu-workers": cpu_workers}
-GPU_STAGES = ("bundle", "a", "graphs", "b")  # torch alone, per model
+GPU_STAGES = ("bundle", "a", "b")  # torch alone, per model
 LATER_STAGES = ("d", "ceiling", "c")  # PIL or node, per model, after jpegs
 
 
 def plan(a):
-    """The stages in their order: every torch-only stage first, then those needing PIL or node."""
+    """The stages in their order: every torch-only stage first (each model's figures, then the
+    graph/compile checks, whose compilation is the longest and least certain part), then those
+    needing PIL or node."""
     if a.cpu_workers:
         return ["env", "cpu-workers"]
-    names = ["env", "matmul"] + ["%s:%s" % (k, p) for p in a.models for k in GPU_STAGES] + ["jpegs"]
+    names = ["env", "matmul"] + ["%s:%s" % (k, p) for p in a.models for k in GPU_STAGES] + ["graphs:" + p for p in a.models] + ["jpegs"]
     return names + ["%s:%s" % (k, p) for p in a.models for k in LATER_STAGES]
+
+
+def partial(result):
+    """A result so far: printed as a stage goes, so that one cut off by its timeout keeps it."""
+    print(PREFIX + json.dumps(result, default=str), flush=True)
 
 
 def run(a, name):
@@ -245,5 +254,4 @@ def run(a, name):
         log("%s: hanging as injected (--inject %s=hang), with child pid %d" % (name, name, child.pid))
         while True:
             time.sleep(3600)
-    result = STAGES[kind](a, preset, state)
-    print(PREFIX + json.dumps(result, default=str), flush=True)
+    partial(STAGES[kind](a, preset, state))

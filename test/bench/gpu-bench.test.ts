@@ -66,7 +66,7 @@ test('gpu-bench --cpu --small: every stage ok, parts (a)-(d) with positive rates
   const r = await bench(['--budget', '560'], 590_000);
   assert.equal(r.status, 0, r.output.slice(-3000));
   const res = JSON.parse(fs.readFileSync(r.out, 'utf8')) as Result;
-  assert.deepEqual(res.plan, ['env', 'matmul', 'bundle:tiny', 'a:tiny', 'graphs:tiny', 'b:tiny', 'jpegs', 'd:tiny', 'ceiling:tiny', 'c:tiny'], 'torch stages first, then PIL and node');
+  assert.deepEqual(res.plan, ['env', 'matmul', 'bundle:tiny', 'a:tiny', 'b:tiny', 'graphs:tiny', 'jpegs', 'd:tiny', 'ceiling:tiny', 'c:tiny'], 'torch stages first, then PIL and node');
   assert.ok(res.complete);
   for (const [name, s] of Object.entries(res.stages)) assert.equal(s.status, 'ok', `${name}: ${s.error}`);
   const flops = res.stages.matmul.result as { flopsPerSecond: Record<string, number> };

@@ -14,9 +14,9 @@ device (the worker moves bytes to and from it, worker.py).
   image tower at fixed batch sizes ("buckets": a batch is padded up to the next one; ViT rows are
   independent, so padding changes no row), and torch.compile of the eager towers, which compiles
   once per input shape: compiled towers see only bucket sizes too (the graph sizes, else powers of
-  two and --max-batch), so a service compiles a handful of shapes, not one per batch size; the
-  image buckets are compiled at start-up when --max-batch is given, and dynamo's recompile limit
-  is raised to the bucket count, past which it would silently run eager.
+  two and --max-batch), so a service compiles a handful of shapes, not one per batch size; both
+  towers' buckets are compiled at start-up when --max-batch is given, and dynamo's recompile
+  limit is raised above the bucket count, past which it would silently run eager.
 """
 import contextlib
 
@@ -130,7 +130,7 @@ class Runner:
         self.model.encode_text = torch.compile(self.model.encode_text, dynamic=False, backend=backend)
         self.compiled = True
         config = torch._dynamo.config
-        limit = 2 * (len(self.compile_sizes) + 12)  # both towers' buckets up to 2^11, with room
+        limit = 2 * (len(self.compile_sizes) + 12)  # per tower: its buckets and powers of two to 2^11 past them, twice over
         for name in ("recompile_limit", "cache_size_limit"):  # the name before torch 2.6: cache_size_limit
             if hasattr(config, name) and getattr(config, name) < limit:
                 setattr(config, name, limit)
