@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check for the torch backend, sized for a short lease on a GPU machine: runs the PyTorch
-# worker (src/backends/torch/worker.py, through client.py) on each GPU in float32 and float16, eager
+# worker (src/backends/torch/worker.py, through scripts/gpu-bench/client.py) on each GPU in float32 and float16, eager
 # and TorchScript (CLIP_TORCH_IMPL), against the CPU
 # reference, on models/tiny-clip-336 and, on GPUs when present, models/bench-vit-b-32 (made by
 # `/usr/bin/python3 models/generate.py --preset vit-b-32`), and prints the largest differences of
@@ -21,4 +21,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/torch-python.sh
-exec "$python" -u src/backends/torch/gpu_check.py "$@"
+exec "$python" -u scripts/gpu-bench/gpu_check.py "$@"

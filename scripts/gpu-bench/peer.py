@@ -11,7 +11,7 @@ four steps are written out on PIL and torch (pil_transform below), as torchvisio
 PIL image.
 
   python scripts/gpu-bench/peer.py --bundle DIR --images DIR --device cuda:0 --dtype float16
-         [--batch 64] [--workers N] [--count N] [--warmup-batches 2]
+         [--batch 64] [--workers N] [--seconds 6] [--count N] [--warmup-batches 2]
 Prints RESULT {"imagesPerSecond", "images", "seconds", "batch", "workers"}: images after the
 warm-up batches over the time from the end of the warm-up (synchronized) to the last batch's
 embeddings (synchronized). Run as its own process, so that its DataLoader workers and GPU memory
@@ -101,7 +101,8 @@ def main():
     ap.add_argument("--dtype", default="float16")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--count", type=int, default=64 * 40)
+    ap.add_argument("--count", type=int, default=64 * 1000, help="images at most (the dataset's length)")
+    ap.add_argument("--seconds", type=float, default=6.0, help="stop after this long past the warm-up (checked after each batch)")
     ap.add_argument("--warmup-batches", type=int, default=2)
     ap.add_argument("--torchscript", action="store_true")
     a = ap.parse_args()
@@ -122,6 +123,8 @@ def main():
                 t0 = time.perf_counter()
             elif t0 is not None:
                 images += x.shape[0]
+                if images % (a.batch * 4) == 0 and time.perf_counter() - t0 >= a.seconds:
+                    break  # launches run ahead of the device: the synchronize below counts the queued work
         sync()
     seconds = time.perf_counter() - t0
     assert y.dim() == 2 and torch.isfinite(y.float()).all(), "non-finite or misshapen embeddings"

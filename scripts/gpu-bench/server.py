@@ -16,8 +16,26 @@ MAIN = os.path.join(REPO, "dist", "src", "server", "main.js")
 E2E = os.path.join(REPO, "dist", "scripts", "gpu-bench", "e2e.js")
 
 
+# Packages the server and e2e.js load, beyond package.json's dependencies: autocannon (a
+# devDependency) drives the load. onnxruntime-node (288 MB, every platform's binaries) is left
+# out: only the onnx backend's worker threads load it, and CLIP_BACKEND=torch starts none, so a
+# GPU machine can run this with the production dependencies less onnxruntime (docs/rocm.md).
+EXTRA, NOT_NEEDED = ("autocannon",), ("onnxruntime-node",)
+# Asks node itself, from the repository, where each package would resolve (require.resolve.paths
+# plus the folder's package.json: a package's "exports" may hide its package.json from require).
+PROBE = """
+const fs = require('fs'), path = require('path');
+const [pkgFile, skip, extra] = [process.argv[1], process.argv[2].split(','), process.argv[3].split(',')];
+const names = Object.keys(require(pkgFile).dependencies || {}).filter((d) => !skip.includes(d)).concat(extra);
+const missing = names.filter((d) => !(require.resolve.paths(d) || []).some((p) => fs.existsSync(path.join(p, d, 'package.json'))));
+console.log(JSON.stringify({ node: process.versions.node, missing }));
+"""
+
+
 def missing(node):
-    """Why the end-to-end part cannot run, or None."""
+    """Why the end-to-end stages cannot run, or None: no node 20+, no build, or packages that
+    the server or the load generator need and that are not installed (node_modules does not
+    travel to a GPU machine: 672 MB with the dev dependencies)."""
     import shutil
 
     if not (os.path.isabs(node) and os.access(node, os.X_OK)) and shutil.which(node) is None:
@@ -25,6 +43,15 @@ def missing(node):
     for f in (MAIN, E2E):
         if not os.path.isfile(f):
             return "%s is missing: run `npm run build` first" % os.path.relpath(f, REPO)
+    try:
+        p = subprocess.run([node, "-e", PROBE, os.path.join(REPO, "package.json"), ",".join(NOT_NEEDED), ",".join(EXTRA)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        found = json.loads(p.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        return "%s could not be asked which packages it finds (%s)" % (node, e)
+    if int(found["node"].split(".")[0]) < 20:
+        return "%s is Node.js %s; the server needs 20 or later" % (node, found["node"])
+    if found["missing"]:
+        return "node_modules lacks %s: run `npm ci --omit=dev && npm i --no-save autocannon` (onnxruntime-node is not needed with the torch backend)" % ", ".join(found["missing"])
     return None
 
 

@@ -168,6 +168,7 @@ class Visual(nn.Module):
         super().__init__()
         t, width, patch = h["vision"], h["vision"]["width"], h["patch_size"]
         self.conv1 = nn.Conv2d(3, width, kernel_size=patch, stride=patch, bias=False)
+        self.patch_matmul = False  # CLIP.patch_matmul sets it
         self.class_embedding = nn.Parameter(torch.empty(width))
         self.positional_embedding = nn.Parameter(torch.empty((h["image_size"] // patch) ** 2 + 1, width))
         self.ln_pre = LayerNorm(width, eps=t["eps"])
@@ -175,8 +176,25 @@ class Visual(nn.Module):
         self.ln_post = LayerNorm(width, eps=t["eps"])
         self.proj = nn.Parameter(torch.empty(width, h["embed_dim"]))
 
+    def patches(self, x):
+        """[n, 3, S, S] -> [n, grid², width]: the patch embedding. conv1 (a convolution with
+        stride = kernel = patch) is the same as cutting the image into patches and one matrix
+        product with conv1's weights, [n·grid², 3·p·p] @ [3·p·p, width]; CLIP.patch_matmul picks
+        the product (the runner sets it on GPUs: no per-shape convolution search by MIOpen or
+        cuDNN, nothing fragile inside graph capture). Equal within 1e-6 in float32
+        (test/reference/patch_check.py); the CPU keeps the convolution, whose numbers the
+        reference tests hold to 0."""
+        x = x.to(self.conv1.weight.dtype)
+        if not self.patch_matmul:
+            return self.conv1(x).flatten(2).transpose(1, 2)
+        n, c, s, _ = x.shape
+        p = self.conv1.kernel_size[0]
+        g = s // p
+        x = x[:, :, : g * p, : g * p].reshape(n, c, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(n, g * g, c * p * p)
+        return x @ self.conv1.weight.reshape(self.conv1.weight.shape[0], -1).t()
+
     def forward(self, x):
-        x = self.conv1(x.to(self.conv1.weight.dtype)).flatten(2).transpose(1, 2)  # [n, grid², width]
+        x = self.patches(x)  # [n, grid², width]
         cls = self.class_embedding.expand(x.shape[0], 1, -1)
         x = self.ln_pre(torch.cat([cls, x], dim=1) + self.positional_embedding)
         x = self.transformer(x)
@@ -209,6 +227,15 @@ class CLIP(nn.Module):
     @property
     def dtype(self):
         return self.visual.conv1.weight.dtype
+
+    @property
+    def patch_matmul(self):
+        """The patch embedding as a matrix product instead of a convolution (Visual.patches)."""
+        return self.visual.patch_matmul
+
+    @patch_matmul.setter
+    def patch_matmul(self, on):
+        self.visual.patch_matmul = bool(on)
 
     def encode_image(self, image):
         """[n, 3, S, S] -> [n, embed_dim], projected, not normalised."""

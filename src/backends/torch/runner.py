@@ -12,7 +12,11 @@ device (the worker moves bytes to and from it, worker.py).
   parameter names) is served through its own graphs, and the notes say so.
 - Options, each switchable because each has to earn its place by measurement: CUDA graphs of the
   image tower at fixed batch sizes ("buckets": a batch is padded up to the next one; ViT rows are
-  independent, so padding changes no row), and torch.compile of the eager towers.
+  independent, so padding changes no row), and torch.compile of the eager towers, which compiles
+  once per input shape: compiled towers see only bucket sizes too (the graph sizes, else powers of
+  two and --max-batch), so a service compiles a handful of shapes, not one per batch size; both
+  towers' buckets are compiled at start-up when --max-batch is given, and dynamo's recompile
+  limit is raised above the bucket count, past which it would silently run eager.
 """
 import contextlib
 
@@ -43,9 +47,22 @@ class Runner:
         self.attention = getattr(self.model, "attention", "torchscript")
         self.buckets = []
         self.graphs = {}
+        self.compiled = False
+        max_batch = getattr(opts, "max_batch", 0) or 0
+        # compile's buckets: the graph sizes (batches are padded to them anyway), else powers of two
+        # below the max batch and the max batch itself (the graph sizes' "on"); past them, powers of two.
+        powers = {1 << k for k in range(max_batch.bit_length()) if 1 << k < max_batch} | ({max_batch} if max_batch else set())
+        self.compile_sizes = sorted(set(opts.cuda_graphs or []) or powers)
+        if getattr(self.model, "patch_matmul", None) is not None and device.type == "cuda":
+            # The patch embedding as a reshape and one matrix product (clip_model.Visual): no
+            # per-shape convolution search (MIOpen on ROCm), nothing fragile inside graph capture.
+            self.model.patch_matmul = True
+            self.notes.append("patch embedding as a matrix product")
         if opts.compile:
-            self._compile()
+            self._compile(opts)
         self.dim = self._warm_up()
+        if opts.compile and max_batch:
+            self._compile_buckets()
         if opts.cuda_graphs:
             self._capture(opts.cuda_graphs)
 
@@ -101,16 +118,46 @@ class Runner:
             if value is not None and value != want:
                 raise ModelError("the model's %s is %d but the bundle's %s is %d" % (what, value, bundle, want))
 
-    def _compile(self):
+    def _compile(self, opts):
         torch = self.torch
         if not hasattr(torch, "compile"):
             raise ModelError("CLIP_TORCH_COMPILE needs torch 2.0 or later (this is torch %s)" % torch.__version__)
         if self.impl != "eager":
             raise ModelError("CLIP_TORCH_COMPILE compiles the eager model, but this model is served through its TorchScript graphs")
-        # Static shapes: with CUDA graphs the batch sizes are the buckets; without, each new size compiles once.
-        self.model.encode_image = torch.compile(self.model.encode_image, dynamic=False)
-        self.model.encode_text = torch.compile(self.model.encode_text, dynamic=False)
-        self.notes.append("torch.compile")
+        # Static shapes, padded to buckets (bucket() below): one compilation per bucket.
+        backend = getattr(opts, "compile_backend", "inductor")
+        self.model.encode_image = torch.compile(self.model.encode_image, dynamic=False, backend=backend)
+        self.model.encode_text = torch.compile(self.model.encode_text, dynamic=False, backend=backend)
+        self.compiled = True
+        config = torch._dynamo.config
+        limit = 2 * (len(self.compile_sizes) + 12)  # per tower: its buckets and powers of two to 2^11 past them, twice over
+        for name in ("recompile_limit", "cache_size_limit"):  # the name before torch 2.6: cache_size_limit
+            if hasattr(config, name) and getattr(config, name) < limit:
+                setattr(config, name, limit)
+        self.notes.append("torch.compile, batches padded to buckets")
+
+    def bucket(self, n):
+        """The batch size a compiled tower runs for n rows: the first of the compile sizes (the
+        graph sizes and the max batch) that holds n, else the next power of two."""
+        fit = next((b for b in self.compile_sizes if b >= n), None)
+        return fit if fit is not None else 1 << max(0, n - 1).bit_length()
+
+    def _pad(self, x, n):
+        """x's first n rows followed by copies of its first row, up to bucket(n) rows."""
+        b = self.bucket(n)
+        return x if b == n else self.torch.cat([x, x[:1].expand(b - n, *x.shape[1:])])
+
+    def _compile_buckets(self):
+        """Compiles both towers at each bucket up to the max batch now, not inside a call with a
+        deadline (CLIP_TORCH_CALL_TIMEOUT_MS); start-up waits for it. Text batches past the max
+        image batch (the backend allows 4 x) compile on first use, one power of two each."""
+        torch, s = self.torch, self.image_size
+        for b in self.compile_sizes:
+            self._image(torch.zeros(b, s, s, 3, dtype=torch.uint8, device=self.device))
+            ids = torch.zeros(b, self.context_length, dtype=torch.int64, device=self.device)
+            ids[:, 0], ids[:, 1] = SOT, EOT
+            self.encode_text(ids)
+        self.notes.append("compiled at batches %s" % ", ".join(map(str, self.compile_sizes)))
 
     def _warm_up(self):
         """One run of each tower: pays first-run costs and learns D."""
@@ -136,19 +183,24 @@ class Runner:
         if self.device.type != "cuda":
             raise ModelError("CLIP_TORCH_CUDA_GRAPHS needs a GPU (the worker runs on %s)" % self.device)
         s = self.image_size
-        pool = torch.cuda.graph_pool_handle()
-        side = torch.cuda.Stream(self.device)
-        for b in sorted(set(sizes), reverse=True):  # largest first: the smaller ones reuse its pool
-            static_in = torch.zeros(b, s, s, 3, dtype=torch.uint8, device=self.device)
-            side.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(side):
-                for _ in range(2):  # warm-up on a side stream, as capture requires
-                    self._image(static_in)
-            torch.cuda.current_stream(self.device).wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=pool):
-                static_out = self._image(static_in)
-            self.graphs[b] = (graph, static_in, static_out)
+        # Everything on this worker's device (cuda:N): the pool, the warm-up stream and the
+        # capture stream, which torch.cuda.graph would otherwise take from the current device
+        # (a class-wide default stream, made on GPU 0). GPU only: no CPU test reaches this.
+        with torch.cuda.device(self.device):
+            pool = torch.cuda.graph_pool_handle()
+            side = torch.cuda.Stream(self.device)
+            capture = torch.cuda.Stream(self.device)
+            for b in sorted(set(sizes), reverse=True):  # largest first: the smaller ones reuse its pool
+                static_in = torch.zeros(b, s, s, 3, dtype=torch.uint8, device=self.device)
+                side.wait_stream(torch.cuda.current_stream(self.device))
+                with torch.cuda.stream(side):
+                    for _ in range(2):  # warm-up on a side stream, as capture requires
+                        self._image(static_in)
+                torch.cuda.current_stream(self.device).wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=pool, stream=capture):
+                    static_out = self._image(static_in)
+                self.graphs[b] = (graph, static_in, static_out)
         self.buckets = sorted(self.graphs)
         self.notes.append("CUDA graphs of the image tower at batch %s" % ", ".join(map(str, self.buckets)))
 
@@ -167,8 +219,11 @@ class Runner:
         return self.lut[idx].contiguous()
 
     def _image(self, x):
+        n = x.shape[0]
+        if self.compiled:
+            x = self._pad(x, n)
         with self.context():
-            return self.model.encode_image(self.normalise(x).to(self.dtype))
+            return self.model.encode_image(self.normalise(x).to(self.dtype))[:n]
 
     def encode_image(self, x):
         """uint8 [n, S, S, 3] on the device -> [n, D] in the model's dtype (a graph's output is copied)."""
@@ -182,5 +237,8 @@ class Runner:
         return static_out[:n].clone()
 
     def encode_text(self, ids):
+        n = ids.shape[0]
+        if self.compiled:
+            ids = self._pad(ids, n)
         with self.context():
-            return self.model.encode_text(ids)
+            return self.model.encode_text(ids)[:n]

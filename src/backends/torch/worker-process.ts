@@ -94,7 +94,7 @@ export class WorkerProcess {
     args.push('--pixel-table', table, '--impl', s.impl, '--attention', s.attention, '--threads', String(s.threads), '--in-flight', String(s.inFlight));
     args.push('--config', options.configFile);
     if (s.cudaGraphs.length > 0) args.push('--cuda-graphs', s.cudaGraphs.join(','));
-    if (s.compile) args.push('--compile');
+    if (s.compile) args.push('--compile', '--max-batch', String(s.maxImageBatch)); // compiled at start-up, bucket by bucket
     if (s.nice > 0) args.push('--nice', String(s.nice));
     this.child = spawn(s.python, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
 

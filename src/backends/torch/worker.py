@@ -30,14 +30,13 @@ torch.compile) or Debian's python3-torch 1.13 (plain attention); numpy is not ne
 import argparse
 import ctypes
 import os
-import queue
 import signal
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import frames as F  # noqa: E402
+from pipeline import Pipeline  # noqa: E402
 
 TORCH_INSTALL_HINT = (
     "Install PyTorch for this interpreter: `apt-get install python3-torch` (Debian/Ubuntu, CPU) or "
@@ -48,9 +47,6 @@ TORCH_INSTALL_HINT = (
 )
 
 DTYPES = ("float32", "float16", "bfloat16")
-# Errors after which the device (the CUDA context) is unusable: exit, to be restarted.
-STICKY = ("illegal memory access", "device-side assert", "unspecified launch failure", "misaligned address", "hipErrorIllegalAddress")
-
 
 class StartupError(Exception):
     """A reason the worker cannot serve. kind: python | torch-missing | no-gpu | bad-device | bad-model | bad-args | internal."""
@@ -135,6 +131,8 @@ def parse_args(argv):
     p.add_argument("--in-flight", type=int, default=2, help="batches the backend keeps in flight here; staging buffers are one more")
     p.add_argument("--cuda-graphs", type=sizes, default=[], help="image batch sizes to capture as CUDA graphs (GPU only)")
     p.add_argument("--compile", action="store_true", help="torch.compile the eager towers (torch 2)")
+    p.add_argument("--max-batch", type=int, default=0, help="the largest image batch the backend sends (compile's buckets, warmed at start-up; 0: lazily)")
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile's backend ('eager': dynamo's tracing without code generation, for tests)")
     p.add_argument("--nice", type=int, default=0, help="add this to the process's niceness before torch starts its threads (they inherit it)")
     return p.parse_args(argv)
 
@@ -179,6 +177,10 @@ def start(args):
     except RuntimeError:
         pass  # already fixed by an earlier parallel call; harmless
     device = resolve_device(torch, args.device)
+    if device.type == "cuda":
+        # cuda:N's own context for everything that uses "the current device": pinned buffers,
+        # events, the graph capture stream. Without it they go to GPU 0 (GPU only: not testable here).
+        torch.cuda.set_device(device)
     dtype = getattr(torch, args.dtype)
     if dtype == torch.float16 and device.type == "cpu" and int(torch.__version__.split(".")[0]) < 2:
         raise StartupError("bad-args", "float16 on the CPU needs torch 2 (torch %s has no half-precision convolution there); use bfloat16 or float32, or the project's venv (scripts/install-python.sh)" % torch.__version__)
@@ -193,147 +195,6 @@ def start(args):
         raise StartupError("bad-model", "%s: %s" % (args.model, e) if not str(e).startswith(args.model) else str(e), args.model)
     except (ValueError, RuntimeError) as e:
         raise StartupError("bad-model", "%s: %s" % (args.model, F.brief(e)), args.model)
-
-
-# --------------------------------------------------------------------------------------------
-# Serving
-
-
-class Pipeline:
-    """The three threads described at the top, over one device."""
-
-    REQUESTS = {F.T_IMAGE: (F.D_UINT8, 4), F.T_NORMALISE: (F.D_UINT8, 4), F.T_TEXT: (F.D_INT64, 2)}
-
-    def __init__(self, torch, runner, reader, writer, in_flight):
-        self.torch = torch
-        self.runner = runner
-        self.reader = reader
-        self.writer = writer
-        self.cuda = runner.device.type == "cuda"
-        self.work = queue.Queue()
-        self.done = queue.Queue()
-        self.free = queue.Queue()
-        for _ in range(in_flight + 1):
-            self.free.put(None)  # a staging buffer, allocated (or grown) when a frame needs it
-        self.broken = None  # why the stream or the device cannot go on
-        if self.cuda:
-            self.copy_stream = torch.cuda.Stream(runner.device)
-            self.compute_stream = torch.cuda.Stream(runner.device)
-
-    def staging(self, buf, nbytes):
-        if buf is not None and buf.numel() >= nbytes:
-            return buf
-        return self.torch.empty(max(nbytes, 1), dtype=self.torch.uint8, pin_memory=self.cuda)
-
-    def read_loop(self):
-        try:
-            while True:
-                head = self.reader.header()
-                if head is None:
-                    return
-                ftype, dtype, rid, shape, nbytes = head
-                want = self.REQUESTS.get(ftype)
-                if want is None or want != (dtype, len(shape)):
-                    raise ValueError("unexpected request frame (type %d, dtype %d, shape %r)" % (ftype, dtype, shape))
-                if ftype == F.T_TEXT:
-                    buf, data = None, bytearray(nbytes)
-                    self.reader.payload(memoryview(data))
-                else:
-                    buf = self.staging(self.free.get(), nbytes)
-                    data = None
-                    self.reader.payload(F.tensor_view(buf)[:nbytes])
-                self.work.put((ftype, rid, shape, buf, data, nbytes, time.time()))
-        except Exception as e:
-            self.broken = e
-        finally:
-            self.work.put(None)
-
-    def compute_loop(self):
-        torch = self.torch
-        while True:
-            item = self.work.get()
-            if item is None:
-                return
-            ftype, rid, shape, buf, data, nbytes, received = item
-            started = time.time()
-            try:
-                out, events = self.run(ftype, shape, buf, data, nbytes)
-            except Exception as e:
-                self.done.put((rid, shape[0], None, None, buf, received, started, e))
-                if any(s in str(e) for s in STICKY):
-                    self.broken = e
-                    return
-                continue
-            if not self.cuda and buf is not None:
-                self.free.put(buf)  # the CPU computed from it synchronously
-                buf = None
-            self.done.put((rid, shape[0], out, events, buf, received, started, None))
-
-    def run(self, ftype, shape, buf, data, nbytes):
-        torch, runner = self.torch, self.runner
-        if ftype == F.T_TEXT:
-            host = torch.frombuffer(data, dtype=torch.int64).reshape(shape) if nbytes else torch.zeros(shape, dtype=torch.int64)
-        else:
-            host = buf[:nbytes].view(*shape)
-        if not self.cuda:
-            y = runner.encode_text(host) if ftype == F.T_TEXT else runner.normalise(host) if ftype == F.T_NORMALISE else runner.encode_image(host)
-            return y.float().contiguous(), None
-        with torch.cuda.stream(self.copy_stream):
-            x = host.to(runner.device, non_blocking=True)
-            uploaded = torch.cuda.Event()
-            uploaded.record(self.copy_stream)
-        with torch.cuda.stream(self.compute_stream):
-            self.compute_stream.wait_event(uploaded)
-            x.record_stream(self.compute_stream)  # allocated on the copy stream, used here
-            begin = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            begin.record(self.compute_stream)
-            y = runner.encode_text(x) if ftype == F.T_TEXT else runner.normalise(x) if ftype == F.T_NORMALISE else runner.encode_image(x)
-            out = torch.empty(tuple(y.shape), dtype=torch.float32, pin_memory=True)
-            out.copy_(y.float(), non_blocking=True)
-            end.record(self.compute_stream)
-        return out, (begin, end)
-
-    def write_loop(self):
-        w = self.writer
-        while True:
-            item = self.done.get()
-            if item is None:
-                return
-            rid, n, out, events, buf, received, started, error = item
-            device_ms = None
-            if error is None and events is not None:
-                try:
-                    events[1].synchronize()
-                    device_ms = round(events[0].elapsed_time(events[1]), 3)
-                except Exception as e:
-                    error = e
-                    if any(s in str(e) for s in STICKY):
-                        self.broken = e
-            if buf is not None:
-                self.free.put(buf)
-            if error is not None:
-                if "out of memory" in str(error).lower() and self.cuda:
-                    self.torch.cuda.empty_cache()
-                F.log("batch %d failed: %s" % (rid, error))
-                w.write_json(F.T_FAILED, rid, {"message": "a batch of %d failed: %s" % (n, F.brief(error))})
-                continue
-            finished = time.time()
-            w.write_json(F.T_TIMING, rid, {"id": rid, "received": received * 1e3, "started": started * 1e3, "finished": finished * 1e3, "deviceMs": device_ms})
-            w.write(F.T_RESULT, rid, F.D_FLOAT32, tuple(out.shape), F.tensor_view(out))
-
-    def serve(self):
-        reader = threading.Thread(target=self.read_loop, name="reader", daemon=True)
-        writer = threading.Thread(target=self.write_loop, name="writer", daemon=True)
-        reader.start()
-        writer.start()
-        try:
-            self.compute_loop()
-        finally:
-            self.done.put(None)
-            writer.join()
-        if self.broken is not None:
-            raise self.broken
 
 
 def main(argv):

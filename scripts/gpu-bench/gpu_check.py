@@ -23,9 +23,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.dont_write_bytecode = True  # no __pycache__ beside worker.py or models/generate.py
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(REPO, "src", "backends", "torch")]
 import worker as W  # noqa: E402
 from client import Bundle, Worker, WorkerError, random_crops, random_ids  # noqa: E402
 
@@ -47,33 +47,12 @@ def compare(torch, ref, got):
 
 
 def inproc_rate(torch, runner, batch, seconds):
-    """Images/s of runner.encode_image on a device-resident uint8 batch. On a GPU: CUDA events
-    around a timed loop, after warm-up and a synchronize (a CPU clock would time the launches)."""
+    """Images/s of runner.encode_image on a device-resident uint8 batch (measure.timed_rate: CUDA
+    events on the runner's device's stream on a GPU, after warm-up and a synchronize)."""
+    from measure import timed_rate
+
     x = batch.to(runner.device)
-    cuda = runner.device.type == "cuda"
-    for _ in range(2):
-        runner.encode_image(x)
-    if cuda:
-        torch.cuda.synchronize(runner.device)
-    t = time.perf_counter()
-    runner.encode_image(x)
-    if cuda:
-        torch.cuda.synchronize(runner.device)
-    calls = max(3, int(seconds / max(time.perf_counter() - t, 1e-4)))
-    if cuda:
-        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        begin.record()
-        for _ in range(calls):
-            runner.encode_image(x)
-        end.record()
-        end.synchronize()
-        elapsed = begin.elapsed_time(end) / 1e3
-    else:
-        t = time.perf_counter()
-        for _ in range(calls):
-            runner.encode_image(x)
-        elapsed = time.perf_counter() - t
-    return calls * x.shape[0] / elapsed
+    return timed_rate(torch, runner.device, lambda: runner.encode_image(x), x.shape[0], seconds)
 
 
 def onnx_reference(bundle, pixels, ids):
@@ -143,18 +122,23 @@ def check_bundle(torch, folder, devices, args):
         models.append(("openai", Bundle(folder, model=quirky), TOLERANCE["float16"]))
     ok = True
     for device in devices:
+        variants = [(impl, {"impl": impl}) for impl in IMPLS]
+        if args.graphs and device != "cpu":
+            # CUDA graph replay, and torch.compile with the graphs, at the two batch sizes used here (GPU only).
+            sizes = sorted({n, args.batch})
+            variants += [("graphs", {"impl": "eager", "cuda_graphs": sizes}), ("compile", {"impl": "eager", "cuda_graphs": sizes, "compile": True})]
         for dtype in ("float32", "float16") if device != "cpu" else ("float32",):
-            for impl in IMPLS:
+            for impl, kw in variants:
                 for label, b, tolerance in models:
-                    ok = check_one(torch, b, label, device, dtype, impl, crops, ids, batch, ref, tolerance or TOLERANCE[dtype], args) and ok
+                    ok = check_one(torch, b, label, device, dtype, impl, crops, ids, batch, ref, tolerance or TOLERANCE[dtype], args, kw) and ok
     return ok
 
 
-def check_one(torch, bundle, label, device, dtype, impl, crops, ids, batch, ref, tolerance, args):
-    """One row of the table: worker.py on `device` in `dtype` with `impl` against the reference."""
+def check_one(torch, bundle, label, device, dtype, impl, crops, ids, batch, ref, tolerance, args, kw):
+    """One row of the table: worker.py on `device` in `dtype` with `impl` (worker options `kw`) against the reference."""
     head = "%-8s %-8s %-11s %-7s" % (device, dtype, impl, label)
     try:
-        w = Worker(bundle, device=device, dtype=dtype, impl=impl)
+        w = Worker(bundle, device=device, dtype=dtype, **kw)
     except WorkerError as e:
         print("%s FAILED: %s" % (head, e), flush=True)
         return False
@@ -173,7 +157,7 @@ def check_one(torch, bundle, label, device, dtype, impl, crops, ids, batch, ref,
     w.close()
     rate_in = float("nan")
     try:
-        runner = bundle.runner(torch, device=device, dtype=dtype, impl=impl)
+        runner = bundle.runner(torch, device=device, dtype=dtype, **kw)
         rate_in = inproc_rate(torch, runner, batch, args.seconds)
         del runner
     except Exception as e:
@@ -218,6 +202,7 @@ def main(argv):
     p.add_argument("--bench", default="", help="full-size presets of models/generate.py to check too, e.g. vit-b-32,vit-l-14-336: models/bench-<preset> when present, else built in a temporary folder")
     p.add_argument("--batch", type=int, help="batch size for images per second (default 32; 4 on the CPU)")
     p.add_argument("--seconds", type=float, default=3.0, help="time spent measuring each rate (default 3)")
+    p.add_argument("--graphs", action="store_true", help="on GPUs, also the eager model with CUDA graphs, and with torch.compile and graphs (minutes: compilation)")
     p.add_argument("--openai-style", action="store_true", help="also run a copy of each model saved as OpenAI ships its checkpoints (float16, 'cuda' constants in the graph)")
     args = p.parse_args(argv)
 

@@ -1,6 +1,6 @@
 """
-A small Python client of worker.py, for the GPU check (gpu_check.py) and the GPU benchmark
-(scripts/gpu-bench/): it starts the worker the way the TypeScript backend does (worker-process.ts
+A small Python client of src/backends/torch/worker.py, for the GPU check (gpu_check.py) and the
+GPU benchmark (bench.py), both beside it in scripts/gpu-bench/: it starts the worker the way the TypeScript backend does (worker-process.ts
 builds the same arguments from the same bundle files) and speaks its frames (frames.py).
 
     from client import Bundle, Worker
@@ -29,12 +29,13 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TORCH_DIR = os.path.abspath(os.path.join(HERE, "..", "..", "src", "backends", "torch"))  # the worker and its modules
 sys.dont_write_bytecode = True
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+if TORCH_DIR not in sys.path:
+    sys.path.insert(0, TORCH_DIR)
 import frames as F  # noqa: E402
 
-WORKER = os.path.join(HERE, "worker.py")
+WORKER = os.path.join(TORCH_DIR, "worker.py")
 
 
 class Bundle:
@@ -73,7 +74,7 @@ class Bundle:
             rows = rows.sub(torch.tensor(mean, dtype=torch.float32).view(3, 1)).div(torch.tensor(std, dtype=torch.float32).view(3, 1))
         return rows.contiguous()
 
-    def worker_argv(self, torch, device="cpu", dtype="float32", impl="eager", attention="auto", threads=0, in_flight=2, cuda_graphs=None, compile=False):
+    def worker_argv(self, torch, device="cpu", dtype="float32", impl="eager", attention="auto", threads=0, in_flight=2, cuda_graphs=None, compile=False, max_batch=0, compile_backend=None):
         """worker.py's arguments, as worker-process.ts builds them."""
         table = self.pixel_table(torch)
         argv = ["--model", self.model, "--device", device, "--dtype", dtype, "--image-size", str(self.image_size), "--context-length", str(self.context_length)]
@@ -83,6 +84,10 @@ class Bundle:
             argv += ["--cuda-graphs", ",".join(map(str, cuda_graphs))]
         if compile:
             argv.append("--compile")
+        if max_batch:
+            argv += ["--max-batch", str(max_batch)]
+        if compile_backend:
+            argv += ["--compile-backend", compile_backend]
         return argv
 
     def runner(self, torch, **kw):
