@@ -57,6 +57,11 @@ export function hitView(h: Hit, rank: number): SearchHit {
     width: h.width,
     height: h.height,
     format: h.format,
-    thumbnail: h.thumbnail ? `data:${h.thumbnail.mime};base64,${Buffer.from(h.thumbnail.data).toString('base64')}` : undefined,
+    thumbnail: thumbnailUrl(h.thumbnail),
   });
+}
+
+/** A stored thumbnail as a data URL (undefined when none is stored). */
+export function thumbnailUrl(t: Hit['thumbnail']): string | undefined {
+  return t ? `data:${t.mime};base64,${Buffer.from(t.data).toString('base64')}` : undefined;
 }

@@ -26,7 +26,8 @@
  */
 import { ClipqlError, ErrorCode } from '../errors';
 import { normalizeRows } from '../similarity/similarity';
-import { SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
+import { pgTextArray, SqlError, type Queryable, type SessionSettings, type SqlValue, type StoreDriver } from './driver';
+import { checkDuplicateOptions, DEFAULT_DUPLICATE_THRESHOLD, duplicateEf, duplicatePage, type DuplicateOptions, type DuplicatePage } from './duplicates';
 import { createItemsTableSql, DEFAULT_HNSW, hnswIndexSql, itemsTable, type HnswParams } from './items-table';
 import { checkCollectionName, checkDepth, checkEf, checkHnsw, checkItemId, checkItemIds, checkK, MAX_EF_SEARCH, STORE_LIMITS } from './limits';
 import { migrate } from './migrate';
@@ -109,6 +110,8 @@ export interface StoreOptions {
   readonly buildWorkers?: number;
   /** Table sizes up to which a search that does not say `exact` scans exactly (nearest.ts; default EXACT_SCAN_PAGES). */
   readonly exactScanPages?: ExactScanPages;
+  /** `duplicates`' threshold when a call gives none (CLIP_DUPLICATE_THRESHOLD; default DEFAULT_DUPLICATE_THRESHOLD). */
+  readonly duplicateThreshold?: number;
 }
 
 /** A load into an empty collection of at least this many items builds the index after the rows. */
@@ -345,6 +348,12 @@ export class CollectionStore {
     keep(this.known, c.name, c);
   }
 
+  /** One page of near-duplicate groups (duplicates.ts: the graph, the walk, the bounds). */
+  async duplicates(name: string, options: DuplicateOptions): Promise<DuplicatePage> {
+    const o = checkDuplicateOptions({ ...options, threshold: options.threshold ?? this.options.duplicateThreshold ?? DEFAULT_DUPLICATE_THRESHOLD });
+    return this.withCollection(name, undefined, (tx, c) => duplicatePage(tx, c.id, o), { lock: false, efSearch: duplicateEf(o.k) });
+  }
+
   /** The stored (normalised) embedding of one item, or undefined. For tests and tools. */
   async embedding(name: string, id: string): Promise<Float32Array | undefined> {
     checkItemId(id, 'id');
@@ -451,11 +460,6 @@ function notFound(name: string): ClipqlError {
  * pgvector's text form of an L2-normalised copy. Each float32 is written as the shortest decimal
  * that reads back as the same double; pgvector's strtof then gives back the same float32.
  */
-
-/** A text[] literal for `= ANY($1::text[])`: each element quoted, quotes and backslashes escaped. */
-function pgTextArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
-}
 
 /** Engine errors → codes: unreachable store → STORE_UNAVAILABLE, duplicate name → COLLECTION_EXISTS. */
 async function guard<T>(fn: () => Promise<T>, context: { collection?: string } = {}): Promise<T> {
