@@ -138,18 +138,20 @@ function neighbourSql(t: string, anchors: string): string {
     ORDER BY a.item_id`;
 }
 
-/** Rows → id → neighbour ids, in the rows' order (each anchor appears, with or without neighbours). */
+/**
+ * Rows → id → neighbour ids, set in `into` (replacing what it held for those ids: an anchor may
+ * have been looked up by id before); the ids in the rows' order (each anchor appears once, with or
+ * without neighbours).
+ */
 function collect(rows: readonly NeighbourRow[], into: Map<string, string[]>): string[] {
-  const order: string[] = [];
+  const fresh = new Map<string, string[]>();
   for (const r of rows) {
-    let list = into.get(r.id);
-    if (!list) {
-      into.set(r.id, (list = []));
-      order.push(r.id);
-    }
+    let list = fresh.get(r.id);
+    if (!list) fresh.set(r.id, (list = []));
     if (r.nid !== null) list.push(r.nid);
   }
-  return order;
+  for (const [id, list] of fresh) into.set(id, list);
+  return [...fresh.keys()];
 }
 
 /**

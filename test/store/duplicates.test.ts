@@ -64,18 +64,20 @@ function components(vectors: Record<string, { v: number[] }>, threshold: number)
 
 const idsOf = (groups: readonly DuplicateGroup[]) => groups.map((g) => g.items.map((i) => i.id).sort()).sort((x, y) => (x[0] < y[0] ? -1 : 1));
 
-/** Every page from the start; the groups in order, and how many pages it took. */
-async function walk(store: CollectionStore, name: string, o: Omit<DuplicateOptions, 'after'>): Promise<{ groups: DuplicateGroup[]; pages: number }> {
+/** Every page from the start; the groups in order, how many pages it took and how many items they walked. */
+async function walk(store: CollectionStore, name: string, o: Omit<DuplicateOptions, 'after'>): Promise<{ groups: DuplicateGroup[]; pages: number; scanned: number }> {
   const groups: DuplicateGroup[] = [];
   let after: string | null = null;
   let pages = 0;
+  let scanned = 0;
   do {
     const page = await store.duplicates(name, { ...o, after });
     groups.push(...page.groups);
+    scanned += page.scanned;
     after = page.endCursor;
     assert.ok(++pages < 1000, 'the walk does not end');
   } while (after !== null);
-  return { groups, pages };
+  return { groups, pages, scanned };
 }
 
 async function code(p: Promise<unknown>, expected: string, argument?: string): Promise<void> {
@@ -128,8 +130,9 @@ for (const engine of ['PGlite', 'PostgreSQL'] as const) {
     it('pages of any size give every group once', async () => {
       const whole = idsOf((await store.duplicates('hand', { threshold: 0.95 })).groups);
       for (const o of [{ first: 1 }, { scan: 1 }, { scan: 3 }, { first: 1, scan: 2 }]) {
-        const { groups, pages } = await walk(store, 'hand', { threshold: 0.95, ...o });
+        const { groups, pages, scanned } = await walk(store, 'hand', { threshold: 0.95, ...o });
         assert.deepEqual(idsOf(groups), whole, JSON.stringify(o));
+        assert.equal(scanned, 8, JSON.stringify(o));
         if (o.scan) assert.ok(pages >= Math.ceil(8 / o.scan), `${pages} pages for ${JSON.stringify(o)}`);
       }
       const first = await store.duplicates('hand', { threshold: 0.95, first: 1 });
@@ -137,15 +140,19 @@ for (const engine of ['PGlite', 'PostgreSQL'] as const) {
       assert.notEqual(first.endCursor, null);
     });
 
-    it('cuts a component at MAX_GROUP items and reports it once', async () => {
-      // 201 items along an arc, 0.001 rad apart: all within cosine 0.98 of each other.
+    it('cuts a component at MAX_GROUP items and reports it once, walking every item', async () => {
+      // 201 items along an arc, 0.001 rad apart: all within cosine 0.98 of each other. With pages
+      // of 1,000 the component's lookups by id reach items the walk's next statement returns again.
       await store.createCollection('arc', MODEL);
       await store.upsert('arc', MODEL, Array.from({ length: MAX_GROUP + 1 }, (_, i) => item(`p${String(i).padStart(3, '0')}`, at(i * 0.001))));
-      const { groups } = await walk(store, 'arc', { threshold: 0.95, scan: 50 });
-      assert.equal(groups.length, 1);
-      assert.equal(groups[0].items.length, MAX_GROUP);
-      assert.equal(groups[0].complete, false);
-      assert.equal(groups[0].items[0].id, 'p000');
+      for (const scan of [50, 1000]) {
+        const { groups, scanned } = await walk(store, 'arc', { threshold: 0.95, scan });
+        assert.equal(scanned, MAX_GROUP + 1, `scan ${scan}`);
+        assert.equal(groups.length, 1, `scan ${scan}`);
+        assert.equal(groups[0].items.length, MAX_GROUP);
+        assert.equal(groups[0].complete, false);
+        assert.equal(groups[0].items[0].id, 'p000');
+      }
     });
 
     it('finds neighbours through the HNSW index', async () => {
