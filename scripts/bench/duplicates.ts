@@ -87,6 +87,8 @@ function faissPeer(file: string, o: { k: number; threshold: number; ef: number }
       child.stdin.write(`SEARCH ${start} ${end}\n`);
       return Number(await next('DONE'));
     },
+    /** Ends the child (it exits by itself after GROUPS). */
+    close: () => void child.kill(),
     async groups(out: string): Promise<Record<string, number>> {
       child.stdin.write(`GROUPS ${out}\n`);
       return JSON.parse(await next('RESULT')) as Record<string, number>;
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = { engine, n, dim: DIM, k, threshold, scan, ef: duplicateEf(k), date: new Date().toISOString(), machine: `${os.cpus().length} cores (shared with other builds)` };
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'clipql-bench-dups-'));
   let dropDb: (() => Promise<void>) | undefined;
+  let peer: ReturnType<typeof faissPeer> | undefined;
   try {
     const { vectors, copyOf, same } = plant(n, Number(a.copies ?? 0.02), Number(a.same ?? 0.005));
     out.planted = { nearCopies: copyOf.filter((j, i) => j >= 0 && !same[i]).length, byteCopies: same.reduce((s, x) => s + x, 0) };
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
 
     const file = path.join(tmp, 'x.f32');
     writeFileSync(file, Buffer.concat(vectors.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
-    const peer = faissPeer(file, { k, threshold, ef: duplicateEf(k) });
+    peer = faissPeer(file, { k, threshold, ef: duplicateEf(k) });
     out.faissBuild = await peer.ready();
     log(`faiss ready: ${JSON.stringify(out.faissBuild)}`);
 
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
     out.sameGroupsAsFaiss = clipqlGroups.filter((g) => faissKeys.has(key(g))).length;
     await store.close();
   } finally {
+    peer?.close();
     out.durationS = Math.round((Date.now() - t0) / 1000);
     process.stdout.write(`${JSON.stringify(out)}\n`);
     rmSync(tmp, { recursive: true, force: true });

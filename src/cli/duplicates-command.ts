@@ -82,7 +82,7 @@ export async function duplicatesCommand(argv: string[], config: Config, io: Io):
     if (io.tty) io.err('\r\x1b[K');
     const seconds = (performance.now() - started) / 1000;
     const summary = { collection: name, threshold: used, k: options.k ?? null, scanned, groups, itemsInGroups: items, seconds: +seconds.toFixed(2) };
-    io.out(v.json ? `${JSON.stringify(summary)}\n` : `${groups} groups (${items} items) among ${scanned} items of ${name} at cosine >= ${used}, in ${seconds.toFixed(1)} s\n`);
+    io.out(v.json ? `${JSON.stringify(summary)}\n` : `${groups} group${groups === 1 ? '' : 's'} (${items} items) among ${scanned} items of ${name} at cosine >= ${used}, in ${seconds.toFixed(1)} s\n`);
     return 0;
   } catch (e) {
     io.err(`error [${isClipqlError(e) ? e.code : ErrorCode.INTERNAL_SERVER_ERROR}]: ${(e as Error).message}\n`);
