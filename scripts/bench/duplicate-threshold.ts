@@ -49,6 +49,9 @@ export const COPIES: readonly CopyKind[] = [
   { name: 'resized 50 % + JPEG q75', make: async (b) => (await scaled(await flat(b).png().toBuffer(), 0.5)).jpeg({ quality: 75 }).toBuffer() },
 ];
 
+/** The thresholds at which the table counts the copies found. */
+const THRESHOLDS = [0.9, 0.93, 0.95, 0.97, 0.99];
+
 export function cosine(a: Float32Array, b: Float32Array): number {
   let ab = 0;
   let aa = 0;
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
   try {
     const images = notebookImages();
     const originals = await Promise.all(images.map((im) => pipeline.embedImage(im.bytes)));
-    const rows: Array<{ copy: string; min: number; median: number; minImage: string; maxToOthers: number }> = [];
+    const rows: Array<{ copy: string; min: number; median: number; minImage: string; maxToOthers: number; found: number[] }> = [];
     let maxCopyToOther = -1;
     for (const kind of COPIES) {
       const cos: number[] = [];
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
       }
       maxCopyToOther = Math.max(maxCopyToOther, maxToOthers);
       const sorted = [...cos].sort((a, b) => a - b);
-      rows.push({ copy: kind.name, min: sorted[0], median: (sorted[3] + sorted[4]) / 2, minImage: images[cos.indexOf(sorted[0])].name, maxToOthers });
+      rows.push({ copy: kind.name, min: sorted[0], median: (sorted[3] + sorted[4]) / 2, minImage: images[cos.indexOf(sorted[0])].name, maxToOthers, found: THRESHOLDS.map((t) => cos.filter((c) => c >= t).length) });
     }
     let maxDistinct = -1;
     let pair = '';
@@ -93,8 +96,8 @@ async function main(): Promise<void> {
     const out = { model: pipeline.bundle.name, randomWeights: pipeline.bundle.randomWeights, images: images.length, copies: rows, maxDistinctOriginals: maxDistinct, closestPair: pair, maxCopyToOtherImage: maxCopyToOther };
     if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(out)}\n`);
     else {
-      process.stdout.write(`model ${out.model}${out.randomWeights ? ' (random weights)' : ''}, ${images.length} notebook images\n\n| copy | lowest cosine to its original | median | lowest on | highest to another image |\n| --- | ---: | ---: | --- | ---: |\n`);
-      for (const r of rows) process.stdout.write(`| ${r.copy} | ${r.min.toFixed(5)} | ${r.median.toFixed(5)} | ${r.minImage} | ${r.maxToOthers.toFixed(5)} |\n`);
+      process.stdout.write(`model ${out.model}${out.randomWeights ? ' (random weights)' : ''}, ${images.length} notebook images\n\n| copy | lowest cosine to its original | median | lowest on | highest to another image | ${THRESHOLDS.map((t) => `found at ${t}`).join(' | ')} |\n| --- | ---: | ---: | --- | ---: |${THRESHOLDS.map(() => ' ---: |').join('')}\n`);
+      for (const r of rows) process.stdout.write(`| ${r.copy} | ${r.min.toFixed(4)} | ${r.median.toFixed(4)} | ${r.minImage} | ${r.maxToOthers.toFixed(4)} | ${r.found.map((f) => `${f}/${images.length}`).join(' | ')} |\n`);
       process.stdout.write(`\nhighest cosine between two distinct originals: ${maxDistinct.toFixed(5)} (${pair}); between a copy and another image: ${maxCopyToOther.toFixed(5)}\n`);
     }
   } finally {
