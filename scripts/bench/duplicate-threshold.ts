@@ -16,6 +16,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../../src/config/config';
 import { TINY_MODEL_DIR } from '../../src/paths';
 import { ClipPipeline } from '../../src/pipeline';
+import { rawCosine as cosine } from '../../src/similarity/similarity';
 import { notebookImages } from './common';
 
 /** A copy of an image: its bytes from the original's (any format sharp reads). */
@@ -51,18 +52,6 @@ export const COPIES: readonly CopyKind[] = [
 
 /** The thresholds at which the table counts the copies found. */
 const THRESHOLDS = [0.9, 0.93, 0.95, 0.97, 0.99];
-
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--model');

@@ -34,16 +34,11 @@ export class Collection {
   efConstruction!: number;
 }
 
-@ObjectType({ description: 'One stored image found by a search.' })
-export class SearchHit {
+/** What every answer that names a stored item shows of it (SearchHit, DuplicateItem). */
+@ObjectType()
+export abstract class StoredItem {
   @Field(() => ID, { description: 'The id given to addImages.' })
   id!: string;
-
-  @Field(() => Int, { description: '1 for the best hit of the whole search (pages continue the count).' })
-  rank!: number;
-
-  @Field(() => Float, { description: 'Cosine similarity to the query: the number the similarity matrix gives for this caption (or image) and this image.' })
-  score!: number;
 
   @Field(() => JSONScalar, { nullable: true, description: 'The metadata given to addImages.' })
   metadata?: unknown;
@@ -62,6 +57,15 @@ export class SearchHit {
 
   @Field({ nullable: true, description: 'A small thumbnail (longest side 96 px) as a data URL.' })
   thumbnail?: string;
+}
+
+@ObjectType({ description: 'One stored image found by a search.' })
+export class SearchHit extends StoredItem {
+  @Field(() => Int, { description: '1 for the best hit of the whole search (pages continue the count).' })
+  rank!: number;
+
+  @Field(() => Float, { description: 'Cosine similarity to the query: the number the similarity matrix gives for this caption (or image) and this image.' })
+  score!: number;
 }
 
 @ObjectType({ description: 'A page of search results, best first.' })

@@ -4,37 +4,16 @@
  * serves them).
  */
 import 'reflect-metadata';
-import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
-import { JSONScalar } from './json.scalar';
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { StoredItem } from './collection.type';
 
 @ObjectType({ description: 'One item of a near-duplicate group.' })
-export class DuplicateItem {
-  @Field(() => ID, { description: 'The id given to addImages.' })
-  id!: string;
-
+export class DuplicateItem extends StoredItem {
   @Field(() => Float, { description: "Cosine similarity of its embedding to the group's first item's (1 for that item)." })
   score!: number;
 
-  @Field({ description: 'SHA-256 of the image bytes, hex.' })
-  sha256!: string;
-
   @Field({ description: 'Another item of the group has the same bytes (sha256): an exact byte duplicate.' })
   sameBytes!: boolean;
-
-  @Field(() => JSONScalar, { nullable: true, description: 'The metadata given to addImages.' })
-  metadata?: unknown;
-
-  @Field(() => Int)
-  width!: number;
-
-  @Field(() => Int)
-  height!: number;
-
-  @Field()
-  format!: string;
-
-  @Field({ nullable: true, description: 'A small thumbnail (longest side 96 px) as a data URL.' })
-  thumbnail?: string;
 }
 
 @ObjectType({ description: 'Items whose embeddings are within the threshold of each other (a connected component: copies of copies join one group).' })

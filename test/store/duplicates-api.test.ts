@@ -13,11 +13,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { COPIES, cosine } from '../../scripts/bench/duplicate-threshold';
+import { COPIES } from '../../scripts/bench/duplicate-threshold';
 import { parseConfig } from '../../src/config/config';
 import { duplicatesCommand } from '../../src/cli/duplicates-command';
 import type { Service } from '../../src/server/service';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { cosine } from '../helpers/reference';
 import { gql, startTestService } from '../helpers/server';
 import { notebook } from '../helpers/shared';
 import { freshPgliteDir } from '../helpers/pglite';

@@ -18,6 +18,7 @@ import { openStore } from '../../src/store/open';
 import type { CollectionStore, NewItem } from '../../src/store/store';
 import { freshPgliteDir } from '../helpers/pglite';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { cosine } from '../helpers/reference';
 
 const MODEL = { name: 'unit-model', dim: 4 };
 const SHA = (c: string) => c.repeat(64);
@@ -38,18 +39,6 @@ const VECTORS: Record<string, { v: number[]; sha?: string }> = {
   f: { v: [0, -1, 0, 0] },
   g: { v: [-1, 0, 0, 0] },
 };
-
-function cosine(a: readonly number[], b: readonly number[]): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  a.forEach((x, i) => {
-    ab += x * b[i];
-    aa += x * x;
-    bb += b[i] * b[i];
-  });
-  return ab / Math.sqrt(aa * bb);
-}
 
 /** Connected components (two items or more) of all pairs with cosine ≥ threshold, as sorted id lists, sorted. */
 function components(vectors: Record<string, { v: number[] }>, threshold: number): string[][] {
