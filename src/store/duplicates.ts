@@ -14,8 +14,11 @@
  * reaches its smallest id, which then closes the component breadth first (neighbours of
  * neighbours, looked up by id). So every group is reported once, at its smallest id, whichever
  * page it falls on, and the union of the pages is the whole answer. An edge can only be missed
- * where the index misses a neighbour (recall < 1) or an item has k or more neighbours within the
- * threshold; where such a k cap cuts a component in two, each part is still reported once.
+ * where the index misses a neighbour (recall < 1) or where both items have k or more nearer
+ * neighbours within the threshold. The graph is then not symmetric as the walk reads it: an item
+ * x whose only edges are in its own list, to items of a component with a smaller id, is left out
+ * (the component, closed from its smallest id, never reaches x, and x is not the smallest of its
+ * own closure). A larger k narrows that to families of more than k copies.
  *
  * Bounds, so that a page costs bounded time and memory whatever the data: at most `scan` items
  * walked a page, `first` groups, MAX_GROUP items a group (a larger component is reported cut,
