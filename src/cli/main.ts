@@ -7,7 +7,8 @@
  *
  * prints the caption × image cosine-similarity matrix (rows = captions, columns = images) as a
  * table, or as JSON with --json. `clipql index` and `clipql search` (a folder into a collection,
- * and a caption against it) are in index-command.ts and search-command.ts. Errors are printed as "error [CODE]: message", exit status 1
+ * and a caption against it) are in index-command.ts and search-command.ts, `clipql duplicates` in
+ * duplicates-command.ts. Errors are printed as "error [CODE]: message", exit status 1
  * (2 for a usage error).
  */
 import { loadConfig } from '../config/config';
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { ClipqlError, ErrorCode, isClipqlError } from '../errors';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
+import { DUPLICATES_USAGE, duplicatesCommand } from './duplicates-command';
 import { INDEX_USAGE, indexCommand, type Io } from './index-command';
 import { searchCommand } from './search-command';
 
@@ -36,7 +38,7 @@ const processIo: Io = {
 
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), io: Io = processIo): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === 'index' || command === 'search') {
+  if (command === 'index' || command === 'search' || command === 'duplicates') {
     let config;
     try {
       config = loadConfig().config;
@@ -45,10 +47,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       io.err(`error [${e.code}]: ${e.message}\n`);
       return 2;
     }
-    return (command === 'index' ? indexCommand : searchCommand)(rest, config, io);
+    return (command === 'index' ? indexCommand : command === 'search' ? searchCommand : duplicatesCommand)(rest, config, io);
   }
   if (command !== 'similarity') {
-    out(`${USAGE}\n${INDEX_USAGE}\n`);
+    out(`${USAGE}\n${INDEX_USAGE}\n       ${DUPLICATES_USAGE.slice('usage: '.length)}\n`);
     return command === '--help' || command === '-h' ? 0 : 2;
   }
   let args;

@@ -52,6 +52,14 @@ export const graphSizes = custom<readonly number[] | 'on'>('off, on, or batch si
   return [...new Set(sizes)].sort((a, b) => a - b);
 });
 
+/** A cosine threshold: a number above 0 and at most 1. */
+export const cosineThreshold = custom<number>('a number above 0 and at most 1', (raw) => {
+  const t = raw.trim();
+  const n = Number(t);
+  if (!/^[0-9.eE+-]+$/.test(t) || !(n > 0 && n <= 1)) throw new KindError('expected a number above 0 and at most 1, such as 0.95');
+  return n;
+});
+
 /** One entry of CLIP_MODELS: the name requests use (GraphQL's and /v1's `model`) and its bundle folder. */
 export interface ModelSpec {
   readonly name: string;
@@ -150,6 +158,7 @@ export const SETTINGS = {
   CLIP_STORE: opt('store', text, 'the collection store: a folder (or file:PATH) for the embedded PGlite store, or postgres://... for a PostgreSQL server with pgvector (replicas share it)', './data/store (embedded, opened on first use)'),
   CLIP_STORE_POOL: set('store', int(1, 1000), 8, 'connections to the PostgreSQL server per process'),
   CLIP_STORE_EF_SEARCH: set('store', int(1, 1000), 40, "HNSW ef_search of a search (pgvector's default 40; higher: better recall, slower)"),
+  CLIP_DUPLICATE_THRESHOLD: set('store', cosineThreshold, 0.95, "default cosine at or above which `duplicates` groups two items; it depends on the model (docs/collections.md#near-duplicates: measured with the committed random-weights model; measure yours with scripts/bench/collections/duplicate-threshold.ts)"),
   // ---- downloads (npm run models, and CLIP_AUTO_FETCH)
   HF_ENDPOINT: opt('downloads', text, 'a Hugging Face hub mirror', 'https://huggingface.co'),
   HF_TOKEN: opt('downloads', text, 'token for private or gated repositories (sent to the hub only)', 'none', true),

@@ -60,3 +60,4 @@ export function hitView(h: Hit, rank: number): SearchHit {
     stored: h.thumbnail,
   });
 }
+

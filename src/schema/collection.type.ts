@@ -37,16 +37,11 @@ export class Collection {
   efConstruction!: number;
 }
 
-@ObjectType({ simpleResolvers: true, description: 'One stored image found by a search.' })
-export class SearchHit {
+/** What every answer that names a stored item shows of it (SearchHit, DuplicateItem). */
+@ObjectType({ simpleResolvers: true })
+export abstract class StoredItem {
   @Field(() => ID, { description: 'The id given to addImages.' })
   id!: string;
-
-  @Field(() => Int, { description: '1 for the best hit of the whole search (pages continue the count).' })
-  rank!: number;
-
-  @Field(() => Float, { description: 'Cosine similarity to the query: the number the similarity matrix gives for this caption (or image) and this image.' })
-  score!: number;
 
   @Field(() => JSONScalar, { nullable: true, description: 'The metadata given to addImages.' })
   metadata?: unknown;
@@ -71,6 +66,15 @@ export class SearchHit {
     const t = this.stored;
     return t ? `data:${t.mime};base64,${Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64')}` : undefined;
   }
+}
+
+@ObjectType({ simpleResolvers: true, description: 'One stored image found by a search.' })
+export class SearchHit extends StoredItem {
+  @Field(() => Int, { description: '1 for the best hit of the whole search (pages continue the count).' })
+  rank!: number;
+
+  @Field(() => Float, { description: 'Cosine similarity to the query: the number the similarity matrix gives for this caption (or image) and this image.' })
+  score!: number;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'A page of search results, best first.' })

@@ -25,6 +25,7 @@ export const FIELD_SCOPES: Readonly<Record<string, FieldScope>> = {
   'Query.models': { action: 'read' },
   'Query.collections': { action: 'read' },
   'Query.search': { action: 'read', collection: 'collection' },
+  'Query.duplicates': { action: 'read', collection: 'collection' },
   'Query.itemDigests': { action: 'read', collection: 'collection' },
   'Mutation.createCollection': { action: 'write', collection: 'name' },
   'Mutation.addImages': { action: 'write', collection: 'collection' },

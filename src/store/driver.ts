@@ -88,3 +88,8 @@ export function vectorBinary(v: Float32Array): Buffer {
   }
   return b;
 }
+
+/** A text[] literal for `= ANY($1::text[])`: each element quoted, quotes and backslashes escaped. */
+export function pgTextArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}

@@ -9,7 +9,7 @@
  */
 import { normalizeRows } from '../similarity/similarity';
 import type { Catalogue, ModelRef } from './catalogue';
-import type { Queryable, SqlValue } from './driver';
+import { pgTextArray, type Queryable, type SqlValue } from './driver';
 import { hnswIndexSql, itemsTable } from './items-table';
 import { checkItemId, checkItemIds, STORE_LIMITS } from './limits';
 
@@ -189,9 +189,4 @@ async function insertRows(tx: Queryable, t: string, rows: readonly NewItem[], ve
 export function buildMemoryMiB(n: number, dim: number, m: number, capMiB: number): number {
   const bytes = n * (4 * dim + 8 + 36 * m + 200) * 1.25;
   return Math.max(64, Math.min(capMiB, Math.ceil(bytes / 2 ** 20)));
-}
-
-/** A text[] literal for `= ANY($1::text[])`: each element quoted, quotes and backslashes escaped. */
-function pgTextArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
 }

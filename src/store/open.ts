@@ -21,7 +21,7 @@ export interface StoreLocation {
 }
 
 /** The store settings of a configuration. */
-export type StoreSettings = Pick<Config, 'CLIP_STORE' | 'CLIP_STORE_POOL' | 'CLIP_STORE_EF_SEARCH'>;
+export type StoreSettings = Pick<Config, 'CLIP_STORE' | 'CLIP_STORE_POOL' | 'CLIP_STORE_EF_SEARCH'> & Partial<Pick<Config, 'CLIP_DUPLICATE_THRESHOLD'>>;
 
 export function storeLocation(c: Pick<Config, 'CLIP_STORE'>, cwd = process.cwd()): StoreLocation {
   const raw = c.CLIP_STORE ?? '';
@@ -39,7 +39,7 @@ export async function openStore(c: StoreSettings): Promise<CollectionStore> {
   // Connections start with the searches' settings, so a search is one statement (store.ts).
   const driver = createDriver(storeLocation(c), c.CLIP_STORE_POOL, searchSession(c.CLIP_STORE_EF_SEARCH));
   try {
-    return await CollectionStore.open(driver, { efSearch: c.CLIP_STORE_EF_SEARCH });
+    return await CollectionStore.open(driver, { efSearch: c.CLIP_STORE_EF_SEARCH, duplicateThreshold: c.CLIP_DUPLICATE_THRESHOLD });
   } catch (e) {
     await driver.close().catch(() => undefined);
     throw e;

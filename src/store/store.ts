@@ -16,6 +16,7 @@ import { Catalogue, guard, type CollectionInfo, type ModelRef } from './catalogu
 import type { StoreDriver } from './driver';
 import * as items from './items';
 import type { HnswParams } from './items-table';
+import { checkDuplicateOptions, DEFAULT_DUPLICATE_THRESHOLD, duplicateEf, duplicatePage, type DuplicateOptions, type DuplicatePage } from './duplicates';
 import { migrate } from './migrate';
 import type { ExactScanPages, SearchResult } from './nearest';
 import { Searcher, type SearchOptions } from './search';
@@ -32,6 +33,8 @@ export interface StoreOptions extends items.BuildOptions {
   readonly hnsw?: HnswParams;
   /** Table sizes up to which a search that does not say `exact` scans exactly (nearest.ts; default EXACT_SCAN_PAGES). */
   readonly exactScanPages?: ExactScanPages;
+  /** `duplicates`' threshold when a call gives none (CLIP_DUPLICATE_THRESHOLD; default DEFAULT_DUPLICATE_THRESHOLD). */
+  readonly duplicateThreshold?: number;
 }
 
 export class CollectionStore {
@@ -139,6 +142,12 @@ export class CollectionStore {
   /** The k items nearest to `query` by cosine, best first, after skipping `offset` (search.ts). */
   search(name: string, model: ModelRef, query: Float32Array, options: SearchOptions): Promise<SearchResult> {
     return this.searcher.search(name, model, query, options);
+  }
+
+  /** One page of near-duplicate groups (duplicates.ts: the graph, the walk, the bounds). */
+  async duplicates(name: string, options: DuplicateOptions): Promise<DuplicatePage> {
+    const o = checkDuplicateOptions({ ...options, threshold: options.threshold ?? this.options.duplicateThreshold ?? DEFAULT_DUPLICATE_THRESHOLD });
+    return this.cat.withCollection(name, undefined, (tx, c) => duplicatePage(tx, c.id, o), { lock: false, efSearch: duplicateEf(o.k) });
   }
 
   /** The stored (normalised) embedding of one item, or undefined. For tests and tools. */

@@ -4,12 +4,12 @@
  * plus refusal() against a key with actions and collection patterns. Side by side, in interleaved
  * rounds, with a cost every trusted-documents request already pays: the sha256 of its text.
  *
- *   node dist/scripts/bench/scopes.js [rounds=5] [n=200000]
+ *   node dist/scripts/bench/serving/scopes.js [rounds=5] [n=200000]
  */
 import { createHash } from 'node:crypto';
 import { parse, type OperationDefinitionNode } from 'graphql';
-import { refusal, type KeyScopes } from '../../src/access/scopes';
-import { operationNeeds } from '../../src/schema/field-scopes';
+import { refusal, type KeyScopes } from '../../../src/access/scopes';
+import { operationNeeds } from '../../../src/schema/field-scopes';
 
 const TEXT = 'query Search($c: String!, $t: String) { search(collection: $c, text: $t, k: 8) { model hits { id rank score thumbnail width height } } models { name } }';
 const doc = parse(TEXT);

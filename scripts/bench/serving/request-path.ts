@@ -2,7 +2,7 @@
  * Benchmark (not a test): what one GraphQL request costs in clipql, layer by layer, beside the
  * same request to Apollo Server alone and to a bare node:http server, all measured in one run.
  *
- *   node dist/scripts/bench/request-path.js [--rounds 5] [--requests 300] [--n 20000] [--no-search]
+ *   node dist/scripts/bench/serving/request-path.js [--rounds 5] [--requests 300] [--n 20000] [--no-search]
  *        [--model-dir DIR] [--only LAYER,LAYER...]
  *
  * --only measures just those layers (for a CPU profile of one of them: `node --cpu-prof ...`; the
@@ -39,21 +39,21 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { parseConfig } from '../../src/config/config';
-import { limitsFromConfig } from '../../src/input/limits';
-import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
-import { createApollo } from '../../src/server/apollo';
-import { Lifecycle } from '../../src/server/lifecycle';
-import { Metrics } from '../../src/server/metrics';
-import { createContext, type RequestContext } from '../../src/schema/context';
-import { buildClipSchema } from '../../src/schema/build';
-import { CollectionStore } from '../../src/store/store';
-import { createDriver } from '../../src/store/open';
-import { createTestDatabase } from '../../test/helpers/postgres';
-import { BPE_VOCAB, SHARED } from '../../test/helpers/shared';
-import { startTestService } from '../../test/helpers/server';
-import { rng } from '../hostile/bytes';
-import { args, log, median, quantile, randomUnit } from './common';
+import { parseConfig } from '../../../src/config/config';
+import { limitsFromConfig } from '../../../src/input/limits';
+import { REPO_ROOT, TINY_MODEL_DIR } from '../../../src/paths';
+import { createApollo } from '../../../src/server/apollo';
+import { Lifecycle } from '../../../src/server/lifecycle';
+import { Metrics } from '../../../src/server/metrics';
+import { createContext, type RequestContext } from '../../../src/schema/context';
+import { buildClipSchema } from '../../../src/schema/build';
+import { CollectionStore } from '../../../src/store/store';
+import { createDriver } from '../../../src/store/open';
+import { createTestDatabase } from '../../../test/helpers/postgres';
+import { BPE_VOCAB, SHARED } from '../../../test/helpers/shared';
+import { startTestService } from '../../../test/helpers/server';
+import { rng } from '../../hostile/bytes';
+import { args, log, median, quantile, randomUnit } from '../common';
 
 const EMPTY = JSON.stringify({ query: '{ __typename }' });
 
