@@ -160,7 +160,7 @@ export class ClipPipeline {
       Promise.all(captions.map((c) => this.embedText(c, backend))),
     ]);
     return {
-      ...analyse(scoresOf(textEmbeddings, imageEmbeddings)),
+      ...analyse(scoresOf(textEmbeddings, imageEmbeddings), this.bundle.probability),
       imageEmbeddings,
       textEmbeddings,
       tokens: captions.map((c) => this.tokenize(c)),

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { ImageTransformConfig } from '../preprocess/image/config';
 import os from 'node:os';
-import type { ModelFamily } from '../families/family';
+import type { ModelFamily, ProbabilityRule } from '../families/family';
 import { familyOf } from '../families/families';
 import { fileExists } from '../families/files';
 
@@ -48,6 +48,8 @@ export interface ModelBundle {
   readonly files: BundleFiles;
   /** The model family config.json names (families/families.ts): preprocessing, tokenizer, probabilities. */
   readonly family: ModelFamily;
+  /** How the family makes probabilities of scores, with this checkpoint's numbers. */
+  readonly probability: ProbabilityRule;
   readonly image: ImageTransformConfig;
   /** S: the square input the vision tower takes (crop size). */
   readonly imageSize: number;
@@ -126,6 +128,7 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
     throw bad(f('preprocessor_config.json'), `crop size ${image.cropHeight} differs from config.json vision_config.image_size ${configSize}`);
   }
   const clipql = (config.clipql ?? {}) as Record<string, unknown>;
+  const weights = (await fileExists(f('model.safetensors'))) ? f('model.safetensors') : (await fileExists(f('pytorch_model.bin'))) ? f('pytorch_model.bin') : undefined;
 
   return {
     dir,
@@ -134,12 +137,13 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
       vision: f('onnx', 'vision_model.onnx'),
       text: f('onnx', 'text_model.onnx'),
       torch: (await fileExists(f('torch', 'model.pt'))) ? f('torch', 'model.pt') : undefined,
-      weights: (await fileExists(f('model.safetensors'))) ? f('model.safetensors') : (await fileExists(f('pytorch_model.bin'))) ? f('pytorch_model.bin') : undefined,
+      weights,
       preprocessor: f('preprocessor_config.json'),
       config: f('config.json'),
       ...tokenizer,
     },
     family,
+    probability: await family.probability(config, f('config.json'), weights),
     image,
     imageSize: image.cropHeight,
     contextLength: family.contextLength(config),

@@ -72,8 +72,9 @@ export interface ModelFamily {
   /** Opens the tokenizer the files describe. */
   openTokenizer(files: TokenizerFiles, config: Readonly<Record<string, unknown>>): Promise<TextTokenizer>;
   /**
-   * The probability rule, from config.json (clipql's export records logit_scale and logit_bias
-   * there); undefined when the bundle does not say (no probabilities are made up).
+   * The probability rule: from config.json (clipql's export records logit_scale and logit_bias
+   * there), else from the weights file when there is one. BAD_MODEL when neither says: no
+   * probability is made up.
    */
-  probability(config: Readonly<Record<string, unknown>>): ProbabilityRule | undefined;
+  probability(config: Readonly<Record<string, unknown>>, configFile: string, weights?: string): Promise<ProbabilityRule>;
 }

@@ -22,11 +22,11 @@ test('an unknown family: BAD_MODEL naming the file, what it says and what is ser
   }
 });
 
-test('every family names itself, its types and its rules', () => {
+test('every family names itself, its types and its rules', async () => {
   assert.deepEqual(FAMILIES.map((f) => f.name), ['clip', 'siglip']);
-  assert.deepEqual(FAMILIES[0].probability({}), { kind: 'softmax', scale: 100 });
-  assert.equal(FAMILIES[1].probability({}), undefined, 'no logit_scale/bias recorded: no probabilities made up');
-  assert.deepEqual(FAMILIES[1].probability({ clipql: { logit_scale: Math.log(10), logit_bias: -10 } }), { kind: 'sigmoid', scale: 10.000000000000002, bias: -10 });
+  assert.deepEqual(await FAMILIES[0].probability({}, FILE), { kind: 'softmax', scale: 100 });
+  await assert.rejects(FAMILIES[1].probability({}, FILE), /logit_scale and logit_bias/, 'nothing recorded, no weights: no probabilities made up');
+  assert.deepEqual(await FAMILIES[1].probability({ clipql: { logit_scale: Math.log(10), logit_bias: -10 } }, FILE), { kind: 'sigmoid', scale: Math.exp(Math.log(10)), bias: -10 });
   assert.equal(FAMILIES[0].contextLength({}), 77);
   assert.equal(FAMILIES[1].contextLength({}), 64);
   assert.equal(FAMILIES[1].contextLength({ text_config: { max_position_embeddings: 32 } }), 32);

@@ -14,8 +14,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadBundle, type ModelBundle } from '../../src/bundle/bundle';
-import type { TextTokenizer } from '../../src/families/family';
+import { familyOf } from '../../src/families/families';
+import type { ModelFamily, TextTokenizer, TokenizerFiles } from '../../src/families/family';
+import type { ImageTransformConfig } from '../../src/preprocess/image/config';
 import { siglipImageTransform } from '../../src/families/siglip/image';
 import { preprocessPixels, toTensor } from '../../src/preprocess/image/transform';
 import { venvPython } from '../helpers/python';
@@ -25,7 +26,7 @@ import { SHARED } from '../helpers/shared';
 let fixtures: string;
 let answers: SiglipAnswers;
 let cache: string;
-const open: Record<string, { bundle: ModelBundle; tokenizer: TextTokenizer }> = {};
+const open: Record<string, { family: ModelFamily; files: TokenizerFiles; image: ImageTransformConfig; contextLength: number; tokenizer: TextTokenizer }> = {};
 
 function listing(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -41,8 +42,11 @@ before(async () => {
   for (const name of ['siglip', 'siglip2']) {
     const dir = path.join(fixtures, name);
     const before = listing(dir);
-    const bundle = await loadBundle(dir, { cacheDir: cache, python: venvPython() });
-    open[name] = { bundle, tokenizer: await bundle.family.openTokenizer(bundle.files, bundle.config) };
+    const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const family = familyOf(config, 'config.json');
+    const files = await family.locateTokenizer(dir, { cacheDir: cache, python: venvPython() });
+    const image = family.imageTransform(JSON.parse(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8')), 'preprocessor_config.json');
+    open[name] = { family, files, image, contextLength: family.contextLength(config), tokenizer: await family.openTokenizer(files, config) };
     assert.deepEqual(listing(dir), before, `${name}: nothing written into the model folder`);
   }
 });
@@ -51,11 +55,11 @@ after(() => rmSync(cache, { recursive: true, force: true }));
 describe('SigLIP tokenizers against transformers', () => {
   test('the folders are SigLIP-family bundles with 64 tokens; spiece.model was derived into the cache', () => {
     for (const name of ['siglip', 'siglip2']) {
-      assert.equal(open[name].bundle.family.name, 'siglip');
-      assert.equal(open[name].bundle.contextLength, 64);
+      assert.equal(open[name].family.name, 'siglip');
+      assert.equal(open[name].contextLength, 64);
     }
-    assert.ok(open.siglip.bundle.files.tokenizerJson!.startsWith(cache), open.siglip.bundle.files.tokenizerJson);
-    assert.equal(open.siglip2.bundle.files.tokenizerDir, path.join(fixtures, 'siglip2'));
+    assert.ok(open.siglip.files.tokenizerJson!.startsWith(cache), open.siglip.files.tokenizerJson);
+    assert.equal(open.siglip2.files.tokenizerDir, path.join(fixtures, 'siglip2'));
   });
 
   for (const name of ['siglip', 'siglip2'] as const) {
@@ -93,7 +97,7 @@ describe('SigLIP tokenizers against transformers', () => {
 describe("SiglipImageProcessor's pixels", () => {
   const dir = path.join(SHARED, 'images', 'notebook');
   /** CHW float32 → the same layout from clipql's HWC crop (the backends normalise with toTensor). */
-  async function check(cfgName: string, suffix: string, cfg: ModelBundle['image']) {
+  async function check(cfgName: string, suffix: string, cfg: ImageTransformConfig) {
     for (const name of answers.images) {
       const bytes = readFileSync(path.join(dir, name));
       const { pixels } = await preprocessPixels(bytes, cfg);
@@ -107,7 +111,7 @@ describe("SiglipImageProcessor's pixels", () => {
   }
 
   test('uint8 pixels equal (224, squash, convert("RGB") first), image by image', async () => {
-    const cfg = open.siglip.bundle.image;
+    const cfg = open.siglip.image;
     for (const name of answers.images) {
       const { pixels } = await preprocessPixels(readFileSync(path.join(dir, name)), cfg);
       const want = readFileSync(path.join(fixtures, 'pixels', `${name}.u8`));
@@ -119,8 +123,8 @@ describe("SiglipImageProcessor's pixels", () => {
   });
 
   test('float tensors equal to the bit: 224 (SigLIP), 256 (the second folder), 160 x 96 (size as height and width)', async () => {
-    await check('224', 'f32', open.siglip.bundle.image);
-    await check('256', '256.f32', open.siglip2.bundle.image);
+    await check('224', 'f32', open.siglip.image);
+    await check('256', '256.f32', open.siglip2.image);
     const wide = siglipImageTransform({ size: { height: 96, width: 160 } }, 'wide.json');
     assert.deepEqual([wide.cropWidth, wide.cropHeight, wide.doCenterCrop], [160, 96, false]);
     await check('160x96', 'wide.f32', wide);

@@ -1,11 +1,10 @@
 /**
- * The SigLIP-family fixtures of test/reference/siglip_tokenizers.py (tokenizers trained here,
- * transformers' ids and pixels), made once per content of that script into the git-ignored
- * test-artifacts/ (one Python process; later runs reuse it).
+ * The SigLIP-family fixtures, made by transformers (test/reference/siglip_*.py) once per content
+ * of the scripts into the git-ignored test-artifacts/; later runs reuse them.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../src/paths';
@@ -42,4 +41,51 @@ export async function siglipFixtures(): Promise<string> {
 
 export function siglipAnswers(dir: string): SiglipAnswers {
   return JSON.parse(readFileSync(path.join(dir, 'answers.json'), 'utf8')) as SiglipAnswers;
+}
+
+const MODELS_SCRIPT = path.join(REPO_ROOT, 'test', 'reference', 'siglip_models.py');
+const EXPORTERS = ['export.py', 'export_siglip.py'].map((f) => path.join(REPO_ROOT, 'models', f));
+export const SIGLIP_MODELS = ['siglip-p16', 'siglip2-p14'] as const;
+
+export interface SiglipModelAnswers {
+  readonly images: string[];
+  readonly captions: string[];
+  readonly tokens: number[][];
+  readonly image_embeds: number[][];
+  readonly text_embeds: number[][];
+  /** [image][caption]: sigmoid of SiglipModel.forward's logits_per_image. */
+  readonly probabilities_per_image: number[][];
+  readonly logit_scale: number;
+  readonly logit_bias: number;
+}
+
+/**
+ * siglip_models.py's seeded SiglipModel folders (DIR/<name>/) and transformers' answers
+ * (DIR/<name>.json), and each folder exported by `models/export.py` (DIR/<name>-onnx/): made once
+ * per content of the scripts and exporters, into test-artifacts/.
+ */
+export async function siglipModels(): Promise<string> {
+  const tokenizers = await siglipFixtures();
+  const h = createHash('sha256');
+  for (const f of [SCRIPT, MODELS_SCRIPT, ...EXPORTERS]) h.update(readFileSync(f));
+  const dir = path.join(REPO_ROOT, 'test-artifacts', `siglip-models-${h.digest('hex').slice(0, 12)}`);
+  if (existsSync(path.join(dir, 'done'))) return dir;
+  return withLock('siglip-models', async () => {
+    if (existsSync(path.join(dir, 'done'))) return dir;
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    const env = { ...process.env, OMP_NUM_THREADS: '1' };
+    const run = promisify(execFile);
+    await run(venvPython(), [MODELS_SCRIPT, tmp, tokenizers, SHARED], { timeout: 600_000, maxBuffer: 1 << 22, env });
+    for (const name of SIGLIP_MODELS) {
+      await run(venvPython(), [EXPORTERS[0], path.join(tmp, name), '--out', path.join(tmp, `${name}-onnx`), '--images', path.join(SHARED, 'images', 'notebook')], { timeout: 600_000, maxBuffer: 1 << 22, env });
+    }
+    writeFileSync(path.join(tmp, 'done'), '');
+    renameSync(tmp, dir);
+    return dir;
+  });
+}
+
+export function siglipModelAnswers(dir: string, name: string): SiglipModelAnswers {
+  return JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8')) as SiglipModelAnswers;
 }

@@ -131,9 +131,7 @@ export class OnnxBackend implements Backend {
   private async warmUp(): Promise<void> {
     const s = this.config.imageSize;
     const img = await this.run('image', [new Uint8Array(3 * s * s).buffer], 1);
-    const ids = new BigInt64Array(this.config.contextLength);
-    ids[0] = 49406n;
-    ids[1] = 49407n;
+    const ids = new BigInt64Array(this.config.contextLength); // id 0: in every model family's vocabulary
     const txt = await this.run('text', [ids.buffer], 1);
     if (img.dim !== txt.dim) {
       throw new ClipqlError(ErrorCode.BAD_MODEL, `${this.config.textPath}: text_embeds has D=${txt.dim} but image_embeds has D=${img.dim}: the towers must agree`);

@@ -29,5 +29,5 @@ export const clipFamily: ModelFamily = {
     return { tokenizerDir: cached, vocab: `${cached}/vocab.json`, merges: `${cached}/merges.txt` };
   },
   openTokenizer: (files) => ClipTokenizer.fromBundle(files.tokenizerDir),
-  probability: () => ({ kind: 'softmax', scale: CLIP_LOGIT_SCALE }),
+  probability: async () => ({ kind: 'softmax', scale: CLIP_LOGIT_SCALE }),
 };

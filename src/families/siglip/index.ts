@@ -10,6 +10,7 @@ import { ClipqlError, ErrorCode } from '../../errors';
 import { REPO_ROOT } from '../../paths';
 import type { ModelFamily, ProbabilityRule, TokenizerFiles } from '../family';
 import { cachedDerivation, fileExists, missingTokenizer } from '../files';
+import { readScalars } from '../safetensors';
 import { siglipImageTransform } from './image';
 import { SiglipTextTokenizer } from './tokenizer';
 
@@ -60,11 +61,23 @@ export const siglipFamily: ModelFamily = {
     return { tokenizerDir: out, tokenizerJson: path.join(out, 'tokenizer.json') };
   },
   openTokenizer: (files) => SiglipTextTokenizer.open(files),
-  probability(config): ProbabilityRule | undefined {
+  async probability(config, configFile, weights): Promise<ProbabilityRule> {
     // in the weights, not in config.json: clipql's export records them under "clipql"
     const own = (config.clipql ?? {}) as Json;
-    const logitScale = num(own.logit_scale);
-    const bias = num(own.logit_bias);
-    return logitScale === undefined || bias === undefined ? undefined : { kind: 'sigmoid', scale: Math.exp(logitScale), bias };
+    let logitScale = num(own.logit_scale);
+    let bias = num(own.logit_bias);
+    if ((logitScale === undefined || bias === undefined) && weights?.endsWith('.safetensors')) {
+      const w = await readScalars(weights, ['logit_scale', 'logit_bias']);
+      logitScale = w?.logit_scale;
+      bias = w?.logit_bias;
+    }
+    if (logitScale === undefined || bias === undefined) {
+      throw new ClipqlError(
+        ErrorCode.BAD_MODEL,
+        `${configFile}: a SigLIP model's probabilities need its logit_scale and logit_bias: none in model.safetensors, none recorded as "clipql": {"logit_scale": s, "logit_bias": b} in config.json`,
+        { details: { file: configFile } },
+      );
+    }
+    return { kind: 'sigmoid', scale: Math.exp(logitScale), bias };
   },
 };
