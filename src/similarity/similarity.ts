@@ -81,6 +81,12 @@ export function probabilities(values: readonly number[], rule: ProbabilityRule =
   return rule.kind === 'softmax' ? softmax(values, rule.scale) : values.map((v) => sigmoid(rule.scale * v + rule.bias));
 }
 
+/** The rule in words, with its numbers (the API's ModelInfo.probability). */
+export function describeProbability(rule: ProbabilityRule): string {
+  const n = (x: number) => String(Number(x.toPrecision(6)));
+  return rule.kind === 'softmax' ? `softmax(${n(rule.scale)} × cosine) across the other axis` : `sigmoid(${n(rule.scale)} × cosine + ${n(rule.bias)}) per pair`;
+}
+
 export function argmax(values: readonly number[]): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
