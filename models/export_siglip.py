@@ -58,21 +58,17 @@ def export(args, step, ort_embed, scaled_diff, legacy_exporter, fail, ExportErro
     captions = ["a photo of a cat", "ein Foto von einem Hund", "一张照片"][: max(1, args.check_images)]
     ids = torch.tensor(tokenizer(captions, padding="max_length", max_length=n_ctx, truncation=True)["input_ids"], dtype=torch.int64)
 
-    class Vision(torch.nn.Module):
-        def __init__(self):
+    class Tower(torch.nn.Module):
+        """One tower as its own graph: get_image_features or get_text_features (first argument positional)."""
+
+        def __init__(self, method):
             super().__init__()
-            self.m = model
+            self.m, self.method = model, method
 
-        def forward(self, pixel_values):
-            return projected(self.m.get_image_features(pixel_values=pixel_values))
+        def forward(self, x):
+            return projected(getattr(self.m, self.method)(x))
 
-    class Text(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.m = model
-
-        def forward(self, input_ids):
-            return projected(self.m.get_text_features(input_ids=input_ids))
+    Vision, Text = (lambda: Tower("get_image_features")), (lambda: Tower("get_text_features"))
 
     with torch.no_grad():
         image_embeds, text_embeds = Vision()(pixels), Text()(ids)
