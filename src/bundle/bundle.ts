@@ -170,8 +170,9 @@ export function checkTowers(bundle: ModelBundle, vision: TowerSignature, text: T
   const pv = vision.inputs.find((i) => i.name === 'pixel_values');
   if (!pv) throw bad(vf, `expected an input named "pixel_values", found ${names(vision.inputs)}`);
   if (vision.inputs.length !== 1) throw bad(vf, `expected exactly one input (pixel_values), found ${names(vision.inputs)}`);
-  const ie = vision.outputs.find((o) => o.name === 'image_embeds');
-  if (!ie) throw bad(vf, `expected an output named "image_embeds", found ${names(vision.outputs)}`);
+  const outputs = bundle.family.towerOutputs;
+  const ie = towerOutput(vision, outputs.image);
+  if (!ie) throw bad(vf, `expected an output named ${outputs.image.map((n) => JSON.stringify(n)).join(' or ')}, found ${names(vision.outputs)}`);
   if (pv.type && pv.type !== 'float32') throw bad(vf, `pixel_values must be float32, found ${pv.type}`);
   const s = bundle.imageSize;
   if (pv.shape && pv.shape.length !== 4) throw bad(vf, `pixel_values must have 4 dimensions [batch, 3, ${s}, ${s}], found [${pv.shape.join(', ')}]`);
@@ -189,8 +190,8 @@ export function checkTowers(bundle: ModelBundle, vision: TowerSignature, text: T
   if (ids.type && ids.type !== 'int64' && ids.type !== 'int32') throw bad(tf, `input_ids must be int64 (or int32), found ${ids.type}`);
   const len = ids.shape?.[1];
   if (typeof len === 'number' && len !== bundle.contextLength) throw bad(tf, `input_ids takes ${len} tokens, the model's context is ${bundle.contextLength}`);
-  const te = text.outputs.find((o) => o.name === 'text_embeds');
-  if (!te) throw bad(tf, `expected an output named "text_embeds", found ${names(text.outputs)}`);
+  const te = towerOutput(text, outputs.text);
+  if (!te) throw bad(tf, `expected an output named ${outputs.text.map((n) => JSON.stringify(n)).join(' or ')}, found ${names(text.outputs)}`);
 
   const dv = typeof ie.shape?.[1] === 'number' ? (ie.shape[1] as number) : undefined;
   const dt = typeof te.shape?.[1] === 'number' ? (te.shape[1] as number) : undefined;
@@ -202,6 +203,15 @@ export function checkTowers(bundle: ModelBundle, vision: TowerSignature, text: T
     throw bad(bundle.files.config, `projection_dim ${bundle.embedDim} differs from the towers' D=${d}`);
   }
   return d;
+}
+
+/** The first of `accepted` that the tower outputs (a model family's names for its embeddings). */
+export function towerOutput<T extends { name: string }>(tower: { readonly outputs: ReadonlyArray<T> }, accepted: readonly string[]): T | undefined {
+  for (const name of accepted) {
+    const o = tower.outputs.find((x) => x.name === name);
+    if (o) return o;
+  }
+  return undefined;
 }
 
 function names(list: ReadonlyArray<{ name: string }>): string {

@@ -63,6 +63,12 @@ export interface ModelFamily {
   readonly modelTypes: readonly string[];
   /** config.json `architectures` entries that are this family's (when model_type is absent). */
   readonly architectures: readonly string[];
+  /**
+   * The names an ONNX tower may give its embeddings under, in order of preference: clipql's and
+   * CLIP's image_embeds / text_embeds, and for SigLIP also optimum's (Transformers.js')
+   * pooler_output, which for SiglipVisionModel / SiglipTextModel is the pooled, projected output.
+   */
+  readonly towerOutputs: { readonly image: readonly string[]; readonly text: readonly string[] };
   /** The image transform from a parsed preprocessor_config.json (`file` names it in errors: BAD_MODEL). */
   imageTransform(json: unknown, file: string): ImageTransformConfig;
   /** Tokens per caption the text tower takes. */

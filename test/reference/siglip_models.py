@@ -10,7 +10,7 @@ preprocessor_config.json from SiglipImageProcessor) plus the tokenizer files of 
   siglip-p16    patch 16, 224 px, the unigram spiece.model (SiglipTokenizer)
   siglip2-p14   patch 14, 224 px, the Gemma-style tokenizer.json (Siglip2Tokenizer)
 every parameter perturbed (no zero bias, no identity LayerNorm; logit_scale and a non-zero
-logit_bias too). OUT/<name>.json: for the eight notebook images and CAPTIONS, transformers'
+logit_bias too). OUT/siglip-p16-tjs/: siglip-p16 in Transformers.js' ONNX layout. OUT/<name>.json: for the eight notebook images and CAPTIONS, transformers'
 ids (padding="max_length", max_length=64), get_image_features on SiglipImageProcessor's pixels,
 get_text_features, and sigmoid(logits_per_image) from SiglipModel.forward.
 """
@@ -63,6 +63,35 @@ def make(name, spec):
     return folder, model, tok
 
 
+def transformers_js_layout(folder, model, pixels2, ids2):
+    """OUT/siglip-p16-tjs/: the layout of Transformers.js' SigLIP repositories (optimum's export of
+    SiglipVisionModel / SiglipTextModel: outputs last_hidden_state and pooler_output), with the
+    folder's config (plus the logit numbers recorded as "clipql", which those repositories lack),
+    preprocessor and tokenizer files."""
+    out = folder + "-tjs"
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+
+    class Tower(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            o = self.m(x)
+            return o.last_hidden_state, o.pooler_output
+
+    for tower, x, inp, fname in ((Tower(model.vision_model), pixels2, "pixel_values", "vision_model.onnx"), (Tower(model.text_model), ids2, "input_ids", "text_model.onnx")):
+        torch.onnx.export(tower, (x,), os.path.join(out, "onnx", fname), input_names=[inp], output_names=["last_hidden_state", "pooler_output"],
+                          dynamic_axes={inp: {0: "batch"}, "last_hidden_state": {0: "batch"}, "pooler_output": {0: "batch"}}, opset_version=17, dynamo=False)
+    for f in ("preprocessor_config.json", "spiece.model", "tokenizer_config.json"):
+        shutil.copyfile(os.path.join(folder, f), os.path.join(out, f))
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    config["clipql"] = {"logit_scale": model.logit_scale.item(), "logit_bias": model.logit_bias.item()}
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     names = sorted(f for f in os.listdir(os.path.join(SHARED, "images", "notebook")) if f.endswith((".png", ".jpg")))
@@ -80,6 +109,8 @@ def main():
                        probabilities_per_image=torch.sigmoid(logits).tolist(), logit_scale=model.logit_scale.item(), logit_bias=model.logit_bias.item())
         with open(os.path.join(OUT, name + ".json"), "w") as f:
             json.dump(answers, f)
+        if name == "siglip-p16":
+            transformers_js_layout(folder, model, pixels[:2], ids[:2])
     print(json.dumps({"models": list(SPECS)}))
 
 

@@ -66,6 +66,7 @@ export class OnnxBackend implements Backend {
       imageSize: options.bundle.imageSize,
       contextLength: options.bundle.contextLength,
       transform: options.bundle.image,
+      outputs: options.bundle.family.towerOutputs,
     };
     const maxImageBatch = c.CLIP_ONNX_MAX_BATCH;
     // Other execution providers run on devices with their own memory: only the cap applies there.

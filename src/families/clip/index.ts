@@ -16,6 +16,7 @@ export const clipFamily: ModelFamily = {
   name: 'clip',
   modelTypes: ['clip'],
   architectures: ['CLIPModel'],
+  towerOutputs: { image: ['image_embeds'], text: ['text_embeds'] },
   imageTransform: (json, file) => parsePreprocessorConfig(json, file, CLIP_IMAGE_DEFAULTS),
   contextLength: () => DEFAULT_CONTEXT_LENGTH,
   async locateTokenizer(dir, options): Promise<TokenizerFiles> {

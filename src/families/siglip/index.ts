@@ -46,6 +46,7 @@ export const siglipFamily: ModelFamily = {
   name: 'siglip',
   modelTypes: ['siglip'],
   architectures: ['SiglipModel'],
+  towerOutputs: { image: ['image_embeds', 'pooler_output'], text: ['text_embeds', 'pooler_output'] },
   imageTransform: siglipImageTransform,
   contextLength(config) {
     const text = (config.text_config ?? {}) as Json;
