@@ -27,7 +27,6 @@ import { SpieceEncoder } from './spiece';
 
 type Json = Record<string, unknown>;
 
-
 function bad(file: string, what: string): ClipqlError {
   return new ClipqlError(ErrorCode.BAD_MODEL, `${file}: ${what}`, { details: { file } });
 }
