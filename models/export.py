@@ -382,6 +382,10 @@ def main(argv=None):
         raise ExportError(f"{args.source}: no such file or folder", 2)
     torch = need("torch", "export.py")
     need("numpy", "export.py")
+    import export_siglip
+    if export_siglip.is_siglip(args.source):  # another model family: its own exporter
+        need("transformers", "exporting a SigLIP folder")
+        return export_siglip.export(args, step, ort_embed, scaled_diff, generate().legacy_exporter, fail, ExportError)
     partial = os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.export-partial")
     shutil.rmtree(partial, ignore_errors=True)
 

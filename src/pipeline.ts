@@ -17,11 +17,11 @@ import { defaultCacheDir, loadBundle, type ModelBundle } from './bundle/bundle';
 import { familyOf, fingerprintBundle, type ModelIdentity } from './bundle/fingerprint';
 import { ClipqlError, ErrorCode } from './errors';
 import { parseConfig, type Config } from './config/config';
-import { defaultBpeVocab } from './paths';
+import { defaultBpeVocab, defaultPython } from './paths';
 import type { ImageProbe } from './preprocess/image/probe';
 import { PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
-import { ClipTokenizer } from './preprocess/text';
+import type { TextTokenizer } from './families/family';
 import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
 
 export interface PipelineOptions {
@@ -69,7 +69,7 @@ export class ClipPipeline {
 
   private constructor(
     readonly bundle: ModelBundle,
-    readonly tokenizer: ClipTokenizer,
+    readonly tokenizer: TextTokenizer,
     readonly registry: BackendRegistry,
     readonly config: Config,
     private readonly options: PipelineOptions,
@@ -84,8 +84,12 @@ export class ClipPipeline {
 
   static async open(options: PipelineOptions): Promise<ClipPipeline> {
     const config = options.config ?? parseConfig(options.env ?? {}).config;
-    const bundle = await loadBundle(options.modelDir, { bpeVocab: defaultBpeVocab(config), cacheDir: config.CLIP_CACHE_DIR ?? defaultCacheDir(config.XDG_CACHE_HOME) });
-    const tokenizer = await ClipTokenizer.fromBundle(bundle.files.tokenizerDir);
+    const bundle = await loadBundle(options.modelDir, {
+      bpeVocab: defaultBpeVocab(config),
+      cacheDir: config.CLIP_CACHE_DIR ?? defaultCacheDir(config.XDG_CACHE_HOME),
+      python: config.CLIP_TORCH_PYTHON ?? defaultPython(),
+    });
+    const tokenizer = await bundle.family.openTokenizer(bundle.files, bundle.config);
     const backendOptions: BackendOptions = { bundle, config, log: options.log };
     const registry = (options.registry ?? defaultRegistry)(backendOptions);
     if (options.pool) return new ClipPipeline(bundle, tokenizer, registry, config, options, options.pool, false);
@@ -180,7 +184,7 @@ export class ClipPipeline {
       Promise.all(captions.map((c) => this.embedText(c, backend))),
     ]);
     return {
-      ...analyse(scoresOf(textEmbeddings, imageEmbeddings)),
+      ...analyse(scoresOf(textEmbeddings, imageEmbeddings), this.bundle.probability),
       imageEmbeddings,
       textEmbeddings,
       tokens: captions.map((c) => this.tokenize(c)),

@@ -19,12 +19,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ClipqlError, ErrorCode } from '../errors';
-import { parsePreprocessorConfig, type ImageTransformConfig } from '../preprocess/image/config';
-import { createHash } from 'node:crypto';
+import type { ImageTransformConfig } from '../preprocess/image/config';
 import os from 'node:os';
-import { buildVocabFiles } from '../preprocess/text/vocab';
-
-export const CONTEXT_LENGTH = 77;
+import type { ModelFamily, ProbabilityRule } from '../families/family';
+import { familyOf } from '../families/families';
+import { fileExists } from '../families/files';
 
 export interface BundleFiles {
   readonly vision: string;
@@ -47,6 +46,10 @@ export interface ModelBundle {
   /** The folder's name, used as the model's name in the API. */
   readonly name: string;
   readonly files: BundleFiles;
+  /** The model family config.json names (families/families.ts): preprocessing, tokenizer, probabilities. */
+  readonly family: ModelFamily;
+  /** How the family makes probabilities of scores, with this checkpoint's numbers. */
+  readonly probability: ProbabilityRule;
   readonly image: ImageTransformConfig;
   /** S: the square input the vision tower takes (crop size). */
   readonly imageSize: number;
@@ -68,6 +71,8 @@ export interface LoadBundleOptions {
   readonly bpeVocab?: string;
   /** Where derived files go (default: $XDG_CACHE_HOME/clipql or ~/.cache/clipql; the system's temporary folder when that cannot be written). */
   readonly cacheDir?: string;
+  /** A Python with transformers, to derive tokenizer.json from a SigLIP folder's spiece.model (default: python3). */
+  readonly python?: string;
 }
 
 /** The default cache folder for derived files (CLIP_CACHE_DIR overrides it): XDG's, else ~/.cache/clipql. */
@@ -75,33 +80,10 @@ export function defaultCacheDir(xdgCacheHome?: string): string {
   return path.join(xdgCacheHome || path.join(os.homedir(), '.cache'), 'clipql');
 }
 
-/**
- * vocab.json + merges.txt built from OpenAI's BPE file, in a cache subfolder named after that
- * file's sha256 (so different vocabularies never mix), reused when already there.
- */
-async function cachedVocab(bpeVocab: string, cacheDir: string): Promise<string> {
-  const digest = createHash('sha256').update(await fs.readFile(bpeVocab).catch(() => Buffer.alloc(0))).digest('hex').slice(0, 16);
-  for (const base of [cacheDir, path.join(os.tmpdir(), `clipql-cache-${os.userInfo().uid}`)]) {
-    const dir = path.join(base, `bpe-${digest}`);
-    if ((await exists(path.join(dir, 'vocab.json'))) && (await exists(path.join(dir, 'merges.txt')))) return dir;
-    try {
-      await buildVocabFiles(bpeVocab, dir);
-      return dir;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? (e as { cause?: NodeJS.ErrnoException }).cause?.code;
-      if (e instanceof ClipqlError || !['EACCES', 'EROFS', 'EPERM', 'ENOTDIR'].includes(code ?? '')) throw e;
-    }
-  }
-  throw bad(cacheDir, 'cannot be written, nor can the temporary folder: set CLIP_CACHE_DIR to a writable folder');
-}
-
 function bad(file: string, what: string): ClipqlError {
   return new ClipqlError(ErrorCode.BAD_MODEL, `${file}: ${what}`, { details: { file } });
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fs.stat(p).then((s) => s.isFile(), () => false);
-}
 
 async function readJson(file: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -131,21 +113,14 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
   const f = (...p: string[]) => path.join(dir, ...p);
 
   // The towers are each backend's business (it checks its own files when it is created).
-  for (const file of [f('preprocessor_config.json'), f('config.json')]) if (!(await exists(file))) throw bad(file, 'missing from the model bundle');
-
-  const tokenizerJson = (await exists(f('tokenizer.json'))) ? f('tokenizer.json') : undefined;
-  let tokenizerDir = dir;
-  if (!tokenizerJson && !((await exists(f('vocab.json'))) && (await exists(f('merges.txt'))))) {
-    if (!options.bpeVocab) {
-      throw bad(f('vocab.json'), 'tokenizer files missing: the bundle needs tokenizer.json or vocab.json + merges.txt (set CLIP_VOCAB to OpenAI\'s bpe_simple_vocab_16e6.txt.gz to build them)');
-    }
-    tokenizerDir = await cachedVocab(options.bpeVocab, options.cacheDir ?? defaultCacheDir());
-  }
+  for (const file of [f('preprocessor_config.json'), f('config.json')]) if (!(await fileExists(file))) throw bad(file, 'missing from the model bundle');
 
   const config = await readJson(f('config.json'));
-  const image = parsePreprocessorConfig(await readJson(f('preprocessor_config.json')), f('preprocessor_config.json'));
+  const family = familyOf(config, f('config.json'));
+  const tokenizer = await family.locateTokenizer(dir, { bpeVocab: options.bpeVocab, cacheDir: options.cacheDir ?? defaultCacheDir(), python: options.python });
+  const image = family.imageTransform(await readJson(f('preprocessor_config.json')), f('preprocessor_config.json'));
   if (image.cropHeight !== image.cropWidth) {
-    throw bad(f('preprocessor_config.json'), `crop_size must be square for CLIP, got ${image.cropHeight}x${image.cropWidth}`);
+    throw bad(f('preprocessor_config.json'), `the model's input must be square (the vision tower's image_size), got ${image.cropHeight}x${image.cropWidth}`);
   }
   const vision = (config.vision_config ?? {}) as Record<string, unknown>;
   const configSize = positiveInt(vision.image_size);
@@ -153,6 +128,7 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
     throw bad(f('preprocessor_config.json'), `crop size ${image.cropHeight} differs from config.json vision_config.image_size ${configSize}`);
   }
   const clipql = (config.clipql ?? {}) as Record<string, unknown>;
+  const weights = (await fileExists(f('model.safetensors'))) ? f('model.safetensors') : (await fileExists(f('pytorch_model.bin'))) ? f('pytorch_model.bin') : undefined;
 
   return {
     dir,
@@ -160,18 +136,17 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
     files: {
       vision: f('onnx', 'vision_model.onnx'),
       text: f('onnx', 'text_model.onnx'),
-      torch: (await exists(f('torch', 'model.pt'))) ? f('torch', 'model.pt') : undefined,
-      weights: (await exists(f('model.safetensors'))) ? f('model.safetensors') : (await exists(f('pytorch_model.bin'))) ? f('pytorch_model.bin') : undefined,
+      torch: (await fileExists(f('torch', 'model.pt'))) ? f('torch', 'model.pt') : undefined,
+      weights,
       preprocessor: f('preprocessor_config.json'),
       config: f('config.json'),
-      tokenizerJson,
-      vocab: tokenizerJson ? undefined : path.join(tokenizerDir, 'vocab.json'),
-      merges: tokenizerJson ? undefined : path.join(tokenizerDir, 'merges.txt'),
-      tokenizerDir,
+      ...tokenizer,
     },
+    family,
+    probability: await family.probability(config, f('config.json'), weights),
     image,
     imageSize: image.cropHeight,
-    contextLength: CONTEXT_LENGTH,
+    contextLength: family.contextLength(config),
     embedDim: positiveInt(config.projection_dim),
     randomWeights: clipql.random_weights === true,
     config,
@@ -195,8 +170,9 @@ export function checkTowers(bundle: ModelBundle, vision: TowerSignature, text: T
   const pv = vision.inputs.find((i) => i.name === 'pixel_values');
   if (!pv) throw bad(vf, `expected an input named "pixel_values", found ${names(vision.inputs)}`);
   if (vision.inputs.length !== 1) throw bad(vf, `expected exactly one input (pixel_values), found ${names(vision.inputs)}`);
-  const ie = vision.outputs.find((o) => o.name === 'image_embeds');
-  if (!ie) throw bad(vf, `expected an output named "image_embeds", found ${names(vision.outputs)}`);
+  const outputs = bundle.family.towerOutputs;
+  const ie = towerOutput(vision, outputs.image);
+  if (!ie) throw bad(vf, `expected an output named ${outputs.image.map((n) => JSON.stringify(n)).join(' or ')}, found ${names(vision.outputs)}`);
   if (pv.type && pv.type !== 'float32') throw bad(vf, `pixel_values must be float32, found ${pv.type}`);
   const s = bundle.imageSize;
   if (pv.shape && pv.shape.length !== 4) throw bad(vf, `pixel_values must have 4 dimensions [batch, 3, ${s}, ${s}], found [${pv.shape.join(', ')}]`);
@@ -213,9 +189,9 @@ export function checkTowers(bundle: ModelBundle, vision: TowerSignature, text: T
   if (extra.length) throw bad(tf, `unexpected inputs ${names(extra)}; a CLIP text tower takes input_ids (and optionally attention_mask)`);
   if (ids.type && ids.type !== 'int64' && ids.type !== 'int32') throw bad(tf, `input_ids must be int64 (or int32), found ${ids.type}`);
   const len = ids.shape?.[1];
-  if (typeof len === 'number' && len !== bundle.contextLength) throw bad(tf, `input_ids takes ${len} tokens, CLIP's context is ${bundle.contextLength}`);
-  const te = text.outputs.find((o) => o.name === 'text_embeds');
-  if (!te) throw bad(tf, `expected an output named "text_embeds", found ${names(text.outputs)}`);
+  if (typeof len === 'number' && len !== bundle.contextLength) throw bad(tf, `input_ids takes ${len} tokens, the model's context is ${bundle.contextLength}`);
+  const te = towerOutput(text, outputs.text);
+  if (!te) throw bad(tf, `expected an output named ${outputs.text.map((n) => JSON.stringify(n)).join(' or ')}, found ${names(text.outputs)}`);
 
   const dv = typeof ie.shape?.[1] === 'number' ? (ie.shape[1] as number) : undefined;
   const dt = typeof te.shape?.[1] === 'number' ? (te.shape[1] as number) : undefined;
@@ -227,6 +203,15 @@ export function checkTowers(bundle: ModelBundle, vision: TowerSignature, text: T
     throw bad(bundle.files.config, `projection_dim ${bundle.embedDim} differs from the towers' D=${d}`);
   }
   return d;
+}
+
+/** The first of `accepted` that the tower outputs (a model family's names for its embeddings). */
+export function towerOutput<T extends { name: string }>(tower: { readonly outputs: ReadonlyArray<T> }, accepted: readonly string[]): T | undefined {
+  for (const name of accepted) {
+    const o = tower.outputs.find((x) => x.name === name);
+    if (o) return o;
+  }
+  return undefined;
 }
 
 function names(list: ReadonlyArray<{ name: string }>): string {

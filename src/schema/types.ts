@@ -67,7 +67,7 @@ export class Match {
   @Field(() => Float, { description: 'Cosine similarity.' })
   score!: number;
 
-  @Field(() => Float, { description: 'Softmax probability of 100 × score along the axis searched.' })
+  @Field(() => Float, { description: 'Probability of the pair by the model family\'s rule (ModelInfo.probability): CLIP, softmax of 100 × score along the axis searched; SigLIP, sigmoid(exp(logit_scale) × score + logit_bias) for the pair on its own.' })
   probability!: number;
 }
 
@@ -105,6 +105,12 @@ export class ModelInfo {
 
   @Field({ description: 'True for the generated test models: seeded random weights, meaningless similarities.' })
   randomWeights!: boolean;
+
+  @Field({ description: 'The model family (config.json model_type): "clip" (OpenAI CLIP, OpenCLIP/LAION) or "siglip" (SigLIP, SigLIP 2). It decides the preprocessing, the tokenizer and what probabilities mean.' })
+  family!: string;
+
+  @Field({ description: 'What this model\'s probabilities are, e.g. "softmax(100 × cosine) across the other axis" (CLIP) or "sigmoid(117.9 × cosine + -12.9) per pair" (SigLIP, its own logit_scale and logit_bias): SigLIP\'s need not sum to 1.' })
+  probability!: string;
 
   @Field({ nullable: true, description: 'Set when the answer should not be trusted as CLIP, and why.' })
   warning?: string;
@@ -166,10 +172,10 @@ export class SimilarityMatrix {
   @Field(() => [[Float]], { description: 'scores[i][j] = cosine similarity of caption i and image j (text_features @ image_features.T).' })
   scores!: number[][];
 
-  @Field(() => [[Float]], { description: 'Same shape as scores: for each image (column), softmax of 100 × scores over the captions. Each column sums to 1: the notebook\'s zero-shot probabilities.' })
+  @Field(() => [[Float]], { description: 'Same shape as scores: for each image (column), its probabilities over the captions (ModelInfo.probability): CLIP, softmax of 100 × scores, each column summing to 1 (the notebook\'s zero-shot probabilities); SigLIP, each pair on its own.' })
   probabilitiesOverCaptions!: number[][];
 
-  @Field(() => [[Float]], { description: 'Same shape as scores: for each caption (row), softmax of 100 × scores over the images. Each row sums to 1.' })
+  @Field(() => [[Float]], { description: 'Same shape as scores: for each caption (row), its probabilities over the images (CLIP: softmax, each row sums to 1; SigLIP: each pair on its own).' })
   probabilitiesOverImages!: number[][];
 
   @Field(() => [Match], { description: 'For each image, in order, its best caption.' })
@@ -199,7 +205,7 @@ export class LabelScore {
   @Field(() => Float, { description: 'Cosine similarity of the image and the prompt.' })
   score!: number;
 
-  @Field(() => Float, { description: 'Softmax of 100 × score over all labels.' })
+  @Field(() => Float, { description: 'By the model family\'s rule (ModelInfo.probability): CLIP, softmax of 100 × score over all labels; SigLIP, sigmoid of this label alone.' })
   probability!: number;
 
   @Field(() => Int, { description: '1 for the most likely label.' })

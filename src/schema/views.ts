@@ -3,6 +3,7 @@ import type { Backend } from '../backends/backend';
 import type { RequestContext } from './context';
 import type { ImageRef } from './image-ref';
 import { BackendStatus, Caption, Image, ModelInfo } from './types';
+import { describeProbability } from '../similarity/similarity';
 
 export const RANDOM_WEIGHTS_WARNING =
   'this model has seeded random weights (a test fixture): similarities are meaningless. Run `npm run models -- download ViT-L-14-336` and start with CLIP_MODEL=models/ViT-L-14-336 for real CLIP.';
@@ -37,6 +38,8 @@ export function modelView(ctx: Pick<RequestContext, 'model' | 'models'>, embedDi
     embedDim: embedDim ?? b.embedDim,
     contextLength: b.contextLength,
     randomWeights: b.randomWeights,
+    family: b.family.name,
+    probability: describeProbability(b.probability),
     warning: b.randomWeights ? RANDOM_WEIGHTS_WARNING : undefined,
   });
 }

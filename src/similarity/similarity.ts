@@ -7,8 +7,14 @@
  * differ by ~1e-7, far inside the 1e-5 the tests demand.
  */
 
+import type { ProbabilityRule } from '../families/family';
+import { CLIP_LOGIT_SCALE } from '../families/clip';
+
 /** The notebook's logit scale: CLIP's learned temperature, clamped at 100 in training. */
-export const LOGIT_SCALE = 100;
+export const LOGIT_SCALE = CLIP_LOGIT_SCALE;
+
+/** CLIP's rule: softmax of 100 × cosine. */
+export const CLIP_PROBABILITY: ProbabilityRule = { kind: 'softmax', scale: LOGIT_SCALE };
 
 /** L2-normalised copy of each row of a row-major [count, dim] matrix. A zero row stays zero. */
 export function normalizeRows(data: Float32Array, count: number, dim: number): Float32Array {
@@ -59,6 +65,28 @@ export function softmax(values: readonly number[], scale = LOGIT_SCALE): number[
   return e.map((v) => v / sum);
 }
 
+/** Numerically stable logistic function. */
+export function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+/**
+ * The probabilities of one image's scores against its captions (or one caption's against its
+ * images) under a model family's rule: softmax across them (CLIP), or each pair on its own,
+ * sigmoid(scale × cos + bias) (SigLIP: they need not sum to 1).
+ */
+export function probabilities(values: readonly number[], rule: ProbabilityRule = CLIP_PROBABILITY): number[] {
+  return rule.kind === 'softmax' ? softmax(values, rule.scale) : values.map((v) => sigmoid(rule.scale * v + rule.bias));
+}
+
+/** The rule in words, with its numbers (the API's ModelInfo.probability). */
+export function describeProbability(rule: ProbabilityRule): string {
+  const n = (x: number) => String(Number(x.toPrecision(6)));
+  return rule.kind === 'softmax' ? `softmax(${n(rule.scale)} × cosine) across the other axis` : `sigmoid(${n(rule.scale)} × cosine + ${n(rule.bias)}) per pair`;
+}
+
 export function argmax(values: readonly number[]): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
@@ -72,9 +100,9 @@ export function transpose(m: readonly (readonly number[])[]): number[][] {
 export interface SimilarityResult {
   /** rows = captions, columns = images. */
   readonly scores: number[][];
-  /** For each image (column), softmax over captions: the notebook's zero-shot probabilities. */
+  /** For each image (column), over its captions: the notebook's zero-shot probabilities (the family's rule: `probabilities`). */
   readonly probsPerImage: number[][];
-  /** For each caption (row), softmax over images: text-to-image retrieval. */
+  /** For each caption (row), over the images: text-to-image retrieval. */
   readonly probsPerCaption: number[][];
   /** For each image, the index of its best caption. */
   readonly bestCaptionPerImage: number[];
@@ -82,12 +110,12 @@ export interface SimilarityResult {
   readonly bestImagePerCaption: number[];
 }
 
-export function analyse(scores: number[][]): SimilarityResult {
+export function analyse(scores: number[][], rule: ProbabilityRule = CLIP_PROBABILITY): SimilarityResult {
   const columns = transpose(scores);
   return {
     scores,
-    probsPerImage: columns.map((c) => softmax(c)),
-    probsPerCaption: scores.map((r) => softmax(r)),
+    probsPerImage: columns.map((c) => probabilities(c, rule)),
+    probsPerCaption: scores.map((r) => probabilities(r, rule)),
     bestCaptionPerImage: columns.map(argmax),
     bestImagePerCaption: scores.map(argmax),
   };

@@ -16,7 +16,7 @@ import { REPO_ROOT } from '../../src/paths';
 const SRC = path.join(REPO_ROOT, 'src');
 const NEUTRAL = new Set(['errors', 'paths', 'config', 'control']);
 /** Position in the data flow; equal ranks may import each other. */
-const RANK: Record<string, number> = { input: 1, preprocess: 2, bundle: 2, batch: 3, backends: 4, similarity: 5, heatmap: 5, download: 5, pipeline: 6, access: 6, store: 6, 'served-models': 6, schema: 7, indexer: 7, server: 8, cli: 8 };
+const RANK: Record<string, number> = { input: 1, preprocess: 2, families: 2, bundle: 2, batch: 3, backends: 4, similarity: 5, heatmap: 5, download: 5, pipeline: 6, access: 6, store: 6, 'served-models': 6, schema: 7, indexer: 7, server: 8, cli: 8 };
 const CONTRACT = 'backends/backend.ts';
 
 function files(dir: string): string[] {

@@ -46,7 +46,7 @@ describe('parsePreprocessorConfig', () => {
 
   const bad: [string, unknown, RegExp][] = [
     ['not an object', [1, 2], /\(root\)/],
-    ['size as {height, width}', { size: { height: 224, width: 224 } }, /"size" must be \{"shortest_edge": n\}/],
+    ['size with a height alone', { size: { height: 224 } }, /"size.width" must be an integer from 1 to 8192, got nothing/],
     ['negative shortest edge', { size: { shortest_edge: -3 } }, /"size.shortest_edge" must be an integer from 1 to 8192, got -3/],
     ['fractional size', { size: 224.5 }, /"size" must be an integer/],
     ['crop without width', { crop_size: { height: 224 } }, /"crop_size.width" must be an integer from 1 to 8192, got nothing/],

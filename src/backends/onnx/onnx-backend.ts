@@ -66,6 +66,7 @@ export class OnnxBackend implements Backend {
       imageSize: options.bundle.imageSize,
       contextLength: options.bundle.contextLength,
       transform: options.bundle.image,
+      outputs: options.bundle.family.towerOutputs,
     };
     const maxImageBatch = c.CLIP_ONNX_MAX_BATCH;
     // Other execution providers run on devices with their own memory: only the cap applies there.
@@ -131,9 +132,7 @@ export class OnnxBackend implements Backend {
   private async warmUp(): Promise<void> {
     const s = this.config.imageSize;
     const img = await this.run('image', [new Uint8Array(3 * s * s).buffer], 1);
-    const ids = new BigInt64Array(this.config.contextLength);
-    ids[0] = 49406n;
-    ids[1] = 49407n;
+    const ids = new BigInt64Array(this.config.contextLength); // id 0: in every model family's vocabulary
     const txt = await this.run('text', [ids.buffer], 1);
     if (img.dim !== txt.dim) {
       throw new ClipqlError(ErrorCode.BAD_MODEL, `${this.config.textPath}: text_embeds has D=${txt.dim} but image_embeds has D=${img.dim}: the towers must agree`);

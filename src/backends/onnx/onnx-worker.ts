@@ -46,6 +46,9 @@ async function main(): Promise<void> {
   const idsType = text.inputMetadata.find((m) => m.name === 'input_ids');
   const idsAreInt32 = idsType?.isTensor === true && idsType.type === 'int32';
   post({ type: 'ready', vision: signature(vision), text: signature(text), textHasMask });
+  // checkTowers (main thread) refuses towers without one of these: the first present is used
+  const imageOut = config.outputs.image.find((n) => vision.outputNames.includes(n)) ?? 'image_embeds';
+  const textOut = config.outputs.text.find((n) => text.outputNames.includes(n)) ?? 'text_embeds';
 
   // The joined image batch: one buffer, grown to the largest batch seen and reused (no allocation
   // and page faults per batch), unless a run that uses it is still going. The crops are normalised
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
         joinedBusy ||= usesJoined;
         req.buffers.forEach((b, i) => toTensor(new Uint8Array(b), config.transform, data, i * per));
         const pixels = new ort.Tensor('float32', data, [req.count, 3, s, s]);
-        out = (await vision.run({ pixel_values: pixels })).image_embeds;
+        out = (await vision.run({ pixel_values: pixels }))[imageOut];
       } else {
         const n = config.contextLength;
         const ids = new BigInt64Array(req.buffers[0]);
@@ -74,7 +77,7 @@ async function main(): Promise<void> {
           input_ids: idsAreInt32 ? new ort.Tensor('int32', Int32Array.from(ids, Number), [req.count, n]) : new ort.Tensor('int64', ids, [req.count, n]),
         };
         if (textHasMask) feeds.attention_mask = new ort.Tensor('int64', attentionMask(ids, req.count, n), [req.count, n]);
-        out = (await text.run(feeds)).text_embeds;
+        out = (await text.run(feeds))[textOut];
       }
       const data = out.data as Float32Array;
       const dim = out.dims[1];

@@ -19,6 +19,8 @@ export interface WorkerConfig {
   readonly contextLength: number;
   /** The bundle's image transform: its mean, std and rescaling normalise the uint8 crops (toTensor). */
   readonly transform: ImageTransformConfig;
+  /** The names the towers may give their embeddings under (the model family's: ModelFamily.towerOutputs). */
+  readonly outputs: { readonly image: readonly string[]; readonly text: readonly string[] };
 }
 
 export type Tower = 'image' | 'text';

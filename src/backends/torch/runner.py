@@ -22,10 +22,10 @@ import contextlib
 
 import checkpoint
 import clip_model
+import siglip_model
 from frames import log
 from torchscript import ModelError, load_torchscript
 
-SOT, EOT = 49406, 49407
 
 
 class Runner:
@@ -80,7 +80,10 @@ class Runner:
         if opts.impl == "torchscript":
             return self._torchscript(opts.model)
         try:
-            arch, stated = checkpoint.architecture(checkpoint.read_config(opts.config), opts.config or "config.json")
+            config = checkpoint.read_config(opts.config)
+            if siglip_model.is_siglip(config):  # another model family
+                return self._siglip(opts, config)
+            arch, stated = checkpoint.architecture(config, opts.config or "config.json")
         except ValueError as e:
             raise ModelError(str(e))
         try:
@@ -96,6 +99,15 @@ class Runner:
         self._check_sizes(model.image_size, model.context_length)
         self.notes.append("eager model, %s attention, %s float32 linear%s" % (model.attention, model.linear if self.device.type == "cpu" else "aten", "".join(
             ", %s %s" % (tower, ", ".join("%s %s" % (k, v) for k, v in a.items())) for tower, a in model.arch.items())))
+        return model.to(device=self.device)
+
+    def _siglip(self, opts, config):
+        try:
+            model = siglip_model.build_siglip(checkpoint.read_tensors(opts.model), config, self.dtype)
+        except ValueError as e:
+            raise ModelError("%s: %s" % (opts.model, e))
+        self._check_sizes(model.image_size, model.context_length)
+        self.notes.append("eager SigLIP, sdpa attention, %s" % ", ".join("%s %s" % (t, a) for t, a in model.arch.items()))
         return model.to(device=self.device)
 
     def _has_graphs(self, path):
@@ -163,8 +175,7 @@ class Runner:
         """One run of each tower: pays first-run costs and learns D."""
         torch = self.torch
         s = self.image_size
-        ids = torch.zeros(1, self.context_length, dtype=torch.int64, device=self.device)
-        ids[0, 0], ids[0, 1] = SOT, EOT
+        ids = torch.zeros(1, self.context_length, dtype=torch.int64, device=self.device)  # id 0: in every family's vocabulary
         try:
             img = self.encode_image(torch.zeros(1, s, s, 3, dtype=torch.uint8, device=self.device))
         except Exception as e:

@@ -28,6 +28,18 @@ export interface ImageTransformConfig {
   readonly doNormalize: boolean;
   /** Informational: the output is always RGB, as the vision tower takes three channels. */
   readonly doConvertRgb: boolean;
+  /**
+   * `size: {"height": h, "width": w}`: resize to exactly w × h, aspect ratio not kept (what
+   * transformers' image processors do with such a size; SigLIP's). Absent: `shortestEdge`.
+   */
+  readonly resizeTo?: { readonly width: number; readonly height: number };
+  /**
+   * transformers' order: convert("RGB") before the resize (no premultiplied alpha, palette
+   * images resampled with the filter asked for). Absent: OpenAI's, resize in the image's own mode.
+   */
+  readonly convertRgbFirst?: boolean;
+  /** transformers' rescale: float64 v × rescale_factor, then float32. Absent: torchvision's v / 255 in float32. */
+  readonly rescaleInFloat64?: boolean;
 }
 
 export const OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
@@ -57,13 +69,16 @@ export function clipTransformConfig(nPx: number): ImageTransformConfig {
 const MAX_SIDE = 8192;
 const FILTER_IDS: readonly number[] = Object.values(Resampling);
 
-/** Reads a parsed preprocessor_config.json; `file` names it in errors (BAD_MODEL). */
-export function parsePreprocessorConfig(json: unknown, file: string): ImageTransformConfig {
+/**
+ * Reads a parsed preprocessor_config.json; `file` names it in errors (BAD_MODEL). Absent keys take
+ * `defaults` (a model family's image processor defaults; CLIPImageProcessor's unless given).
+ */
+export function parsePreprocessorConfig(json: unknown, file: string, defaults: ImageTransformConfig = CLIP_IMAGE_DEFAULTS): ImageTransformConfig {
   const bad = (key: string, rule: string, value: unknown): ClipqlError =>
     new ClipqlError(ErrorCode.BAD_MODEL, `${file}: "${key}" must be ${rule}, got ${show(value)}`, { details: { file, key } });
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('(root)', 'a JSON object', json);
   const o = json as Record<string, unknown>;
-  const d = CLIP_IMAGE_DEFAULTS;
+  const d = defaults;
 
   const side = (key: string, v: unknown): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_SIDE) throw bad(key, `an integer from 1 to ${MAX_SIDE}`, v);
@@ -86,13 +101,21 @@ export function parsePreprocessorConfig(json: unknown, file: string): ImageTrans
   };
 
   let shortestEdge = d.shortestEdge;
+  let resizeTo = d.resizeTo;
   const size = o.size;
-  if (typeof size === 'number') shortestEdge = side('size', size);
-  else if (typeof size === 'object' && size !== null && !Array.isArray(size)) {
+  const sizeRule = '{"shortest_edge": n}, {"height": h, "width": w} or a number';
+  if (typeof size === 'number') {
+    shortestEdge = side('size', size);
+    resizeTo = undefined;
+  } else if (typeof size === 'object' && size !== null && !Array.isArray(size)) {
     const s = size as Record<string, unknown>;
-    if (s.shortest_edge === undefined) throw bad('size', '{"shortest_edge": n} or a number (CLIP resizes the shorter side)', size);
-    shortestEdge = side('size.shortest_edge', s.shortest_edge);
-  } else if (size !== undefined && size !== null) throw bad('size', '{"shortest_edge": n} or a number', size);
+    if (s.shortest_edge !== undefined) {
+      shortestEdge = side('size.shortest_edge', s.shortest_edge);
+      resizeTo = undefined;
+    } else if (s.height !== undefined || s.width !== undefined) {
+      resizeTo = { width: side('size.width', s.width), height: side('size.height', s.height) };
+    } else throw bad('size', sizeRule, size);
+  } else if (size !== undefined && size !== null) throw bad('size', sizeRule, size);
 
   let cropHeight = d.cropHeight;
   let cropWidth = d.cropWidth;
@@ -116,15 +139,21 @@ export function parsePreprocessorConfig(json: unknown, file: string): ImageTrans
     rescaleFactor = o.rescale_factor;
   }
 
+  const doCenterCrop = flag('do_center_crop', d.doCenterCrop);
+  // without the crop, an exact resize is the model's input size
+  if (!doCenterCrop && resizeTo) ({ width: cropWidth, height: cropHeight } = resizeTo);
+  const { resizeTo: _, ...rest } = d;
   return {
+    ...rest,
     shortestEdge,
+    ...(resizeTo ? { resizeTo } : {}),
     cropHeight,
     cropWidth,
     resample,
     mean: triple('image_mean', d.mean, false),
     std: triple('image_std', d.std, true),
     doResize: flag('do_resize', d.doResize),
-    doCenterCrop: flag('do_center_crop', d.doCenterCrop),
+    doCenterCrop,
     doRescale: flag('do_rescale', d.doRescale),
     rescaleFactor,
     doNormalize: flag('do_normalize', d.doNormalize),

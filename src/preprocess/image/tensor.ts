@@ -42,7 +42,7 @@ export function tensorTable(cfg: ImageTransformConfig): Float32Array {
     const std = f(cfg.std[c]);
     for (let v = 0; v < 256; v++) {
       // ToTensor divides by 255; other factors multiply, as transformers' rescale does
-      let x = !cfg.doRescale ? v : cfg.rescaleFactor === 1 / 255 ? f(v / 255) : f(v * cfg.rescaleFactor);
+      let x = !cfg.doRescale ? v : cfg.rescaleFactor === 1 / 255 && !cfg.rescaleInFloat64 ? f(v / 255) : f(v * cfg.rescaleFactor);
       if (cfg.doNormalize) x = f(f(x - mean) / std);
       t[c * 256 + v] = x;
     }

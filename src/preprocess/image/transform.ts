@@ -65,11 +65,11 @@ export const MAX_RESIZED_PIXELS = 2 ** 28;
 
 /** The resized image's size and where the crop lies in it (`win` is the part that is not padding). */
 export function cropGeometry(width: number, height: number, cfg: ImageTransformConfig) {
-  const size = cfg.doResize ? resizedSize(width, height, cfg.shortestEdge) : { width, height };
+  const size = !cfg.doResize ? { width, height } : cfg.resizeTo ?? resizedSize(width, height, cfg.shortestEdge);
   if (size.width * size.height > MAX_RESIZED_PIXELS) {
     throw new ClipqlError(
       ErrorCode.IMAGE_TOO_LARGE,
-      `the ${width}x${height} image is too elongated: resizing its shorter side to ${cfg.shortestEdge} gives ${size.width}x${size.height} = ${size.width * size.height} pixels; at most ${MAX_RESIZED_PIXELS} are allowed`,
+      `the ${width}x${height} image is too elongated: resizing it gives ${size.width}x${size.height} = ${size.width * size.height} pixels; at most ${MAX_RESIZED_PIXELS} are allowed`,
       { details: { width, height, resizedWidth: size.width, resizedHeight: size.height, maxResizedPixels: MAX_RESIZED_PIXELS } },
     );
   }
@@ -92,7 +92,8 @@ export function cropGeometry(width: number, height: number, cfg: ImageTransformC
  * PIL-identical (see the file comment). 'fast' box-averages large images down to twice the target
  * size before the same filter: not identical, a few levels off at most on photos.
  */
-export function resizeAndCrop(img: DecodedImage, cfg: ImageTransformConfig, mode: PreprocessMode = 'exact'): Uint8Array {
+export function resizeAndCrop(decoded: DecodedImage, cfg: ImageTransformConfig, mode: PreprocessMode = 'exact'): Uint8Array {
+  const img = cfg.convertRgbFirst ? toRgbImage(decoded) : decoded;
   const { size, left, top, win } = cropGeometry(img.width, img.height, cfg);
   const C = img.channels;
   let px: Uint8Array; // the window, in the image's layout
@@ -116,6 +117,17 @@ export function resizeAndCrop(img: DecodedImage, cfg: ImageTransformConfig, mode
     if (premultiplied) unpremultiply(px, C);
   }
   return placeRgb(px, win, img.layout, img.zero, win.x0 - left, win.y0 - top, cfg.cropWidth, cfg.cropHeight);
+}
+
+/** PIL's convert("RGB") of the whole image (transformers converts before it resizes). */
+function toRgbImage(img: DecodedImage): DecodedImage {
+  if (img.layout === 'RGB' && img.mode === 'RGB') return img;
+  const n = img.width * img.height;
+  const data = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) rgbOf(img.data, i * img.channels, img.layout, data, i * 3);
+  const zero = new Uint8Array(3);
+  rgbOf(img.zero, 0, img.layout, zero, 0);
+  return { ...img, channels: 3, data, layout: 'RGB', mode: 'RGB', zero };
 }
 
 function copyWindow(src: RasterU8, win: Window): Uint8Array {

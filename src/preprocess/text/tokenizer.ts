@@ -58,6 +58,8 @@ export interface ClipTokenizerOptions {
 }
 
 export class ClipTokenizer {
+  /** clip.tokenize pads with zeros. */
+  readonly padId = 0;
   readonly startId: number;
   readonly endId: number;
   readonly vocabSize: number;

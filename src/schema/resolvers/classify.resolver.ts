@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { ClipqlError, ErrorCode } from '../../errors';
-import { softmax } from '../../similarity/similarity';
+import { probabilities } from '../../similarity/similarity';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
 import { checkCaptions, imageEmbeddings, MODEL_ARGUMENT, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
@@ -10,7 +10,7 @@ import { backendView, imageView, modelView } from '../views';
 
 @Resolver(() => Classification)
 export class ClassifyResolver {
-  @Query(() => Classification, { description: 'Zero-shot classification, as in the CLIP notebook: the image against one prompt per label, ranked by softmax(100 × cosine).' })
+  @Query(() => Classification, { description: 'Zero-shot classification, as in the CLIP notebook: the image against one prompt per label, ranked by cosine; probabilities by the model family\'s rule (CLIP: softmax of 100 × cosine over the labels; SigLIP: sigmoid(exp(logit_scale) × cosine + logit_bias) for each label on its own).' })
   async classify(
     @Arg('image', () => ImageInput) image: ImageInput,
     @Arg('labels', () => [String]) labels: string[],
@@ -29,7 +29,7 @@ export class ClassifyResolver {
     const prompts = labels.map((l) => template.split('{}').join(l));
     const [[img], txt] = await Promise.all([imageEmbeddings([ref], ctx, backend, 'image'), textEmbeddings(prompts, ctx, backend, 'labels')]);
     const scores = scoresOf(txt, [img]).map((row) => row[0]);
-    const probs = softmax(scores);
+    const probs = probabilities(scores, ctx.pipeline.bundle.probability);
     const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
     const embedder = await ctx.pipeline.embedder(backend);
     return Object.assign(new Classification(), {

@@ -33,7 +33,7 @@ export class CompareResolver {
       const t0 = performance.now();
       const [img, txt] = await Promise.all([imageEmbeddings(refs, ctx, backend), textEmbeddings(captions, ctx, backend)]);
       const t1 = performance.now();
-      runs.push({ backend, img, txt, r: analyse(scoresOf(txt, img)), ms: t1 - t0 });
+      runs.push({ backend, img, txt, r: analyse(scoresOf(txt, img), ctx.pipeline.bundle.probability), ms: t1 - t0 });
     }
     const ref = runs[0];
     const results = await Promise.all(

@@ -26,7 +26,7 @@ export class SimilarityResolver {
     const t1 = performance.now();
     const [img, txt] = await Promise.all([imageEmbeddings(refs, ctx, backend), textEmbeddings(captions, ctx, backend)]);
     const t2 = performance.now();
-    const r = analyse(scoresOf(txt, img));
+    const r = analyse(scoresOf(txt, img), ctx.pipeline.bundle.probability);
     const embedder = await ctx.pipeline.embedder(backend);
     return Object.assign(new SimilarityMatrix(), {
       images: refs.map((ref, i) => imageView(ref, i, backend, ctx.model.name)),

@@ -53,7 +53,8 @@ export async function createEmbeddings(body: unknown, models: ServedModels, cont
   } else {
     checkCaptions(inputs, ctx, 'input');
     raw = await textEmbeddings(inputs, ctx, backend, 'input');
-    for (const t of inputs) tokens += model.pipeline.tokenize(t).reduce((n, id) => n + (id !== 0 ? 1 : 0), 0);
+    // the tokens the text tower reads: special ones included, padding not, cut at the context
+    for (const t of inputs) tokens += Math.min(model.pipeline.tokenizer.untruncatedLength(t), model.pipeline.bundle.contextLength);
   }
   return {
     object: 'list',
