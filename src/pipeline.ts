@@ -7,7 +7,6 @@
  *   text ───clean/BPE/77 ids────────────────▶ ids ──┘
  *   embeddings ──L2 normalise, text @ image.T──▶ similarity (similarity/similarity.ts)
  */
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
@@ -20,6 +19,10 @@ import { defaultBpeVocab } from './paths';
 import type { ImageProbe } from './preprocess/image/probe';
 import { PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
+import type { ImageItem, ItemMode } from './preprocess/image/image-item';
+import { hashImage } from './preprocess/image/work-counts';
+import { STORED_THUMBNAIL_SIDE } from './preprocess/image/thumbnail';
+import { STORE_LIMITS } from './store/limits';
 import { ClipTokenizer } from './preprocess/text';
 import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
 
@@ -34,6 +37,8 @@ export interface PipelineOptions {
   readonly log?: BackendOptions['log'];
   /** "exact" (PIL-identical) or "fast" (sharp's resize); default CLIP_PREPROCESS. */
   readonly preprocessMode?: 'exact' | 'fast';
+  /** Stored items' decoding (collections, the indexer): "shrink" or "exact"; default CLIP_COLLECTION_PREPROCESS. */
+  readonly itemMode?: ItemMode;
   readonly decodeLimits?: Partial<DecodeLimits>;
   readonly embedder?: Omit<EmbedderOptions, 'imageSize'>;
   /** Preprocessing threads (default: CLIP_PREPROCESS_THREADS, else defaultPreprocessThreads; 0 = inline). */
@@ -133,6 +138,26 @@ export class ClipPipeline {
     return this.pool.probe(bytes, this.options.decodeLimits);
   }
 
+  /**
+   * A collection item from one read, one hash and one decode on a preprocessing thread
+   * (preprocess/image/image-item.ts): EXIF orientation applied, the collections' mode
+   * (CLIP_COLLECTION_PREPROCESS), and the stored thumbnail. `sha256`: the bytes' hash when the
+   * caller has it. BAD_IMAGE & co. for bad bytes; OVERLOADED when the queue is full.
+   */
+  prepareItem(bytes: Uint8Array, sha256?: string, opts?: SubmitOptions): Promise<ImageItem> {
+    const mode = this.options.itemMode ?? this.config.CLIP_COLLECTION_PREPROCESS;
+    return this.pool.item(bytes, this.bundle.image, { mode, orient: true, thumbnail: STORED_THUMBNAIL_SIDE, thumbnailMaxBytes: STORE_LIMITS.maxThumbnailBytes, sha256, limits: this.options.decodeLimits }, opts);
+  }
+
+  /**
+   * The embedding of a prepared item (its crop is at hand). Cached under its hash and how it was
+   * decoded, so that an item's embedding never answers for the API's PIL-identical one.
+   */
+  async embedItem(item: ImageItem, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
+    const embedder = await this.embedder(backend);
+    return embedder.embedImage(itemKey(item), async () => item.pixels, opts);
+  }
+
   tokenize(text: string): Int32Array {
     return this.tokenizer.tokenize(text, this.bundle.contextLength);
   }
@@ -193,7 +218,12 @@ export function defaultPreprocessThreads(cores: number, capacity: BackendCapacit
 }
 
 export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return hashImage(bytes);
+}
+
+/** The embedding cache's key of a collection item: its hash, how it was decoded, upright. */
+export function itemKey(item: ImageItem): string {
+  return `${item.sha256}:${item.decodedAs}:upright`;
 }
 
 /** Cosine similarity matrix (rows = captions) from raw embeddings. */

@@ -24,7 +24,7 @@ import { ClipqlError, ErrorCode, isClipqlError } from '../errors';
 import { readFileSync } from 'node:fs';
 import { indexFolder, type IndexProgress } from '../indexer/indexer';
 import { localTarget } from '../indexer/local-target';
-import type { IndexTarget } from '../indexer/target';
+import type { IndexStages, IndexTarget } from '../indexer/target';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
 import { openStore } from '../store/open';
@@ -59,7 +59,7 @@ const int = (v: string | undefined, what: string): number | undefined => {
 
 async function open(config: Config, model: string | undefined, store: string | undefined): Promise<{ pipeline: ClipPipeline; store: CollectionStore }> {
   const c = store === undefined ? config : { ...config, CLIP_STORE: store };
-  const pipeline = await ClipPipeline.open({ modelDir: model ?? config.CLIP_MODEL ?? TINY_MODEL_DIR, config, backend: config.CLIP_BACKEND });
+  const pipeline = await ClipPipeline.open({ modelDir: model ?? config.CLIP_MODEL ?? TINY_MODEL_DIR, config, backend: config.CLIP_BACKEND, decodeLimits: { maxBytes: config.CLIP_MAX_IMAGE_BYTES, maxPixels: config.CLIP_MAX_PIXELS } });
   try {
     return { pipeline, store: await openStore(c) };
   } catch (e) {
@@ -74,6 +74,12 @@ function line(p: IndexProgress): string {
   const eta = rate > 0 ? (p.total - done) / rate : NaN;
   const pct = p.total ? Math.floor((100 * done) / p.total) : 100;
   return `${done}/${p.total} (${pct} %): ${p.stored} stored, ${p.skipped} unchanged, ${p.bad} bad; ${rate.toFixed(1)} images/s${Number.isFinite(eta) && done < p.total ? `, about ${Math.ceil(eta)} s left` : ''}`;
+}
+
+/** The summary's second line: where the time went (indexer/target.ts IndexStages). */
+export function stagesLine(s: IndexStages): string {
+  const f = (x: number | undefined) => (x === undefined ? 'n/a (the server encodes)' : `${x.toFixed(1)} s`);
+  return `time by stage (summed over files and batches; stages overlap): read ${f(s.read)}, decode ${f(s.decode)} (preprocessing threads), encode ${f(s.encode)} (model), store ${f(s.store)}`;
 }
 
 export async function indexCommand(argv: string[], config: Config, io: Io): Promise<number> {
@@ -118,7 +124,7 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
         const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });
         io.err(`created collection ${c.name} (model ${c.model}, D = ${c.dim}, m ${c.hnsw.m}, ef_construction ${c.hnsw.efConstruction})\n`);
       }
-      target = localTarget({ collection: v.collection, pipeline, store, model, maxPixels: config.CLIP_MAX_PIXELS, concurrency, chunk: batch });
+      target = localTarget({ collection: v.collection, pipeline, store, model, concurrency, chunk: batch });
     }
     let last = 0;
     const result = await indexFolder({
@@ -136,7 +142,7 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
       },
       onBad: (f, code, message) => io.err(`${io.tty ? '\r\x1b[K' : ''}bad file ${f.path}: [${code}] ${message}\n`),
     });
-    io.err(`${io.tty ? '\r\x1b[K' : ''}${line(result)}\n`);
+    io.err(`${io.tty ? '\r\x1b[K' : ''}${line(result)}\n${stagesLine(result.stages)}\n`);
     io.out(`${JSON.stringify({ collection: v.collection, ...result })}\n`);
     return result.interrupted ? 130 : 0;
   } catch (e) {

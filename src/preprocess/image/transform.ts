@@ -231,7 +231,7 @@ export async function preprocessPixels(bytes: Uint8Array, cfg: ImageTransformCon
     // libvips only where it pays (a large downscale: JPEG shrink-on-load, no full-size decode)
     // and where its colour handling is PIL's (8-bit L, LA, RGB, RGBA); its upscaling is far from
     // PIL's, and the exact path is cheap on small images anyway.
-    if (SHARP_FAST_MODES.has(info.mode) && info.bitDepth === 8 && info.width >= 2 * size.width && info.height >= 2 * size.height) {
+    if (info.format !== 'heic' && SHARP_FAST_MODES.has(info.mode) && info.bitDepth === 8 && info.width >= 2 * size.width && info.height >= 2 * size.height) {
       const rgb = await fastResizeAndCrop(bytes, info.width, info.height, cfg, opts.limits).catch((e: unknown) => {
         throw e instanceof ClipqlError ? e : decodeError(info.format, e, opts.limits?.maxPixels ?? DEFAULT_DECODE_LIMITS.maxPixels);
       });
