@@ -116,10 +116,10 @@ export class ClipPipeline {
   /**
    * The RGB crop of one image, as the backends take it (ImageBatch): BAD_IMAGE & co. for bad
    * bytes; OVERLOADED when the preprocessing queue is full. A deadline or abort in `opts` drops it
-   * from that queue.
+   * from that queue. `upright`: EXIF orientation applied first (not PIL's Image.open).
    */
-  async imagePixels(bytes: Uint8Array, opts?: SubmitOptions): Promise<Uint8Array> {
-    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.options.decodeLimits, opts);
+  async imagePixels(bytes: Uint8Array, opts?: SubmitOptions, upright = false): Promise<Uint8Array> {
+    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.options.decodeLimits, opts, upright);
     return pixels;
   }
 

@@ -32,6 +32,8 @@ export interface PreprocessTask {
   readonly mode?: PreprocessMode;
   readonly limits?: Partial<DecodeLimits>;
   readonly item?: ImageItemOptions;
+  /** 'pixels': apply EXIF orientation first. */
+  readonly orient?: boolean;
 }
 
 type Result = PreprocessedPixels | ImageProbe | ImageItem;
@@ -118,8 +120,8 @@ export class PreprocessPool {
    * Preprocesses one image: BAD_IMAGE & co. for bad bytes; OVERLOADED when `maxQueue` tasks
    * already wait; TIMEOUT or the abort reason when `opts` fires before the task has started.
    */
-  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: SubmitOptions): Promise<PreprocessedPixels> {
-    const task = { kind: 'pixels' as const, bytes, cfg, mode, limits };
+  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: SubmitOptions, orient = false): Promise<PreprocessedPixels> {
+    const task = { kind: 'pixels' as const, bytes, cfg, mode, limits, orient };
     if (!this.gate || this.closed) return this.dispatch(task) as Promise<PreprocessedPixels>;
     return this.gate.run(() => this.dispatch(task), opts) as Promise<PreprocessedPixels>;
   }
@@ -179,5 +181,5 @@ export class PreprocessPool {
 export function runTask(t: Omit<PreprocessTask, 'id'>): Promise<Result> {
   if (t.kind === 'probe') return probeImage(t.bytes, t.limits);
   if (t.kind === 'item') return prepareImageItem(t.bytes, t.cfg!, { ...t.item!, limits: t.limits ?? t.item!.limits });
-  return preprocessPixels(t.bytes, t.cfg!, { mode: t.mode, limits: t.limits });
+  return preprocessPixels(t.bytes, t.cfg!, { mode: t.mode, limits: t.limits, orient: t.orient });
 }

@@ -28,16 +28,18 @@ export class ImageRef {
     private readonly pipeline: ClipPipeline,
     /** A collection item's one decode (readImageItem). */
     readonly item?: ImageItem,
+    /** ImageInput.upright: EXIF orientation applied before the crop. */
+    readonly upright = false,
   ) {}
 
-  /** The embedding cache's key: the bytes' hash, with how a collection item was decoded. */
+  /** The embedding cache's key: the bytes' hash, with how the pixels were read when not PIL's way. */
   get key(): string {
-    return this.item ? itemKey(this.item) : this.sha256;
+    return this.item ? itemKey(this.item) : this.upright ? `${this.sha256}:upright` : this.sha256;
   }
 
   /** The RGB crop for the backends; `opts`: the deadline and abort under which it is still wanted (see Embedder). */
   pixels(opts?: SubmitOptions): Promise<Uint8Array> {
-    return this.item ? Promise.resolve(this.item.pixels) : this.pipeline.imagePixels(this.bytes, opts);
+    return this.item ? Promise.resolve(this.item.pixels) : this.pipeline.imagePixels(this.bytes, opts, this.upright);
   }
 }
 
@@ -45,7 +47,7 @@ export class ImageRef {
 export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, limits: Limits, signal: AbortSignal): Promise<ImageRef> {
   const bytes = await readImageBytes(input, limits, signal);
   const { sha256, ...facts } = await pipeline.probeImage(bytes);
-  return new ImageRef(bytes, sha256, facts, pipeline);
+  return new ImageRef(bytes, sha256, facts, pipeline, undefined, input.upright === true);
 }
 
 /** Reads an image to be stored in a collection: one hash, one decode (pipeline.prepareItem). */

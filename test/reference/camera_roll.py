@@ -2,6 +2,7 @@
 scripts/bench/camera-roll.ts. Run by Debian's python3 (Pillow 9.4, numpy):
 
     camera_roll.py DIR [--width 1792 --height 1344] [--photos 1] [--heic 2] [--heic-width 640 --heic-height 480]
+    camera_roll.py DIR --bench      (scripts/bench/camera-roll.ts: issue 35's folder, below)
 
 DIR/roll/ gets:
   photo-K.jpg              an upright photo-like image (smooth fields, shapes, grain), quality 95
@@ -12,6 +13,10 @@ DIR/roll/ gets:
   photo-1-small.jpg        a small re-encoded copy of photo 1
 DIR/upright/photo-K-o{o}.png: PIL's ImageOps.exif_transpose of each oriented file, the
 independent reference of what "upright" means. Prints a JSON manifest on stdout.
+
+--bench makes the folder of the benchmark instead, DIR/roll only: 24 photos of 4032 x 3024
+(quality 92, 4:2:0 as phones write), every third stored sideways with orientation 6; four HEIC
+photos of 4032 x 3024; a 1170 x 2532 RGBA screenshot PNG; a 1008 x 756 re-encoded copy.
 """
 import argparse, json, os, subprocess
 import numpy as np
@@ -50,7 +55,10 @@ def main():
     ap.add_argument('--heic-height', type=int, default=480)
     ap.add_argument('--photos', type=int, default=1)
     ap.add_argument('--heic', type=int, default=2)
+    ap.add_argument('--bench', action='store_true')
     a = ap.parse_args()
+    if a.bench:
+        return bench(a.dir)
     roll, up = os.path.join(a.dir, 'roll'), os.path.join(a.dir, 'upright')
     os.makedirs(roll, exist_ok=True)
     os.makedirs(up, exist_ok=True)
@@ -77,6 +85,33 @@ def main():
     files.append('screenshot.png')
     Image.open(os.path.join(roll, 'photo-1.jpg')).resize((a.width // 4, a.height // 4), Image.BICUBIC).save(os.path.join(roll, 'photo-1-small.jpg'), quality=80)
     files.append('photo-1-small.jpg')
+    print(json.dumps({'files': sorted(files)}))
+
+
+def bench(d):
+    roll = os.path.join(d, 'roll')
+    os.makedirs(roll, exist_ok=True)
+    files = []
+    for k in range(1, 25):
+        im, name = photo(4032, 3024, k), f'IMG_{k:04d}.jpg'
+        if k % 3 == 0:
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            im.transpose(STORE[6]).save(os.path.join(roll, name), quality=92, exif=exif)
+        else:
+            im.save(os.path.join(roll, name), quality=92)
+        files.append(name)
+    for k in range(1, 5):
+        src = os.path.join(d, f'heic-src-{k}.png')
+        photo(4032, 3024, 100 + k).save(src, compress_level=1)
+        subprocess.run(['heif-enc', '-q', '80', src, '-o', os.path.join(roll, f'IMG_{100 + k:04d}.heic')], check=True, stdout=subprocess.DEVNULL)
+        os.remove(src)
+        files.append(f'IMG_{100 + k:04d}.heic')
+    shot = photo(1170, 2532, 999).convert('RGBA')
+    ImageDraw.Draw(shot).rectangle([0, 0, 1170, 120], fill=(30, 30, 30, 200))
+    shot.save(os.path.join(roll, 'Screenshot.png'))
+    Image.open(os.path.join(roll, 'IMG_0001.jpg')).resize((1008, 756), Image.BICUBIC).save(os.path.join(roll, 'IMG_0001-small.jpg'), quality=80)
+    files += ['Screenshot.png', 'IMG_0001-small.jpg']
     print(json.dumps({'files': sorted(files)}))
 
 

@@ -1,0 +1,133 @@
+/**
+ * Benchmark of issue 35 (not a test): a phone's camera roll indexed by `clipql index` beside the
+ * bare vision tower, in the same run, on a full-size ViT-B/32 with random weights
+ * (`npm run bench:models`).
+ *
+ *   node dist/scripts/bench/camera-roll.js [--model models/bench-vit-b-32] [--dir /tmp/clipql-camera-roll]
+ *        [--rounds 2] [--seconds 15]
+ *
+ * 1. The folder (test/reference/camera_roll.py --bench, made once, not timed): 24 JPEGs of
+ *    4032 × 3024, every third stored sideways (EXIF orientation 6); four HEIC of 4032 × 3024
+ *    made by heif-enc; an RGBA screenshot PNG; a small re-encoded copy.
+ * 2. Rounds, interleaved so that drift on this shared machine hits each alike: the raw
+ *    onnxruntime vision tower (raw.ts, batch 16: the batch the indexer fills); `clipql index` of
+ *    the JPEG and PNG files (a fresh store each time) with CLIP_COLLECTION_PREPROCESS=shrink (the
+ *    default) and =exact. Each index rate is stored files over the command's own seconds (from
+ *    listing the folder to the last transaction: model loading excluded), and its ratio is to
+ *    the raw rate of the same round.
+ * 3. HEIC: `clipql index` of the four HEIC files (its rate), and one 12 MP HEIC decoded by
+ *    heic-decode (libheif 1.23 in WebAssembly, in this process, first time and warm) beside
+ *    Debian's native heif-convert (libheif 1.15) writing Y4M (near-free to write), interleaved.
+ * Embedding cosines of 'shrink' to 'exact' are scripts/bench/shrink-cosine.ts. Prints RESULT {json}.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import decodeHeif from 'heic-decode';
+import { answer, args, DIST, log, median, REPO, runNode } from './common';
+import { cameraRoll } from './camera-roll-folder';
+
+interface IndexSummary {
+  stored: number;
+  bad: number;
+  seconds: number;
+  stages: { read: number; decode?: number; encode?: number; store: number };
+}
+
+function listFile(dir: string, roll: string, name: string, keep: (f: string) => boolean): { file: string; n: number } {
+  const files = fs.readdirSync(roll).filter(keep).sort();
+  const file = path.join(dir, `${name}.txt`);
+  fs.writeFileSync(file, files.map((f) => path.join(roll, f)).join('\n') + '\n');
+  return { file, n: files.length };
+}
+
+/** `clipql index @LIST` into a fresh embedded store, as a child process; its summary. */
+function index(list: string, model: string, mode: 'shrink' | 'exact'): Promise<IndexSummary> {
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'clipql-roll-bench-'));
+  const env = { ...process.env, CLIP_MODEL: model, CLIP_COLLECTION_PREPROCESS: mode, CLIP_VOCAB: process.env.CLIP_VOCAB ?? path.join(REPO, '..', 'shared', 'clip', 'bpe_simple_vocab_16e6.txt.gz') };
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(DIST, 'src', 'cli', 'main.js'), 'index', `@${list}`, '--collection', 'roll', '--store', store], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    p.on('close', (code) => {
+      fs.rmSync(store, { recursive: true, force: true });
+      if (code !== 0) return reject(new Error(`clipql index failed (${code}): ${err.slice(-1500)}`));
+      const s = JSON.parse(out.trim().split('\n').pop()!) as IndexSummary;
+      log(`index ${mode}: ${s.stored} stored, ${s.bad} bad, ${(s.stored / s.seconds).toFixed(2)}/s; ${err.trim().split('\n').pop()}`);
+      resolve(s);
+    });
+  });
+}
+
+async function rawRate(model: string, seconds: number): Promise<number> {
+  const r = await runNode<{ results: Array<{ itemsPerSecond: number }> }>('raw', ['--model', model, '--tower', 'image', '--batches', '16', '--seconds', String(seconds)]);
+  log(`raw vision tower: ${r.results[0].itemsPerSecond.toFixed(2)}/s`);
+  return r.results[0].itemsPerSecond;
+}
+
+/** One HEIC decoded by heic-decode (ms: first, then warm runs) and by heif-convert (ms, process included). */
+async function heicTimes(file: string, runs: number): Promise<{ wasmFirst: number; wasm: number[]; native: number[] }> {
+  const bytes = fs.readFileSync(file);
+  const wasmOnce = async () => {
+    const t = performance.now();
+    await decodeHeif({ buffer: bytes });
+    return performance.now() - t;
+  };
+  const out = path.join(os.tmpdir(), `clipql-heic-${process.pid}.y4m`);
+  const nativeOnce = () => {
+    const t = performance.now();
+    execFileSync('heif-convert', [file, out], { stdio: 'ignore' });
+    return performance.now() - t;
+  };
+  const wasmFirst = await wasmOnce();
+  const wasm: number[] = [];
+  const native: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    wasm.push(await wasmOnce());
+    native.push(nativeOnce());
+  }
+  fs.rmSync(out, { force: true });
+  return { wasmFirst, wasm, native };
+}
+
+async function main(): Promise<void> {
+  const a = args();
+  const model = path.resolve(a.model ?? path.join(REPO, 'models', 'bench-vit-b-32'));
+  const dir = a.dir ?? path.join(os.tmpdir(), 'clipql-camera-roll');
+  const rounds = Number(a.rounds ?? 2);
+  const seconds = Number(a.seconds ?? 15);
+  const roll = cameraRoll(dir);
+  const photos = listFile(dir, roll, 'jpeg-png', (f) => /\.(jpe?g|png)$/i.test(f));
+  const heics = listFile(dir, roll, 'heic', (f) => /\.heic$/i.test(f));
+  const perRound: Array<{ raw: number; shrink: IndexSummary; exact: IndexSummary }> = [];
+  for (let r = 0; r < rounds; r++) {
+    log(`round ${r + 1} of ${rounds}`);
+    const raw = await rawRate(model, seconds);
+    const shrink = await index(photos.file, model, 'shrink');
+    const exact = await index(photos.file, model, 'exact');
+    perRound.push({ raw, shrink, exact });
+  }
+  const heicIndex = await index(heics.file, model, 'shrink');
+  const heic = await heicTimes(path.join(roll, fs.readdirSync(roll).find((f) => f.endsWith('.heic'))!), 3);
+  const rate = (s: IndexSummary) => s.stored / s.seconds;
+  const result = {
+    model: path.relative(REPO, model),
+    files: { jpegPng: photos.n, heic: heics.n },
+    rounds: perRound.map((p) => ({
+      rawPerSecond: p.raw,
+      shrink: { perSecond: rate(p.shrink), ratio: rate(p.shrink) / p.raw, stored: p.shrink.stored, bad: p.shrink.bad, stages: p.shrink.stages },
+      exact: { perSecond: rate(p.exact), ratio: rate(p.exact) / p.raw, stored: p.exact.stored, bad: p.exact.bad, stages: p.exact.stages },
+    })),
+    heic: { index: { perSecond: rate(heicIndex), stored: heicIndex.stored, bad: heicIndex.bad, stages: heicIndex.stages }, decodeMs: { wasmFirst: heic.wasmFirst, wasmWarm: median(heic.wasm), nativeHeifConvert: median(heic.native) } },
+  };
+  log(`shrink ratios ${result.rounds.map((r) => r.shrink.ratio.toFixed(2)).join(', ')}; exact ${result.rounds.map((r) => r.exact.ratio.toFixed(2)).join(', ')}`);
+  answer(result);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});
