@@ -20,7 +20,6 @@ import type { ImageProbe } from './preprocess/image/probe';
 import { PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import type { ImageItem, ItemMode } from './preprocess/image/image-item';
-import { hashImage } from './preprocess/image/work-counts';
 import { STORED_THUMBNAIL_SIDE } from './preprocess/image/thumbnail';
 import { STORE_LIMITS } from './store/limits';
 import { ClipTokenizer } from './preprocess/text';
@@ -162,9 +161,14 @@ export class ClipPipeline {
     return this.tokenizer.tokenize(text, this.bundle.contextLength);
   }
 
+  /**
+   * A query image's embedding, the way the API computes it (schema/image-ref.ts): hash and header
+   * on a preprocessing thread, then PIL's pixels decoded only when the embedding is not cached.
+   */
   async embedImage(bytes: Uint8Array, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
-    return embedder.embedImage(sha256(bytes), (work) => this.imagePixels(bytes, work), opts);
+    const { sha256: key } = await this.probeImage(bytes);
+    return embedder.embedImage(key, (work) => this.imagePixels(bytes, work), opts);
   }
 
   async embedText(text: string, backend?: string, opts?: SubmitOptions): Promise<Float32Array> {
@@ -215,10 +219,6 @@ export function openPreprocessPool(config: Config, capacity: BackendCapacity | u
 export function defaultPreprocessThreads(cores: number, capacity: BackendCapacity | undefined): number {
   if (!capacity) return 1;
   return Math.max(1, cores - capacity.hostThreads - 1);
-}
-
-export function sha256(bytes: Uint8Array): string {
-  return hashImage(bytes);
 }
 
 /** The embedding cache's key of a collection item: its hash, how it was decoded, upright. */
