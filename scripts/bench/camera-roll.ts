@@ -17,16 +17,16 @@
  *    the raw rate of the same round.
  * 3. HEIC: `clipql index` of the four HEIC files (its rate), and one 12 MP HEIC decoded by
  *    heic-decode (libheif 1.23 in WebAssembly, in this process, first time and warm) beside
- *    Debian's native heif-convert (libheif 1.15) writing Y4M (near-free to write), interleaved.
+ *    Debian's native heif-convert (libheif 1.15) writing Y4M, in turn (heic-decode.ts).
  * Embedding cosines of 'shrink' to 'exact' are scripts/bench/shrink-cosine.ts. Prints RESULT {json}.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import decodeHeif from 'heic-decode';
-import { answer, args, DIST, log, median, REPO, runNode } from './common';
+import { answer, args, DIST, log, REPO, runNode } from './common';
 import { cameraRoll } from './camera-roll-folder';
+import { heicTimes } from './heic-decode';
 
 interface IndexSummary {
   stored: number;
@@ -68,31 +68,6 @@ async function rawRate(model: string, seconds: number): Promise<number> {
   return r.results[0].itemsPerSecond;
 }
 
-/** One HEIC decoded by heic-decode (ms: first, then warm runs) and by heif-convert (ms, process included). */
-async function heicTimes(file: string, runs: number): Promise<{ wasmFirst: number; wasm: number[]; native: number[] }> {
-  const bytes = fs.readFileSync(file);
-  const wasmOnce = async () => {
-    const t = performance.now();
-    await decodeHeif({ buffer: bytes });
-    return performance.now() - t;
-  };
-  const out = path.join(os.tmpdir(), `clipql-heic-${process.pid}.y4m`);
-  const nativeOnce = () => {
-    const t = performance.now();
-    execFileSync('heif-convert', [file, out], { stdio: 'ignore' });
-    return performance.now() - t;
-  };
-  const wasmFirst = await wasmOnce();
-  const wasm: number[] = [];
-  const native: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    wasm.push(await wasmOnce());
-    native.push(nativeOnce());
-  }
-  fs.rmSync(out, { force: true });
-  return { wasmFirst, wasm, native };
-}
-
 async function main(): Promise<void> {
   const a = args();
   const model = path.resolve(a.model ?? path.join(REPO, 'models', 'bench-vit-b-32'));
@@ -121,7 +96,7 @@ async function main(): Promise<void> {
       shrink: { perSecond: rate(p.shrink), ratio: rate(p.shrink) / p.raw, stored: p.shrink.stored, bad: p.shrink.bad, stages: p.shrink.stages },
       exact: { perSecond: rate(p.exact), ratio: rate(p.exact) / p.raw, stored: p.exact.stored, bad: p.exact.bad, stages: p.exact.stages },
     })),
-    heic: { index: { perSecond: rate(heicIndex), stored: heicIndex.stored, bad: heicIndex.bad, stages: heicIndex.stages }, decodeMs: { wasmFirst: heic.wasmFirst, wasmWarm: median(heic.wasm), nativeHeifConvert: median(heic.native) } },
+    heic: { index: { perSecond: rate(heicIndex), stored: heicIndex.stored, bad: heicIndex.bad, stages: heicIndex.stages }, decode: heic },
   };
   log(`shrink ratios ${result.rounds.map((r) => r.shrink.ratio.toFixed(2)).join(', ')}; exact ${result.rounds.map((r) => r.exact.ratio.toFixed(2)).join(', ')}`);
   answer(result);
