@@ -4,7 +4,7 @@
  * (`npm run bench:models`).
  *
  *   node dist/scripts/bench/camera-roll.js [--model models/bench-vit-b-32] [--dir /tmp/clipql-camera-roll]
- *        [--rounds 2] [--seconds 15]
+ *        [--rounds 2] [--seconds 15] [--modes shrink,exact] [--nice 10]
  *
  * 1. The folder (test/reference/camera_roll.py --bench, made once, not timed): 24 JPEGs of
  *    4032 × 3024, every third stored sideways (EXIF orientation 6); four HEIC of 4032 × 3024
@@ -43,9 +43,9 @@ function listFile(dir: string, roll: string, name: string, keep: (f: string) => 
 }
 
 /** `clipql index @LIST` into a fresh embedded store, as a child process; its summary. */
-function index(list: string, model: string, mode: 'shrink' | 'exact'): Promise<IndexSummary> {
+function index(list: string, model: string, mode: 'shrink' | 'exact', nice: string): Promise<IndexSummary> {
   const store = fs.mkdtempSync(path.join(os.tmpdir(), 'clipql-roll-bench-'));
-  const env = { ...process.env, CLIP_MODEL: model, CLIP_COLLECTION_PREPROCESS: mode, CLIP_VOCAB: process.env.CLIP_VOCAB ?? path.join(REPO, '..', 'shared', 'clip', 'bpe_simple_vocab_16e6.txt.gz') };
+  const env = { ...process.env, CLIP_ONNX_NICE: nice, CLIP_MODEL: model, CLIP_COLLECTION_PREPROCESS: mode, CLIP_VOCAB: process.env.CLIP_VOCAB ?? path.join(REPO, '..', 'shared', 'clip', 'bpe_simple_vocab_16e6.txt.gz') };
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [path.join(DIST, 'src', 'cli', 'main.js'), 'index', `@${list}`, '--collection', 'roll', '--store', store], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -62,8 +62,8 @@ function index(list: string, model: string, mode: 'shrink' | 'exact'): Promise<I
   });
 }
 
-async function rawRate(model: string, seconds: number): Promise<number> {
-  const r = await runNode<{ results: Array<{ itemsPerSecond: number }> }>('raw', ['--model', model, '--tower', 'image', '--batches', '16', '--seconds', String(seconds)]);
+async function rawRate(model: string, seconds: number, nice: string): Promise<number> {
+  const r = await runNode<{ results: Array<{ itemsPerSecond: number }> }>('raw', ['--model', model, '--tower', 'image', '--batches', '16', '--seconds', String(seconds), '--nice', nice]);
   log(`raw vision tower: ${r.results[0].itemsPerSecond.toFixed(2)}/s`);
   return r.results[0].itemsPerSecond;
 }
@@ -77,28 +77,31 @@ async function main(): Promise<void> {
   const roll = cameraRoll(dir);
   const photos = listFile(dir, roll, 'jpeg-png', (f) => /\.(jpe?g|png)$/i.test(f));
   const heics = listFile(dir, roll, 'heic', (f) => /\.heic$/i.test(f));
-  const perRound: Array<{ raw: number; shrink: IndexSummary; exact: IndexSummary }> = [];
+  // inference niceness of both sides (the service's default, CLIP_ONNX_NICE, is 10)
+  const nice = a.nice ?? '10';
+  const modes = (a.modes ?? 'shrink,exact').split(',') as Array<'shrink' | 'exact'>;
+  const perRound: Array<{ raw: number; shrink?: IndexSummary; exact?: IndexSummary }> = [];
   for (let r = 0; r < rounds; r++) {
     log(`round ${r + 1} of ${rounds}`);
-    const raw = await rawRate(model, seconds);
-    const shrink = await index(photos.file, model, 'shrink');
-    const exact = await index(photos.file, model, 'exact');
-    perRound.push({ raw, shrink, exact });
+    const raw = await rawRate(model, seconds, nice);
+    const round: (typeof perRound)[number] = { raw };
+    for (const m of modes) round[m] = await index(photos.file, model, m, nice);
+    perRound.push(round);
   }
-  const heicIndex = await index(heics.file, model, 'shrink');
+  const heicIndex = await index(heics.file, model, 'shrink', nice);
   const heic = await heicTimes(path.join(roll, fs.readdirSync(roll).find((f) => f.endsWith('.heic'))!), 3);
   const rate = (s: IndexSummary) => s.stored / s.seconds;
   const result = {
     model: path.relative(REPO, model),
     files: { jpegPng: photos.n, heic: heics.n },
+    nice,
     rounds: perRound.map((p) => ({
       rawPerSecond: p.raw,
-      shrink: { perSecond: rate(p.shrink), ratio: rate(p.shrink) / p.raw, stored: p.shrink.stored, bad: p.shrink.bad, stages: p.shrink.stages },
-      exact: { perSecond: rate(p.exact), ratio: rate(p.exact) / p.raw, stored: p.exact.stored, bad: p.exact.bad, stages: p.exact.stages },
+      ...Object.fromEntries(modes.map((m) => [m, { perSecond: rate(p[m]!), ratio: rate(p[m]!) / p.raw, stored: p[m]!.stored, bad: p[m]!.bad, stages: p[m]!.stages }])),
     })),
     heic: { index: { perSecond: rate(heicIndex), stored: heicIndex.stored, bad: heicIndex.bad, stages: heicIndex.stages }, decode: heic },
   };
-  log(`shrink ratios ${result.rounds.map((r) => r.shrink.ratio.toFixed(2)).join(', ')}; exact ${result.rounds.map((r) => r.exact.ratio.toFixed(2)).join(', ')}`);
+  for (const m of modes) log(`${m} ratios ${perRound.map((p) => (rate(p[m]!) / p.raw).toFixed(2)).join(', ')}`);
   answer(result);
 }
 

@@ -57,8 +57,9 @@ export interface IndexTarget<P = unknown> {
 /**
  * Where an index run's time went, in seconds summed over files or batches: stages overlap (files
  * are read while others are decoded and a batch is encoded), so they do not add up to the run.
- * read: reading and hashing files (the indexer); decode: preprocessing threads' time (decode,
- * resize, crop, thumbnail); encode: the model's time per image batch; store: writing chunks.
+ * read: reading and hashing files (the indexer); decode: each item's time on its preprocessing
+ * thread (decode, resize, crop, thumbnail; wall time, so items sharing a thread overlap);
+ * encode: the model's time per image batch; store: writing chunks.
  */
 export interface IndexStages {
   readonly read: number;

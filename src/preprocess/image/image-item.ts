@@ -52,7 +52,7 @@ export interface ImageItem {
   readonly pixels: Uint8Array;
   /** null: none asked, or it could not be made within its limit (never fails the item). */
   readonly thumbnail: Thumbnail | null;
-  /** Thread time spent on this item: hashing, decoding, resizing, the thumbnail (ms). */
+  /** Time spent on this item on its thread, wall (ms): hashing, decoding, resizing, the thumbnail. */
   readonly ms: number;
 }
 
