@@ -7,7 +7,6 @@
  *   text ───clean/BPE/77 ids────────────────▶ ids ──┘
  *   embeddings ──L2 normalise, text @ image.T──▶ similarity (similarity/similarity.ts)
  */
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
@@ -22,6 +21,9 @@ import type { ImageProbe } from './preprocess/image/probe';
 import { PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import type { TextTokenizer } from './families/family';
+import type { ImageItem, ItemMode } from './preprocess/image/image-item';
+import { STORED_THUMBNAIL_SIDE } from './preprocess/image/thumbnail';
+import { STORE_LIMITS } from './store/limits';
 import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
 
 export interface PipelineOptions {
@@ -35,6 +37,8 @@ export interface PipelineOptions {
   readonly log?: BackendOptions['log'];
   /** "exact" (PIL-identical) or "fast" (sharp's resize); default CLIP_PREPROCESS. */
   readonly preprocessMode?: 'exact' | 'fast';
+  /** Stored items' decoding (collections, the indexer): "shrink" or "exact"; default CLIP_COLLECTION_PREPROCESS. */
+  readonly itemMode?: ItemMode;
   /** For tests: replaces what the config gives (CLIP_MAX_IMAGE_BYTES, CLIP_MAX_PIXELS). */
   readonly decodeLimits?: Partial<DecodeLimits>;
   /** For tests, and onBatch: replaces what the config gives (CLIP_CACHE_SIZE, CLIP_BATCH_DELAY_MS, CLIP_QUEUE_MAX). */
@@ -125,10 +129,10 @@ export class ClipPipeline {
   /**
    * The RGB crop of one image, as the backends take it (ImageBatch): BAD_IMAGE & co. for bad
    * bytes; OVERLOADED when the preprocessing queue is full. A deadline or abort in `opts` drops it
-   * from that queue.
+   * from that queue. `upright`: EXIF orientation applied first (not PIL's Image.open).
    */
-  async imagePixels(bytes: Uint8Array, opts?: CallLimits): Promise<Uint8Array> {
-    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.decodeLimits, opts);
+  async imagePixels(bytes: Uint8Array, opts?: CallLimits, upright = false): Promise<Uint8Array> {
+    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.decodeLimits, opts, upright);
     return pixels;
   }
 
@@ -161,13 +165,38 @@ export class ClipPipeline {
     return { name, folder: this.bundle.name, fingerprint: await this.fingerprint, family: familyOf(this.bundle), dim: d };
   }
 
+  /**
+   * A collection item from one read, one hash and one decode on a preprocessing thread
+   * (preprocess/image/image-item.ts): EXIF orientation applied, the collections' mode
+   * (CLIP_COLLECTION_PREPROCESS), and the stored thumbnail. `sha256`: the bytes' hash when the
+   * caller has it. BAD_IMAGE & co. for bad bytes; OVERLOADED when the queue is full.
+   */
+  prepareItem(bytes: Uint8Array, sha256?: string, opts?: CallLimits): Promise<ImageItem> {
+    const mode = this.options.itemMode ?? this.config.CLIP_COLLECTION_PREPROCESS;
+    return this.pool.item(bytes, this.bundle.image, { mode, orient: true, thumbnail: STORED_THUMBNAIL_SIDE, thumbnailMaxBytes: STORE_LIMITS.maxThumbnailBytes, sha256, limits: this.decodeLimits }, opts);
+  }
+
+  /**
+   * The embedding of a prepared item (its crop is at hand). Cached under its hash and how it was
+   * decoded, so that an item's embedding never answers for the API's PIL-identical one.
+   */
+  async embedItem(item: ImageItem, backend?: string, opts?: CallLimits): Promise<Float32Array> {
+    const embedder = await this.embedder(backend);
+    return embedder.embedImage(itemKey(item), async () => item.pixels, opts);
+  }
+
   tokenize(text: string): Int32Array {
     return this.tokenizer.tokenize(text, this.bundle.contextLength);
   }
 
+  /**
+   * A query image's embedding, the way the API computes it (schema/image-ref.ts): hash and header
+   * on a preprocessing thread, then PIL's pixels decoded only when the embedding is not cached.
+   */
   async embedImage(bytes: Uint8Array, backend?: string, opts?: CallLimits): Promise<Float32Array> {
     const embedder = await this.embedder(backend);
-    return embedder.embedImage(sha256(bytes), (work) => this.imagePixels(bytes, work), opts);
+    const { sha256: key } = await this.probeImage(bytes);
+    return embedder.embedImage(key, (work) => this.imagePixels(bytes, work), opts);
   }
 
   async embedText(text: string, backend?: string, opts?: CallLimits): Promise<Float32Array> {
@@ -220,8 +249,9 @@ export function defaultPreprocessThreads(cores: number, capacity: BackendCapacit
   return Math.max(1, cores - capacity.hostThreads - 1);
 }
 
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** The embedding cache's key of a collection item: its hash, how it was decoded, upright. */
+export function itemKey(item: ImageItem): string {
+  return `${item.sha256}:${item.decodedAs}:upright`;
 }
 
 /** Cosine similarity matrix (rows = captions) from raw embeddings. */

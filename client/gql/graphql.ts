@@ -10,6 +10,8 @@ export type ImageInput = {
   base64?: string | null | undefined;
   /** The file's bytes as a part of a multipart request (the fastest way to send an image: no base64, no JSON parsing). */
   file?: Blob | null | undefined;
+  /** Apply the image's EXIF orientation first, as photo apps show it (true), or take the pixels as stored, as PIL's Image.open does (false, the default: the reference's numbers). Images stored in a collection (addImages) are always turned upright. */
+  upright?: boolean | null | undefined;
   /** An http(s) URL the service fetches (private addresses are refused unless configured). */
   url?: string | null | undefined;
 };

@@ -25,7 +25,7 @@ import { ClipqlError, ErrorCode, isClipqlError } from '../errors';
 import { readFileSync } from 'node:fs';
 import { indexFolder, type IndexProgress } from '../indexer/indexer';
 import { localTarget } from '../indexer/local-target';
-import type { IndexTarget } from '../indexer/target';
+import type { IndexStages, IndexTarget } from '../indexer/target';
 import { TINY_MODEL_DIR } from '../paths';
 import { ClipPipeline } from '../pipeline';
 import { openStore } from '../store/open';
@@ -77,6 +77,12 @@ function line(p: IndexProgress): string {
   return `${done}/${p.total} (${pct} %): ${p.stored} stored, ${p.skipped} unchanged, ${p.bad} bad; ${rate.toFixed(1)} images/s${Number.isFinite(eta) && done < p.total ? `, about ${Math.ceil(eta)} s left` : ''}`;
 }
 
+/** The summary's second line: where the time went (indexer/target.ts IndexStages). */
+export function stagesLine(s: IndexStages): string {
+  const f = (x: number | undefined) => (x === undefined ? 'n/a (the server encodes)' : `${x.toFixed(1)} s`);
+  return `time by stage (summed over files and batches; stages overlap): read ${f(s.read)}, decode ${f(s.decode)} (preprocessing threads), encode ${f(s.encode)} (model), store ${f(s.store)}`;
+}
+
 export async function indexCommand(argv: string[], config: Config, io: Io): Promise<number> {
   let a;
   try {
@@ -120,7 +126,7 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
         const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });
         io.err(`created collection ${c.name} (model ${c.model}, D = ${c.dim}, m ${c.hnsw.m}, ef_construction ${c.hnsw.efConstruction})\n`);
       } else if (bindingOf(existing, model) === 'other') throw modelMismatch(v.collection, existing, model); // before any encoding
-      target = localTarget({ collection: v.collection, pipeline, store, model, maxPixels: config.CLIP_MAX_PIXELS, concurrency, chunk: batch });
+      target = localTarget({ collection: v.collection, pipeline, store, model, concurrency, chunk: batch });
     }
     let last = 0;
     const result = await indexFolder({
@@ -138,7 +144,7 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
       },
       onBad: (f, code, message) => io.err(`${io.tty ? '\r\x1b[K' : ''}bad file ${f.path}: [${code}] ${message}\n`),
     });
-    io.err(`${io.tty ? '\r\x1b[K' : ''}${line(result)}\n`);
+    io.err(`${io.tty ? '\r\x1b[K' : ''}${line(result)}\n${stagesLine(result.stages)}\n`);
     io.out(`${JSON.stringify({ collection: v.collection, ...result })}\n`);
     return result.interrupted ? 130 : 0;
   } catch (e) {

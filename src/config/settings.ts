@@ -127,7 +127,8 @@ export const SETTINGS = {
   CLIP_QUEUE_MAX: set('batching', int(1), 1024, 'items waiting per batch queue; beyond it OVERLOADED (HTTP 429)'),
   CLIP_CACHE_SIZE: set('batching', int(0), 10_000, 'cached embeddings per tower (0: off)'),
   // ---- preprocessing
-  CLIP_PREPROCESS: set('preprocessing', oneOf('exact', 'fast'), 'exact', "exact: PIL-identical pixels; fast: sharp's resize, not identical"),
+  CLIP_PREPROCESS: set('preprocessing', oneOf('exact', 'fast'), 'exact', "queries (GraphQL, /v1): exact: PIL-identical pixels; fast: sharp's resize, not identical"),
+  CLIP_COLLECTION_PREPROCESS: set('preprocessing', oneOf('shrink', 'exact'), 'shrink', 'stored items (addImages, clipql index), EXIF orientation applied: shrink: large photos decoded at a reduced scale, then the exact resize (embedding cosine to exact ≥ 0.9995, BENCHMARKS.md); exact: PIL-identical resize of the upright image'),
   CLIP_PREPROCESS_THREADS: opt('preprocessing', int(0, 256), 'image preprocessing threads (0: on the main thread)', 'the cores inference leaves, less one, at least 1'),
   CLIP_PREPROCESS_QUEUE_MAX: set('preprocessing', int(0), 256, 'images waiting for a preprocessing thread; beyond it OVERLOADED (HTTP 429)'),
   // ---- onnx

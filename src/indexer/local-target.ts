@@ -1,13 +1,14 @@
 /**
  * The in-process target: files encoded by this process's pipeline (the batcher merges the
- * `concurrency` images being prepared into full batches), each with its probe (size, format)
- * and thumbnail, and written in chunks, one transaction each (store.upsert). A large first load
+ * `concurrency` images being prepared into full batches), each decoded once on a preprocessing
+ * thread for its facts, crop and thumbnail (pipeline.prepareItem: upright, the collections'
+ * mode), and written in chunks, one transaction each (store.upsert). A large first load
  * into an empty collection builds the HNSW index once after the rows (store.deferIndex /
  * ensureIndex); the collection is searchable (exactly) meanwhile.
  */
-import { makeThumbnail } from '../heatmap/thumbnail';
 import type { ClipPipeline } from '../pipeline';
 import { STORE_LIMITS } from '../store/limits';
+import { storedItem } from '../store/new-item';
 import type { CollectionStore, ModelRef, NewItem } from '../store/store';
 import type { IndexTarget, Rejected, SourceFile } from './target';
 
@@ -17,7 +18,6 @@ export interface LocalTargetOptions {
   readonly store: CollectionStore;
   /** The collection's model (its name and D): the pipeline's bundle. */
   readonly model: ModelRef;
-  readonly maxPixels: number;
   /** Images being encoded at once (default 16). */
   readonly concurrency?: number;
   /** Items per transaction (default 64). */
@@ -25,6 +25,11 @@ export interface LocalTargetOptions {
 }
 
 export function localTarget(o: LocalTargetOptions): IndexTarget<NewItem> {
+  // stage times (ms): preprocessing threads' time per item, and the model's per image batch
+  const spent = { decode: 0, encode: 0 };
+  o.pipeline.onBatch((b) => {
+    if (b.tower === 'image') spent.encode += b.durationMs;
+  });
   return {
     chunk: o.chunk ?? 64,
     writers: 1,
@@ -34,20 +39,12 @@ export function localTarget(o: LocalTargetOptions): IndexTarget<NewItem> {
       await o.store.deferIndex(o.collection, o.model, adding);
     },
     async prepare(f: SourceFile): Promise<NewItem> {
-      const probe = await o.pipeline.probeImage(f.bytes); // BAD_IMAGE, IMAGE_TOO_LARGE... before any encoding
-      // A thumbnail is a convenience: one sharp cannot make does not cost the item.
-      const [embedding, thumb] = await Promise.all([o.pipeline.embedImage(f.bytes), makeThumbnail(f.bytes, { size: 96, maxPixels: o.maxPixels }).catch(() => undefined)]);
-      return {
-        id: f.entry.id,
-        embedding,
-        metadata: JSON.stringify({ path: f.entry.id, bytes: f.bytes.length }),
-        sha256: f.sha256,
-        width: probe.width,
-        height: probe.height,
-        format: probe.format,
-        thumbnail: thumb && thumb.data.length <= STORE_LIMITS.maxThumbnailBytes ? { data: thumb.data, mime: thumb.mime } : null,
-      };
+      const item = await o.pipeline.prepareItem(f.bytes, f.sha256); // BAD_IMAGE, IMAGE_TOO_LARGE... before any encoding
+      spent.decode += item.ms;
+      const embedding = await o.pipeline.embedItem(item);
+      return storedItem(f.entry.id, item, embedding, JSON.stringify({ path: f.entry.id, bytes: f.bytes.length }));
     },
+    stages: () => ({ decode: spent.decode / 1000, encode: spent.encode / 1000 }),
     async write(chunk): Promise<readonly Rejected[]> {
       await o.store.upsert(o.collection, o.model, chunk);
       return [];

@@ -47,4 +47,23 @@ export interface IndexTarget<P = unknown> {
   delete(ids: readonly string[]): Promise<number>;
   /** Seconds spent building what begin() deferred (0 when nothing was). */
   finish(): Promise<number>;
+  /**
+   * Seconds this target has spent so far on the stages it runs (IndexStages), when it measures
+   * them: a target that encodes elsewhere (a server) has none.
+   */
+  stages?(): Partial<Pick<IndexStages, 'decode' | 'encode'>>;
+}
+
+/**
+ * Where an index run's time went, in seconds summed over files or batches: stages overlap (files
+ * are read while others are decoded and a batch is encoded), so they do not add up to the run.
+ * read: reading and hashing files (the indexer); decode: each item's time on its preprocessing
+ * thread (decode, resize, crop, thumbnail; wall time, so items sharing a thread overlap);
+ * encode: the model's time per image batch; store: writing chunks.
+ */
+export interface IndexStages {
+  readonly read: number;
+  readonly decode?: number;
+  readonly encode?: number;
+  readonly store: number;
 }

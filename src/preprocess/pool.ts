@@ -16,21 +16,30 @@ import type { CallLimits } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 import type { DecodeLimits } from './image/decode';
 import type { ImageTransformConfig } from './image/config';
+import { prepareImageItem, type ImageItem, type ImageItemOptions } from './image/image-item';
 import { probeImage, type ImageProbe } from './image/probe';
 import { preprocessPixels, type PreprocessMode, type PreprocessedPixels } from './image/transform';
 
-/** 'pixels': the RGB crop; 'probe': the content hash and header facts (cfg and mode unused). */
+/**
+ * 'pixels': the RGB crop; 'probe': the content hash and header facts (cfg and mode unused);
+ * 'item': everything a stored item needs from one decode (image-item.ts; `item` its options).
+ */
 export interface PreprocessTask {
   readonly id: number;
-  readonly kind: 'pixels' | 'probe';
+  readonly kind: 'pixels' | 'probe' | 'item';
   readonly bytes: Uint8Array;
   readonly cfg?: ImageTransformConfig;
   readonly mode?: PreprocessMode;
   readonly limits?: Partial<DecodeLimits>;
+  readonly item?: ImageItemOptions;
+  /** 'pixels': apply EXIF orientation first. */
+  readonly orient?: boolean;
 }
 
+type Result = PreprocessedPixels | ImageProbe | ImageItem;
+
 export type PreprocessReply =
-  | { readonly id: number; readonly ok: true; readonly result: PreprocessedPixels | ImageProbe }
+  | { readonly id: number; readonly ok: true; readonly result: Result }
   | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string; readonly details?: Record<string, unknown> };
 
 /** Bounds on waiting work (see "Admission" below). */
@@ -57,7 +66,7 @@ interface Slot {
 
 export class PreprocessPool {
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, { resolve(r: PreprocessedPixels | ImageProbe): void; reject(e: Error): void; slot: Slot }>();
+  private readonly pending = new Map<number, { resolve(r: Result): void; reject(e: Error): void; slot: Slot }>();
   private nextId = 1;
   private closed = false;
   private readonly gate?: AdmissionGate;
@@ -111,10 +120,20 @@ export class PreprocessPool {
    * Preprocesses one image: BAD_IMAGE & co. for bad bytes; OVERLOADED when `maxQueue` tasks
    * already wait; TIMEOUT or the abort reason when `opts` fires before the task has started.
    */
-  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: CallLimits): Promise<PreprocessedPixels> {
-    const task = { kind: 'pixels' as const, bytes, cfg, mode, limits };
+  run(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, opts?: CallLimits, orient = false): Promise<PreprocessedPixels> {
+    const task = { kind: 'pixels' as const, bytes, cfg, mode, limits, orient };
     if (!this.gate || this.closed) return this.dispatch(task) as Promise<PreprocessedPixels>;
     return this.gate.run(() => this.dispatch(task), opts) as Promise<PreprocessedPixels>;
+  }
+
+  /**
+   * One image item from one decode (image/image-item.ts): hash, facts, crop and thumbnail. The
+   * same admission as `run` (it is the same work, and more).
+   */
+  item(bytes: Uint8Array, cfg: ImageTransformConfig, options: ImageItemOptions, opts?: CallLimits): Promise<ImageItem> {
+    const task = { kind: 'item' as const, bytes, cfg, item: options };
+    if (!this.gate || this.closed) return this.dispatch(task) as Promise<ImageItem>;
+    return this.gate.run(() => this.dispatch(task), opts) as Promise<ImageItem>;
   }
 
   /**
@@ -134,8 +153,8 @@ export class PreprocessPool {
   }
   // ---- end of admission ------------------------------------------------------------------------
 
-  private dispatch(t: Omit<PreprocessTask, 'id'>): Promise<PreprocessedPixels | ImageProbe> {
-    if (this.slots.length === 0) return t.kind === 'probe' ? probeImage(t.bytes, t.limits) : preprocessPixels(t.bytes, t.cfg!, { mode: t.mode, limits: t.limits });
+  private dispatch(t: Omit<PreprocessTask, 'id'>): Promise<Result> {
+    if (this.slots.length === 0) return runTask(t);
     if (this.closed) return Promise.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the preprocessing pool is closed'));
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
@@ -147,7 +166,7 @@ export class PreprocessPool {
       slot.worker.postMessage(task);
     }).finally(() => {
       if (slot.busy === 0) slot.worker.unref();
-    }) as Promise<PreprocessedPixels | ImageProbe>;
+    }) as Promise<Result>;
   }
 
   async close(): Promise<void> {
@@ -156,4 +175,11 @@ export class PreprocessPool {
     for (const p of this.pending.values()) p.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the preprocessing pool was closed'));
     this.pending.clear();
   }
+}
+
+/** One task's work, on whichever thread runs it (pool-worker.ts, or inline). */
+export function runTask(t: Omit<PreprocessTask, 'id'>): Promise<Result> {
+  if (t.kind === 'probe') return probeImage(t.bytes, t.limits);
+  if (t.kind === 'item') return prepareImageItem(t.bytes, t.cfg!, { ...t.item!, limits: t.limits ?? t.item!.limits });
+  return preprocessPixels(t.bytes, t.cfg!, { mode: t.mode, limits: t.limits, orient: t.orient });
 }

@@ -1,14 +1,11 @@
 /**
- * Shared steps of the collection resolver: the served model as the store sees it, cursors,
- * thumbnails, and views of the store's rows.
+ * Shared steps of the collection resolver: the served model as the store sees it, cursors, and
+ * views of the store's rows. (Thumbnails come with each item's one decode: pipeline.prepareItem.)
  */
 import { ClipqlError, ErrorCode } from '../errors';
-import { makeThumbnail } from '../heatmap/thumbnail';
-import { STORE_LIMITS } from '../store/limits';
-import type { CollectionInfo, Hit, ModelRef, NewItem } from '../store/store';
+import type { CollectionInfo, Hit, ModelRef } from '../store/store';
 import { Collection, SearchHit } from './collection.type';
 import type { RequestContext } from './context';
-import type { ImageRef } from './image-ref';
 
 /** The model `ctx` embeds with, as the store records it: its identity under its served name (D from the config, else a probe). */
 export async function servedModel(ctx: RequestContext, backend: string): Promise<ModelRef> {
@@ -35,12 +32,6 @@ export function decodeCursor(cursor: string | null | undefined): number {
     // fall through
   }
   throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'after: not a cursor this service gave (pass a SearchResult.endCursor)', { details: { argument: 'after' } });
-}
-
-/** The stored thumbnail of an image; none when even the small version exceeds the limit. */
-export async function thumbnailOf(ref: ImageRef, maxPixels: number): Promise<NewItem['thumbnail']> {
-  const t = await makeThumbnail(ref.bytes, { size: 96, maxPixels });
-  return t.data.length <= STORE_LIMITS.maxThumbnailBytes ? { data: t.data, mime: t.mime } : null;
 }
 
 export function collectionView(c: CollectionInfo, engine: string): Collection {

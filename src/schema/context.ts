@@ -98,9 +98,9 @@ function modelContext(
           // failed item is an Error in its slot: it fails its own field, not its neighbours.
           async (refs) => {
             const embedder = await pipeline.embedder(backend);
-            return embedder.embedImages(refs.map((r) => ({ key: r.sha256, pixels: (work) => r.pixels(work) })), opts);
+            return embedder.embedImages(refs.map((r) => ({ key: r.key, pixels: (work) => r.pixels(work) })), opts);
           },
-          { cacheKeyFn: (r) => r.sha256 },
+          { cacheKeyFn: (r) => r.key },
         );
         images.set(backend, l);
       }

@@ -1,13 +1,16 @@
 /**
- * An input image inside one request: its bytes, content hash and header facts. Decoding to a
- * tensor happens only when an embedding is needed and not cached (ImageRef.tensor()).
+ * An input image inside one request: its bytes, content hash and header facts. For queries,
+ * decoding to the crop happens only when an embedding is needed and not cached (pixels());
+ * an image to be stored (addImages) is decoded once up front instead, for its crop and
+ * thumbnail together (readImageItem: pipeline.prepareItem), and carries that `item`.
  */
 import type { CallLimits } from '../control/cancel';
 import { ClipqlError, ErrorCode } from '../errors';
 import { decodeBase64Image } from '../input/base64';
 import { fetchImage } from '../input/fetch';
 import type { Limits } from '../input/limits';
-import { sha256, type ClipPipeline } from '../pipeline';
+import { itemKey, type ClipPipeline } from '../pipeline';
+import type { ImageItem } from '../preprocess/image/image-item';
 import type { ImageInput } from './inputs';
 
 export interface ImageFacts {
@@ -23,16 +26,38 @@ export class ImageRef {
     readonly sha256: string,
     readonly facts: ImageFacts,
     private readonly pipeline: ClipPipeline,
+    /** A collection item's one decode (readImageItem). */
+    readonly item?: ImageItem,
+    /** ImageInput.upright: EXIF orientation applied before the crop. */
+    readonly upright = false,
   ) {}
+
+  /** The embedding cache's key: the bytes' hash, with how the pixels were read when not PIL's way. */
+  get key(): string {
+    return this.item ? itemKey(this.item) : this.upright ? `${this.sha256}:upright` : this.sha256;
+  }
 
   /** The RGB crop for the backends; `opts`: the deadline and abort under which it is still wanted (see Embedder). */
   pixels(opts?: CallLimits): Promise<Uint8Array> {
-    return this.pipeline.imagePixels(this.bytes, opts);
+    return this.item ? Promise.resolve(this.item.pixels) : this.pipeline.imagePixels(this.bytes, opts, this.upright);
   }
 }
 
 /** Reads an ImageInput (exactly one of file, base64 and url) and checks its header. */
 export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, limits: Limits, signal: AbortSignal): Promise<ImageRef> {
+  const bytes = await readImageBytes(input, limits, signal);
+  const { sha256, ...facts } = await pipeline.probeImage(bytes);
+  return new ImageRef(bytes, sha256, facts, pipeline, undefined, input.upright === true);
+}
+
+/** Reads an image to be stored in a collection: one hash, one decode (pipeline.prepareItem). */
+export async function readImageItem(input: ImageInput, pipeline: ClipPipeline, limits: Limits, signal: AbortSignal): Promise<ImageRef> {
+  const bytes = await readImageBytes(input, limits, signal);
+  const item = await pipeline.prepareItem(bytes);
+  return new ImageRef(bytes, item.sha256, { width: item.width, height: item.height, format: item.format, mode: item.mode }, pipeline, item);
+}
+
+async function readImageBytes(input: ImageInput, limits: Limits, signal: AbortSignal): Promise<Uint8Array> {
   const given = [input.file, input.base64, input.url].filter((x) => x !== undefined && x !== null).length;
   if (given !== 1) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'give exactly one of file, base64 and url');
   const bytes = input.file
@@ -44,8 +69,7 @@ export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, 
   if (bytes.length > limits.maxImageBytes) {
     throw new ClipqlError(ErrorCode.IMAGE_TOO_LARGE, `the image is larger than the limit of ${limits.maxImageBytes} bytes (${bytes.length} bytes)`);
   }
-  const { sha256, ...facts } = await pipeline.probeImage(bytes);
-  return new ImageRef(bytes, sha256, facts, pipeline);
+  return bytes;
 }
 
 /** Prefixes an error with the argument it came from ("images[2]: ..."), for frontends. */

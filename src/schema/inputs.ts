@@ -13,4 +13,7 @@ export class ImageInput {
 
   @Field({ nullable: true, description: 'An http(s) URL the service fetches (private addresses are refused unless configured).' })
   url?: string;
+
+  @Field({ nullable: true, defaultValue: false, description: "Apply the image's EXIF orientation first, as photo apps show it (true), or take the pixels as stored, as PIL's Image.open does (false, the default: the reference's numbers). Images stored in a collection (addImages) are always turned upright." })
+  upright?: boolean;
 }

@@ -5,7 +5,7 @@
 import { ClipqlError, ErrorCode } from '../errors';
 import { scoresOf } from '../pipeline';
 import type { RequestContext } from './context';
-import { atArgument, readImageInput, type ImageRef } from './image-ref';
+import { atArgument, readImageInput, readImageItem, type ImageRef } from './image-ref';
 import type { ImageInput } from './inputs';
 
 export function checkImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images'): void {
@@ -37,12 +37,17 @@ export async function resolveBackend(ctx: RequestContext, name?: string | null):
   return backend;
 }
 
-/** Reads a request's images; with API keys on, they are charged to the caller's images per minute first. */
-export async function readImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images'): Promise<ImageRef[]> {
+/**
+ * Reads a request's images; with API keys on, they are charged to the caller's images per minute
+ * first. `store`: images to be stored in a collection (readImageItem: upright, decoded once with
+ * their thumbnail), else query images (readImageInput: PIL's pixels, decoded only if not cached).
+ */
+export async function readImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images', store = false): Promise<ImageRef[]> {
   ctx.caller?.chargeImages(images.length, argument);
+  const read = store ? readImageItem : readImageInput;
   return Promise.all(
     images.map((input, i) =>
-      readImageInput(input, ctx.pipeline, ctx.limits, ctx.signal).catch((e: unknown) => {
+      read(input, ctx.pipeline, ctx.limits, ctx.signal).catch((e: unknown) => {
         throw atArgument(e, images.length === 1 && argument === 'image' ? argument : `${argument}[${i}]`);
       }),
     ),

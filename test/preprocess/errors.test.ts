@@ -133,7 +133,7 @@ describe('bad images', () => {
     const png = await sharp(card(40, 30), { raw: { width: 40, height: 30, channels: 3 } }).png().toBuffer();
     await assert.rejects(decodeImage(png, { maxBytes: 100 }), /is \d+ bytes; at most 100 bytes are allowed/);
     await assert.rejects(decodeImage(bombPng(30000, 30000)), /declares 30000x30000 = 900000000 pixels; at most 40000000 are allowed/);
-    await assert.rejects(decodeImage(Buffer.from('<svg/>')), /SVG images are not accepted; send JPEG, PNG, GIF, WebP, TIFF or AVIF/);
+    await assert.rejects(decodeImage(Buffer.from('<svg/>')), /SVG images are not accepted; send JPEG, PNG, GIF, WebP, TIFF, AVIF or HEIC/);
   });
 
   test('a strip whose resized long side would be astronomically long is refused (IMAGE_TOO_LARGE)', async () => {

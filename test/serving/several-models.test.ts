@@ -27,7 +27,10 @@ const captions = items.map((it) => `It is ${it.caption}`);
 before(async () => {
   second = generateSecondModel();
   storeDir = await freshPgliteDir('clipql-models-store-');
-  service = await startTestService({ CLIP_MODELS: `tiny=${TINY_MODEL_DIR},small=${second.dir}`, CLIP_STORE: storeDir });
+  // CLIP_COLLECTION_PREPROCESS=exact: addImages' stored embeddings are compared with PyTorch's
+  // reference below (1e-5), which only the PIL-identical path reproduces (the default, shrink,
+  // decodes large images at a reduced scale: cosine ≥ 0.9995, not 1e-5).
+  service = await startTestService({ CLIP_MODELS: `tiny=${TINY_MODEL_DIR},small=${second.dir}`, CLIP_STORE: storeDir, CLIP_COLLECTION_PREPROCESS: 'exact' });
 });
 after(async () => {
   await service?.stop();

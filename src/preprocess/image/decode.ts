@@ -17,6 +17,7 @@
 import { ClipqlError, ErrorCode } from '../../errors';
 import { FORMAT_NAMES, readGifHeader, sniffFormat, type AcceptedFormat, type GifHeader } from './headers';
 import { CHANNELS, fixGifFrame, planDecode, toLayout, type Plan, type PixelLayout } from './modes';
+import { openHeic } from './heic';
 import { decodeRaw, readMetadata } from './sharp';
 import { SETTINGS } from '../../config/settings';
 
@@ -45,7 +46,7 @@ export interface ImageInfo {
   readonly mode: string;
   /** Bits per sample in the file. 16-bit samples are reduced to their high byte (see transform.ts). */
   readonly bitDepth: number;
-  /** EXIF orientation when present: reported, never applied (PIL does not apply it either). */
+  /** EXIF orientation when present: reported; applied only when asked (DecodeOptions.orient), as PIL never does. */
   readonly orientation?: number;
   /** Frames or pages in the file; only the first is decoded. */
   readonly pages: number;
@@ -68,13 +69,15 @@ export interface DecodedImage extends ImageInfo {
   readonly zero: Uint8Array;
 }
 
-const ACCEPTED = 'JPEG, PNG, GIF, WebP, TIFF or AVIF';
+const ACCEPTED = 'JPEG, PNG, GIF, WebP, TIFF, AVIF or HEIC';
 const NAMES: Record<string, string> = {
   svg: 'SVG', xml: 'XML', html: 'HTML', pdf: 'PDF', postscript: 'PostScript/EPS', bmp: 'BMP', ico: 'ICO/CUR', psd: 'Photoshop PSD',
-  heic: 'HEIC/HEIF (HEVC)', jxl: 'JPEG XL', jp2: 'JPEG 2000', pnm: 'PNM/PPM/PGM', exr: 'OpenEXR', hdr: 'Radiance HDR', qoi: 'QOI',
+  jxl: 'JPEG XL', jp2: 'JPEG 2000', pnm: 'PNM/PPM/PGM', exr: 'OpenEXR', hdr: 'Radiance HDR', qoi: 'QOI',
 };
 // sharp's names for the accepted formats
-const SHARP_FORMAT: Record<AcceptedFormat, string> = { jpeg: 'jpeg', png: 'png', gif: 'gif', webp: 'webp', tiff: 'tiff', avif: 'heif' };
+const SHARP_FORMAT: Record<Exclude<AcceptedFormat, 'heic'>, string> = { jpeg: 'jpeg', png: 'png', gif: 'gif', webp: 'webp', tiff: 'tiff', avif: 'heif' };
+/** HEIC's facts: libheif's, not libvips' (heic.ts); PIL does not open HEIC, so there is no PIL mode to match. */
+const HEIC_PLAN: Plan = { mode: 'RGB', layout: 'RGB', request: { depth: 'uchar' } };
 
 interface Inspection {
   readonly info: ImageInfo;
@@ -103,6 +106,11 @@ async function inspect(bytes: Uint8Array, limits: Partial<DecodeLimits>): Promis
     throw new ClipqlError(ErrorCode.UNSUPPORTED_FORMAT, `${NAMES[sniffed.format]} images are not accepted; send ${ACCEPTED}`, { details: { format: sniffed.format } });
   }
   const format = sniffed.format;
+  if (format === 'heic') {
+    const heic = await openHeic(bytes, maxPixels);
+    heic.dispose();
+    return { info: { format, width: heic.width, height: heic.height, mode: 'RGB', bitDepth: 8, pages: heic.pages }, plan: HEIC_PLAN, maxPixels };
+  }
 
   const meta = await readMetadata(bytes).catch((e: unknown) => {
     throw decodeError(format, e, maxPixels);
@@ -133,18 +141,47 @@ async function inspect(bytes: Uint8Array, limits: Partial<DecodeLimits>): Promis
   return { info, plan, gif, maxPixels };
 }
 
-/** All four checks, then the pixels in PIL's mode (see the file comment). */
-export async function decodeImage(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}): Promise<DecodedImage> {
+/** Departures from PIL's Image.open that collections ask for (image-item.ts); none by default. */
+export interface DecodeOptions {
+  /** Apply EXIF orientation (JPEG, TIFF, WebP, AVIF; HEIC is always upright, heic.ts). */
+  readonly orient?: boolean;
+  /**
+   * Called with the image's size (after orientation) once the header is checked; a size returned
+   * is decoded to instead (shrink-on-load, sharp.ts RawOptions.reduceTo). Not for GIF.
+   */
+  readonly reduceTo?: (width: number, height: number, info: ImageInfo) => { width: number; height: number } | undefined;
+}
+
+/**
+ * All four checks, then the pixels in PIL's mode (see the file comment). With `options`, the
+ * image's width and height are those of the pixels returned (turned, reduced); `orientation` is
+ * then dropped when it was applied.
+ */
+export async function decodeImage(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}, options: DecodeOptions = {}): Promise<DecodedImage> {
   const { info, plan, gif, maxPixels } = await inspect(bytes, limits);
-  const raw = await decodeRaw(bytes, plan.request, maxPixels).catch((e: unknown) => {
+  const zero = plan.zero ?? new Uint8Array(CHANNELS[plan.layout]);
+  if (info.format === 'heic') {
+    const heic = await openHeic(bytes, maxPixels);
+    try {
+      return { ...info, channels: 3, data: await heic.decode(), layout: 'RGB', zero };
+    } finally {
+      heic.dispose();
+    }
+  }
+  const orient = options.orient === true && (info.orientation ?? 1) > 1;
+  const turned = orient && info.orientation! >= 5;
+  const upright = { width: turned ? info.height : info.width, height: turned ? info.width : info.height };
+  const reduceTo = gif ? undefined : options.reduceTo?.(upright.width, upright.height, info);
+  const raw = await decodeRaw(bytes, plan.request, maxPixels, { orient, reduceTo }).catch((e: unknown) => {
     throw decodeError(info.format, e, maxPixels);
   });
-  if (raw.width !== info.width || raw.height !== info.height) {
-    throw new ClipqlError(ErrorCode.BAD_IMAGE, `the ${FORMAT_NAMES[info.format]} decoded to ${raw.width}x${raw.height} pixels, not the ${info.width}x${info.height} its header declares`);
+  const want = reduceTo ?? upright;
+  if (raw.width !== want.width || raw.height !== want.height) {
+    throw new ClipqlError(ErrorCode.BAD_IMAGE, `the ${FORMAT_NAMES[info.format]} decoded to ${raw.width}x${raw.height} pixels, not the ${want.width}x${want.height} expected from its header`);
   }
   let data = toLayout(raw, plan.request.depth, plan.layout);
   if (gif) data = fixGifFrame(data, raw, gif, plan.layout);
-  return { ...info, channels: CHANNELS[plan.layout], data, layout: plan.layout, zero: plan.zero ?? new Uint8Array(CHANNELS[plan.layout]) };
+  return { ...info, ...want, ...(orient && { orientation: undefined }), channels: CHANNELS[plan.layout], data, layout: plan.layout, zero };
 }
 
 /** Maps a sharp failure to the public error codes (exported for the fast path). */

@@ -6,12 +6,12 @@
  * decoder then reports the damage.
  */
 
-/** Formats clipql decodes (with sharp). */
-export type AcceptedFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif';
-export const FORMAT_NAMES: Record<AcceptedFormat, string> = { jpeg: 'JPEG', png: 'PNG', gif: 'GIF', webp: 'WebP', tiff: 'TIFF', avif: 'AVIF' };
+/** Formats clipql decodes (with sharp; HEIC with libheif, heic.ts). */
+export type AcceptedFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heic';
+export const FORMAT_NAMES: Record<AcceptedFormat, string> = { jpeg: 'JPEG', png: 'PNG', gif: 'GIF', webp: 'WebP', tiff: 'TIFF', avif: 'AVIF', heic: 'HEIC' };
 
 /** Recognised formats that are refused (UNSUPPORTED_FORMAT). */
-export type RefusedFormat = 'svg' | 'xml' | 'html' | 'pdf' | 'postscript' | 'bmp' | 'ico' | 'psd' | 'heic' | 'jxl' | 'jp2' | 'pnm' | 'exr' | 'hdr' | 'qoi';
+export type RefusedFormat = 'svg' | 'xml' | 'html' | 'pdf' | 'postscript' | 'bmp' | 'ico' | 'psd' | 'jxl' | 'jp2' | 'pnm' | 'exr' | 'hdr' | 'qoi';
 
 export type Sniffed = { readonly accepted: true; readonly format: AcceptedFormat } | { readonly accepted: false; readonly format: RefusedFormat };
 
@@ -37,7 +37,7 @@ export function sniffFormat(b: Uint8Array): Sniffed | undefined {
   if (ascii(b, 4, 'ftyp')) {
     const brands = isoBrands(b);
     if (brands.includes('avif') || brands.includes('avis')) return ok('avif');
-    if (brands.some((x) => ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1'].includes(x))) return no('heic');
+    if (brands.some((x) => ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1'].includes(x))) return ok('heic');
     if (brands.some((x) => x.startsWith('jp2') || x === 'jpx ')) return no('jp2');
     return undefined;
   }

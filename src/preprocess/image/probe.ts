@@ -4,8 +4,8 @@
  * Damage further into the file (truncation) surfaces when the image is decoded for its embedding,
  * only if one is needed and not cached.
  */
-import { createHash } from 'node:crypto';
 import { inspectImage, type DecodeLimits } from './decode';
+import { hashImage } from './work-counts';
 
 export interface ImageProbe {
   /** sha256 of the bytes, hex: the embedding cache's key. */
@@ -18,5 +18,5 @@ export interface ImageProbe {
 
 export async function probeImage(bytes: Uint8Array, limits?: Partial<DecodeLimits>): Promise<ImageProbe> {
   const d = await inspectImage(bytes, limits);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), width: d.width, height: d.height, format: d.format, mode: d.mode };
+  return { sha256: hashImage(bytes), width: d.width, height: d.height, format: d.format, mode: d.mode };
 }

@@ -10,13 +10,15 @@
  * - limitInputPixels: the decompression-bomb guard, from the caller's limits (the header is also
  *   checked against it before any decoding, in decode.ts).
  * - ignoreIcc: PIL does not colour-manage, so neither do we (sharp otherwise converts to sRGB).
- * - no autoOrient: PIL.Image.open ignores EXIF orientation.
+ * - no autoOrient by default: PIL.Image.open ignores EXIF orientation. Collections and the indexer
+ *   ask for it (DecodeOptions.orient in decode.ts): libvips then turns the image upright first.
  * - pages 1, page 0: the first frame of animated or multi-page files, as PIL opens them.
  *
  * sharp's settings are process-wide (libvips has one thread pool and one cache), so they are set
  * when this module loads and changed only through `configureSharp`.
  */
 import sharp from 'sharp';
+import { countWork } from './work-counts';
 
 export interface SharpSettings {
   /** libvips worker threads per image (sharp.concurrency); 0 means one per core. Default 1. */
@@ -46,12 +48,13 @@ export function sharpConcurrency(): number {
   return sharp.concurrency();
 }
 
-function open(bytes: Uint8Array, maxPixels: number | false): sharp.Sharp {
+function open(bytes: Uint8Array, maxPixels: number | false, orient = false): sharp.Sharp {
+  countWork('decodes');
   return sharp(bytes, {
     failOn: 'error',
     limitInputPixels: maxPixels,
     ignoreIcc: true,
-    autoOrient: false,
+    autoOrient: orient,
     pages: 1,
     page: 0,
     sequentialRead: true,
@@ -63,7 +66,7 @@ function open(bytes: Uint8Array, maxPixels: number | false): sharp.Sharp {
  * limit here; the caller compares the declared size with its limit and says so.
  */
 export function readMetadata(bytes: Uint8Array): Promise<sharp.Metadata> {
-  return open(bytes, false).metadata();
+  return sharp(bytes, { failOn: 'error', limitInputPixels: false, ignoreIcc: true, autoOrient: false, pages: 1, page: 0, sequentialRead: true }).metadata();
 }
 
 /**
@@ -84,9 +87,22 @@ export interface RawPixels {
   readonly data: Buffer;
 }
 
-export async function decodeRaw(bytes: Uint8Array, request: RawRequest, maxPixels: number): Promise<RawPixels> {
-  let s = open(bytes, maxPixels);
+/** How decodeRaw may depart from the stored pixels (both off: PIL's Image.open). */
+export interface RawOptions {
+  /** Apply EXIF orientation first (libvips autorotate): the pixels come out upright. */
+  readonly orient?: boolean;
+  /**
+   * Decode at a reduced size (shrink-on-load): JPEG's DCT scaling and WebP's scaled decode to at
+   * least this size, then libvips' lanczos3 reduction to exactly it (the whole image, stretched
+   * to it). Sizes are after orientation.
+   */
+  readonly reduceTo?: { readonly width: number; readonly height: number };
+}
+
+export async function decodeRaw(bytes: Uint8Array, request: RawRequest, maxPixels: number, options: RawOptions = {}): Promise<RawPixels> {
+  let s = open(bytes, maxPixels, options.orient === true);
   if (request.colourspace) s = s.pipelineColourspace(request.colourspace).toColourspace(request.colourspace);
+  if (options.reduceTo) s = s.resize(options.reduceTo.width, options.reduceTo.height, { fit: 'fill', kernel: 'lanczos3', fastShrinkOnLoad: true });
   const { data, info } = await s.raw({ depth: request.depth }).toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, channels: info.channels, data };
 }
@@ -105,4 +121,21 @@ export async function fastResize(bytes: Uint8Array, size: { readonly width: numb
   s = s.removeAlpha().toColourspace('srgb');
   const { data, info } = await s.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, channels: info.channels, data };
+}
+
+/** Pixels already decoded (HWC, 8 bits) reduced by libvips' lanczos3 to exactly `size` (HEIC's shrink). */
+export async function reduceRaster(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, size: { readonly width: number; readonly height: number }): Promise<RawPixels> {
+  const s = sharp(data, { raw: { width, height, channels } }).resize(size.width, size.height, { fit: 'fill', kernel: 'lanczos3' });
+  const out = await s.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return { width: out.info.width, height: out.info.height, channels: out.info.channels, data: out.data };
+}
+
+/**
+ * A small preview of decoded pixels (HWC, 8 bits, 1-4 channels; 2 and 4 have alpha): its longest
+ * side at most `size`, JPEG (quality 82), or PNG when there is alpha. No second decode of the file.
+ */
+export async function encodePreview(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, size: number): Promise<{ data: Uint8Array; mime: 'image/jpeg' | 'image/png' }> {
+  const s = sharp(data, { raw: { width, height, channels } }).resize(size, size, { fit: 'inside', withoutEnlargement: true });
+  if (channels === 2 || channels === 4) return { data: await s.png({ compressionLevel: 9 }).toBuffer(), mime: 'image/png' };
+  return { data: await s.jpeg({ quality: 82 }).toBuffer(), mime: 'image/jpeg' };
 }

@@ -233,6 +233,8 @@ export interface PreprocessedImage extends Omit<PreprocessedPixels, 'pixels'> {
 export interface PreprocessOptions {
   readonly mode?: PreprocessMode;
   readonly limits?: Partial<DecodeLimits>;
+  /** Apply EXIF orientation first (a request's ImageInput.upright); PIL's Image.open does not. */
+  readonly orient?: boolean;
 }
 
 /** Bytes → the model's RGB crop. Throws ClipqlError (BAD_IMAGE, UNSUPPORTED_FORMAT, IMAGE_TOO_LARGE). */
@@ -243,14 +245,15 @@ export async function preprocessPixels(bytes: Uint8Array, cfg: ImageTransformCon
     // libvips only where it pays (a large downscale: JPEG shrink-on-load, no full-size decode)
     // and where its colour handling is PIL's (8-bit L, LA, RGB, RGBA); its upscaling is far from
     // PIL's, and the exact path is cheap on small images anyway.
-    if (SHARP_FAST_MODES.has(info.mode) && info.bitDepth === 8 && info.width >= 2 * size.width && info.height >= 2 * size.height) {
+    const turned = opts.orient === true && (info.orientation ?? 1) > 1;
+    if (!turned && info.format !== 'heic' && SHARP_FAST_MODES.has(info.mode) && info.bitDepth === 8 && info.width >= 2 * size.width && info.height >= 2 * size.height) {
       const rgb = await fastResizeAndCrop(bytes, info.width, info.height, cfg, opts.limits).catch((e: unknown) => {
         throw e instanceof ClipqlError ? e : decodeError(info.format, e, opts.limits?.maxPixels ?? DEFAULT_DECODE_LIMITS.maxPixels);
       });
       return { pixels: rgb, width: info.width, height: info.height, format: info.format, mode: info.mode };
     }
   }
-  const img = await decodeImage(bytes, opts.limits);
+  const img = await decodeImage(bytes, opts.limits, { orient: opts.orient });
   return { pixels: resizeAndCrop(img, cfg, opts.mode), width: img.width, height: img.height, format: img.format, mode: img.mode };
 }
 

@@ -4,12 +4,13 @@ import { collectionAllowed } from '../../access/scopes';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { checkCollectionName, checkDigestPage, checkEf, checkHnsw, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
 import { AddImagesResult, Collection, DeleteItemsResult, ItemDigestPage, SearchResult } from '../collection.type';
-import { collectionView, decodeCursor, encodeCursor, hitView, servedModel, thumbnailOf } from '../collection-requests';
+import { collectionView, decodeCursor, encodeCursor, hitView, servedModel } from '../collection-requests';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
 import { JSONScalar } from '../json.scalar';
 import { checkCaptions, checkImages, imageEmbeddings, readImages, resolveBackend, textEmbeddings } from '../requests';
 import { bindingOf, modelMismatch } from '../../store/store';
+import { storedItem } from '../../store/new-item';
 
 /** addImages' and search's `model`: one policy for every mix of models (served-models.ts). */
 const COLLECTION_MODEL = "Served model to encode with (Query.models); the default model when omitted. It must be the collection's model, else MODEL_MISMATCH naming both; unknown: MODEL_NOT_FOUND.";
@@ -74,12 +75,12 @@ export class CollectionResolver {
     const c = await store.collection(collection);
     if (!c) throw new ClipqlError(ErrorCode.COLLECTION_NOT_FOUND, `collection: there is no collection named "${collection}"`, { details: { argument: 'collection' } });
     if (bindingOf(c, model) === 'other') throw modelMismatch(collection, c, model);
-    const refs = await readImages(images, ctx);
-    const [embeddings, thumbnails] = await Promise.all([imageEmbeddings(refs, ctx, backend), Promise.all(refs.map((r) => thumbnailOf(r, ctx.limits.maxPixels)))]);
+    const refs = await readImages(images, ctx, 'images', true);
+    const embeddings = await imageEmbeddings(refs, ctx, backend);
     await store.upsert(
       collection,
       { ...model, dim: embeddings[0].length },
-      refs.map((r, i) => ({ id: ids[i], embedding: embeddings[i], metadata: meta[i], sha256: r.sha256, width: r.facts.width, height: r.facts.height, format: r.facts.format, thumbnail: thumbnails[i] })),
+      refs.map((r, i) => storedItem(ids[i], r.item!, embeddings[i], meta[i])),
     );
     return Object.assign(new AddImagesResult(), { collection, ids });
   }
