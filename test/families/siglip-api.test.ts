@@ -45,7 +45,9 @@ before(async () => {
   images = a.images.map((n) => ({ base64: readFileSync(path.join(SHARED, 'images', 'notebook', n)).toString('base64') }));
   store = await freshPgliteDir('clipql-siglip-api-');
   cache = mkdtempSync(path.join(os.tmpdir(), 'clipql-siglip-api-cache-'));
-  service = await startTestService({ CLIP_STORE: store, CLIP_CACHE_DIR: cache, CLIP_TORCH_PYTHON: venvPython(), CLIP_BACKEND: 'onnx', CLIP_ONNX_THREADS: '1' }, path.join(dir, 'siglip2-p14-onnx'));
+  // CLIP_COLLECTION_PREPROCESS=exact: the stored embeddings are compared with transformers' own,
+  // which decodes as PIL does (the collections' default, shrink-on-load, is within 0.9995).
+  service = await startTestService({ CLIP_STORE: store, CLIP_CACHE_DIR: cache, CLIP_COLLECTION_PREPROCESS: 'exact', CLIP_TORCH_PYTHON: venvPython(), CLIP_BACKEND: 'onnx', CLIP_ONNX_THREADS: '1' }, path.join(dir, 'siglip2-p14-onnx'));
 });
 after(async () => {
   await service?.stop();

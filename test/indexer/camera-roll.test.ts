@@ -67,7 +67,8 @@ async function indexRoll(collection: string, mode: 'shrink' | 'exact') {
   const s = await CollectionStore.open(new PgliteDriver(store));
   try {
     const emb = new Map(await Promise.all(files.map(async (f) => [f, (await s.embedding(collection, f))!] as const)));
-    const hits = (await s.search(collection, { name: 'tiny-clip-336', dim: emb.get(files[0])!.length }, emb.get('photo-1.jpg')!, { k: 50, exact: true })).hits;
+    const c = (await s.collection(collection))!;
+    const hits = (await s.search(collection, { name: c.model, dim: c.dim, fingerprint: c.fingerprint ?? undefined }, emb.get('photo-1.jpg')!, { k: 50, exact: true })).hits;
     return { run, emb, hits, hashes: work.hashes - before.hashes, decodes: work.decodes - before.decodes };
   } finally {
     await s.close();
