@@ -20,6 +20,8 @@ import time
 import faiss
 import numpy as np
 
+from faiss_hnsw import build_hnsw
+
 
 def main(argv):
     p = argparse.ArgumentParser()
@@ -32,13 +34,7 @@ def main(argv):
     p.add_argument("--threshold", type=float, default=0.95)
     a = p.parse_args(argv)
     xb = np.fromfile(a.vectors, dtype=np.float32).reshape(-1, a.dim)
-    faiss.omp_set_num_threads(2)
-    index = faiss.IndexHNSWFlat(a.dim, a.m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = a.ef_construction
-    t = time.perf_counter()
-    index.add(xb)
-    build = time.perf_counter() - t
-    faiss.omp_set_num_threads(1)
+    index, build = build_hnsw(xb, a.m, a.ef_construction, 2)
     index.hnsw.efSearch = a.ef
     print("READY " + json.dumps({"faiss": faiss.__version__, "n": len(xb), "buildS": round(build, 2)}), flush=True)
     edges = []

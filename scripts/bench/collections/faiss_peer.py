@@ -17,6 +17,8 @@ import time
 import faiss
 import numpy as np
 
+from faiss_hnsw import build_hnsw
+
 
 def main(argv):
     p = argparse.ArgumentParser()
@@ -35,13 +37,7 @@ def main(argv):
     _, truth = flat.search(xq, 10)
     with open(a.queries + ".top10.json", "w") as f:
         json.dump(truth.tolist(), f)
-    faiss.omp_set_num_threads(a.threads)
-    index = faiss.IndexHNSWFlat(a.dim, a.m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = a.ef_construction
-    t = time.perf_counter()
-    index.add(xb)
-    build = time.perf_counter() - t
-    faiss.omp_set_num_threads(1)
+    index, build = build_hnsw(xb, a.m, a.ef_construction, a.threads)
     rows = []
     for ef in [int(x) for x in a.ef.split(",")]:
         index.hnsw.efSearch = ef
