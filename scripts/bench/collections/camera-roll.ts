@@ -63,7 +63,7 @@ function index(list: string, model: string, mode: 'shrink' | 'exact', nice: stri
 }
 
 async function rawRate(model: string, seconds: number, nice: string): Promise<number> {
-  const r = await runNode<{ results: Array<{ itemsPerSecond: number }> }>('raw', ['--model', model, '--tower', 'image', '--batches', '16', '--seconds', String(seconds), '--nice', nice]);
+  const r = await runNode<{ results: Array<{ itemsPerSecond: number }> }>('serving/raw', ['--model', model, '--tower', 'image', '--batches', '16', '--seconds', String(seconds), '--nice', nice]);
   log(`raw vision tower: ${r.results[0].itemsPerSecond.toFixed(2)}/s`);
   return r.results[0].itemsPerSecond;
 }
