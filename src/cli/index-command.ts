@@ -62,7 +62,15 @@ export async function open(config: Config, model: string | undefined, store: str
   const c = store === undefined ? config : { ...config, CLIP_STORE: store };
   const pipeline = await ClipPipeline.open({ modelDir: model ?? config.CLIP_MODEL ?? TINY_MODEL_DIR, config, backend: config.CLIP_BACKEND });
   try {
-    return { pipeline, store: await openStore(c) };
+    // The backend (its sessions, its warm-up) starts while the store opens, and before the run's
+    // clock: a run's rate is then the pace of reading, decoding and encoding, not of loading.
+    const [store, backend] = await Promise.allSettled([openStore(c), pipeline.embedder()]);
+    if (store.status === 'rejected') throw store.reason;
+    if (backend.status === 'rejected') {
+      await store.value.close().catch(() => undefined);
+      throw backend.reason;
+    }
+    return { pipeline, store: store.value };
   } catch (e) {
     await pipeline.close();
     throw e;

@@ -5,9 +5,9 @@ scripts/bench/collections/camera-roll.ts. Run by Debian's python3 (Pillow 9.4, n
     camera_roll.py DIR --bench      (scripts/bench/collections/camera-roll.ts: issue 35's folder, below)
 
 DIR/roll/ gets:
-  photo-K.jpg              an upright photo-like image (smooth fields, shapes, grain), quality 95
+  photo-K.jpg              an upright photo-like image (smooth fields, shapes, grain), quality 100, 4:4:4
   photo-K-o{2..8}.jpg      the same photo stored as a phone stores it with EXIF orientation o:
-                           pixels turned by the inverse of o, tag 0x0112 = o
+                           pixels turned by the inverse of o (losslessly, by jpegtran), tag 0x0112 = o
   IMG_K.heic               the photo made HEIC by Debian's heif-enc (libheif, HEVC)
   screenshot.png           an RGBA screenshot-like PNG
   photo-1-small.jpg        a small re-encoded copy of photo 1
@@ -26,6 +26,24 @@ from PIL import Image, ImageDraw, ImageOps
 # exif_transpose applies the inverse of these.
 STORE = {2: Image.FLIP_LEFT_RIGHT, 3: Image.ROTATE_180, 4: Image.FLIP_TOP_BOTTOM, 5: Image.TRANSPOSE,
          6: Image.ROTATE_90, 7: Image.TRANSVERSE, 8: Image.ROTATE_270}
+
+
+# jpegtran's lossless transform for each of STORE (PIL's ROTATE_90 is counter-clockwise, jpegtran's
+# -rotate clockwise).
+JPEGTRAN = {2: ['-flip', 'horizontal'], 3: ['-rotate', '180'], 4: ['-flip', 'vertical'], 5: ['-transpose'],
+            6: ['-rotate', '270'], 7: ['-transverse'], 8: ['-rotate', '90']}
+
+
+def turned_losslessly(upright_jpeg, o):
+    """The upright JPEG as a camera stores it with orientation o: its DCT blocks turned by jpegtran
+    (libjpeg-turbo-progs; -perfect: the size is a multiple of the MCU, so nothing is trimmed) and
+    an EXIF block with tag 0x0112 = o. The pixels are the upright photo's, turned, with no second
+    JPEG encoding: what is left between a file and its twin is the decoder's own rounding."""
+    turned = subprocess.run(['jpegtran', '-perfect', '-copy', 'none', *JPEGTRAN[o], upright_jpeg], check=True, capture_output=True).stdout
+    exif = Image.Exif()
+    exif[0x0112] = o
+    body = exif.tobytes()  # starts with Exif\0\0
+    return turned[:2] + b'\xff\xe1' + (len(body) + 2).to_bytes(2, 'big') + body + turned[2:]
 
 
 def photo(w, h, seed):
@@ -67,11 +85,10 @@ def main():
         im = photo(a.width, a.height, k)
         im.save(os.path.join(roll, f'photo-{k}.jpg'), quality=100, subsampling=0)
         files.append(f'photo-{k}.jpg')
-        for o, op in STORE.items():
+        for o in STORE:
             name = f'photo-{k}-o{o}.jpg'
-            exif = Image.Exif()
-            exif[0x0112] = o
-            im.transpose(op).save(os.path.join(roll, name), quality=100, subsampling=0, exif=exif)
+            with open(os.path.join(roll, name), 'wb') as f:
+                f.write(turned_losslessly(os.path.join(roll, f'photo-{k}.jpg'), o))
             files.append(name)
             ImageOps.exif_transpose(Image.open(os.path.join(roll, name))).save(os.path.join(up, name.replace('.jpg', '.png')), compress_level=1)
     for k in range(1, a.heic + 1):
