@@ -13,6 +13,10 @@ float16 or bfloat16; forward has no data-dependent Python branches, no .item() a
 masks, so it can be captured in a CUDA graph or handed to torch.compile.
 
 Import it after torch imported (the worker checks that first and reports why not).
+
+Longer than the usual ~300 lines on purpose: the two towers, their blocks and the weight-name
+mapping they need are one model, kept side by side with OpenAI's clip/model.py so that it can be
+read against it; the checkpoint formats are checkpoint.py, SigLIP is siglip_model.py.
 """
 import inspect
 from collections import OrderedDict

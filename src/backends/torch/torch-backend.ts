@@ -21,6 +21,10 @@
  *   they fail at once when every worker's last restart attempt failed.
  * - `dispose()` stops the workers (stdin closed and SIGTERM, SIGKILL after STOP_GRACE_MS) and fails
  *   what was in flight or waiting.
+ *
+ * Longer than the usual ~300 lines on purpose: routing, splitting, restarts with backoff and
+ * waiting for a restart share one table of workers and their calls in flight; the per-process
+ * part is worker-process.ts, the settings settings.ts, the wire framing.ts.
  */
 import { watch } from '../../control/cancel';
 import { ClipqlError, ErrorCode } from '../../errors';

@@ -10,6 +10,10 @@
  *   since a worker that misses a deadline may be hung), or BACKEND_UNAVAILABLE when the process
  *   dies or is stopped, naming the exit code or signal and the last line of its stderr.
  * - `onExit` is called once, after the process is gone (Node has reaped it: no zombies).
+ *
+ * Longer than the usual ~300 lines on purpose: the spawn, the frame reader, the deadlines and the
+ * process's death all settle the same pending requests, and each of those guarantees is only
+ * checkable with the others in view.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { watch } from '../../control/cancel';
