@@ -3,9 +3,29 @@
  * views of the store's rows. (Thumbnails come with each item's one decode: pipeline.prepareItem.)
  */
 import { ClipqlError, ErrorCode } from '../errors';
-import type { CollectionInfo, Hit, ModelRef } from '../store/store';
+import { bindingOf, type CollectionInfo, type Hit, type ModelRef } from '../store/store';
 import { Collection, SearchHit } from './collection.type';
 import type { RequestContext } from './context';
+
+/**
+ * The context a request on `collection` encodes with: the model it names; else the served model
+ * the collection is bound to (the same weights' fingerprint, whatever name serves them: an alias
+ * finds a collection made by the CLI under the folder's name); else the default, whose mismatch
+ * the store then names. With one served model there is nothing to choose and no store read.
+ */
+export async function collectionContext(request: RequestContext, collection: string, modelName: string | null): Promise<RequestContext> {
+  if ((modelName ?? '') !== '' || request.models.list().length === 1) return request.forModel(modelName);
+  const c = await (await request.store()).collection(collection);
+  if (c) {
+    const first = request.models.default;
+    for (const m of [first, ...request.models.list().filter((x) => x !== first)]) {
+      // identities are computed at start-up (server/open-models.ts): a lookup, not a hash
+      const id = await m.pipeline.identity(m.name).catch(() => undefined);
+      if (id && bindingOf(c, id) !== 'other') return request.forModel(m.name);
+    }
+  }
+  return request.forModel(null);
+}
 
 /** The model `ctx` embeds with, as the store records it: its identity under its served name (D from the config, else a probe). */
 export async function servedModel(ctx: RequestContext, backend: string): Promise<ModelRef> {

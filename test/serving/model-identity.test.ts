@@ -5,6 +5,8 @@
  *     searched through a server that serves the same weights under an alias (photos) and from a
  *     copy of the folder under another name: answered, each hit's score equal to the cosine of
  *     the server's own caption and image embeddings, computed here.
+ *   - With no model named, a request on a collection encodes with the served model that holds
+ *     the collection's weights (not the default).
  *   - Other weights under the same name (a copy of the folder with one weight tensor changed by
  *     Python's onnx package, served as tiny-clip-336): MODEL_MISMATCH in the server and in the
  *     CLI, naming both models and the command that re-indexes.
@@ -86,6 +88,23 @@ describe('a collection is bound to weights, not to a name', () => {
     const trip = body.data.collections.find((c: { name: string }) => c.name === 'trip');
     assert.equal(trip.model, 'tiny-clip-336');
     assert.match(trip.modelFingerprint, /^[0-9a-f]{64}$/);
+  });
+
+  it('with no model named, a collection request encodes with the served model that holds its weights, not the default', async () => {
+    const image = [{ base64: readFileSync(files[0].path).toString('base64') }];
+    // made through the non-default model tiny-clip-336 (the other weights)
+    const made = await gql(service.url, 'mutation { createCollection(name: "by-other", model: "tiny-clip-336") { model } }');
+    assert.equal(made.body.errors, undefined, JSON.stringify(made.body.errors));
+    const add = await gql(service.url, 'mutation($i: [ImageInput!]!) { addImages(collection: "by-other", images: $i, ids: ["a"]) { ids } }', { i: image });
+    assert.equal(add.body.errors, undefined, JSON.stringify(add.body.errors));
+    const other = await gql(service.url, 'query { search(collection: "by-other", text: "a cat", k: 1) { model hits { id } } }');
+    assert.deepEqual(other.body.data?.search, { model: 'tiny-clip-336', hits: [{ id: 'a' }] }, JSON.stringify(other.body));
+    // the CLI-indexed collection: the default (photos) holds its weights
+    const trip = await gql(service.url, 'query { search(collection: "trip", text: "a cat", k: 1) { model } }');
+    assert.equal(trip.body.data?.search.model, 'photos', JSON.stringify(trip.body));
+    // a model named is still obeyed: the default against the other weights' collection
+    const named = await gql(service.url, 'query { search(collection: "by-other", text: "a cat", k: 1, model: "photos") { model } }');
+    assert.equal(named.body.errors?.[0]?.extensions?.code, 'MODEL_MISMATCH');
   });
 
   it('other weights under the same name: MODEL_MISMATCH naming both, with the command that re-indexes, in the server and the CLI', async () => {

@@ -18,6 +18,7 @@ import { buildWeb } from '../../web/build';
 import { gql } from '../helpers/server';
 import { BPE_VOCAB, notebook } from '../helpers/shared';
 import { freshPgliteDir } from '../helpers/pglite';
+import { runIndex } from '../helpers/index-run';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
@@ -32,9 +33,7 @@ before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test drives Debian's Chromium (apt-get install chromium) or $CHROMIUM_PATH`);
   webDir = (await buildWeb(mkdtempSync(path.join(os.tmpdir(), 'clipql-page-')))).outDir;
   storeDir = await freshPgliteDir('clipql-page-store-');
-  const env = { LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_STORE: storeDir };
-  const { config } = parseConfig(env);
-  service = await startService({ models: [{ name: '', dir: TINY_MODEL_DIR }], backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
+  service = await serve('');
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   mkdirSync(ARTIFACTS, { recursive: true });
 });
@@ -43,6 +42,12 @@ after(async () => {
   await service?.stop();
   for (const d of [webDir, storeDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
+
+/** The page's server on the test's store, serving the tiny model under `name` ('' : its folder's name). */
+function serve(name: string): Promise<Service> {
+  const { config } = parseConfig({ LOG_LEVEL: 'silent', CLIP_VOCAB: BPE_VOCAB(), CLIP_STORE: storeDir });
+  return startService({ models: [{ name, dir: TINY_MODEL_DIR }], backend: 'onnx', port: 0, host: '127.0.0.1', config, log: createLogger(config.LOG_LEVEL), routes: [staticRoute({ dir: webDir })] });
+}
 
 async function hits(page: Page): Promise<{ id: string; score: number; text: string; decoded: number }[]> {
   await page.waitForSelector('#collection-hits li');
@@ -105,6 +110,26 @@ it('creates a collection, adds images, and shows search hits as thumbnails with 
     assert.equal(byImage[0].id, 'rocket.jpg');
     assert.equal(byImage[0].text, '1.000');
     assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+  }
+});
+
+it('searches a collection indexed by the CLI (under the folder name) through a server that serves the same weights under an alias', async () => {
+  await service.stop(); // PGlite: one process at a time on the folder
+  const indexed = await runIndex([...items().map((n) => n.path), '--collection', 'trip', '--model', TINY_MODEL_DIR], ['--store', storeDir]);
+  assert.equal(indexed.code, 0, indexed.err);
+  service = await serve('photos');
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.setDefaultTimeout(30_000);
+  try {
+    await page.goto(`${service.url}/`);
+    await page.waitForSelector('#collection-select option[value="trip"]', { state: 'attached' });
+    await page.selectOption('#collection-select', 'trip');
+    await page.fill('#collection-query-text', 'It is a rocket');
+    await page.click('#collection-search');
+    await page.waitForSelector('#collection-search-status:has-text("Done: 3 hits")');
+    assert.match(await page.locator('#collection-result').innerText(), /Model photos;/);
   } finally {
     await page.close();
   }

@@ -27,8 +27,8 @@ export function setupCollections(): void {
   const searchError = byId('collection-search-error');
   const resultEl = byId('collection-result');
   const counts = new Map<string, number>();
-  // Each collection's model: adding to it and searching it encode with that model (else MODEL_MISMATCH).
-  const models = new Map<string, string>();
+  // Adding to a collection and searching it send no model: the server encodes with the served
+  // model bound to the collection (its weights, under whatever name serves them).
 
   // A key that may only read (CLIP_PAGE_KEY_FILE): no creating or adding.
   const writes = mayDo('write');
@@ -47,10 +47,7 @@ export function setupCollections(): void {
     try {
       const data = await request(ENDPOINT, WebCollectionsDocument);
       counts.clear();
-      for (const c of data.collections) {
-        counts.set(c.name, c.count);
-        models.set(c.name, c.model);
-      }
+      for (const c of data.collections) counts.set(c.name, c.count);
       select.replaceChildren(...data.collections.map((c) => h('option', { value: c.name, selected: c.name === selected }, `${c.name} (${c.count}, ${c.model})`)));
       describeSelected();
     } catch (e) {
@@ -103,7 +100,7 @@ export function setupCollections(): void {
       addStatus.textContent = `Adding ${files.length} image${files.length === 1 ? '' : 's'}…`;
       try {
         const images = await Promise.all(files.map(async (f) => ({ base64: await fileToDataUrl(f) })));
-        const data = await request(ENDPOINT, WebAddImagesDocument, { collection, images, ids: files.map((f) => f.name), metadata: files.map((f) => ({ name: f.name, type: f.type })), model: models.get(collection) ?? null });
+        const data = await request(ENDPOINT, WebAddImagesDocument, { collection, images, ids: files.map((f) => f.name), metadata: files.map((f) => ({ name: f.name, type: f.type })), model: null });
         // The count comes from the answer itself, so the info line agrees with the status line at
         // once; refresh() then reloads the list (other tabs may have added too).
         counts.set(collection, data.addImages.count);
@@ -138,7 +135,7 @@ export function setupCollections(): void {
       searchStatus.textContent = 'Searching…';
       try {
         const k = Math.min(100, Math.max(1, Number(kEl.value) || 8));
-        const model = models.get(collection) ?? null;
+        const model = null;
         const vars: WebSearchQueryVariables = file ? { collection, image: { base64: await fileToDataUrl(file) }, k, model } : { collection, text, k, model };
         const data = await request(ENDPOINT, WebSearchDocument, vars);
         render(resultEl, data.search, file ? `the image ${file.name}` : `“${text}”`);

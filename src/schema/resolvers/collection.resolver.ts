@@ -4,7 +4,7 @@ import { collectionAllowed } from '../../access/scopes';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { checkCollectionName, checkDigestPage, checkEf, checkHnsw, checkItemIds, checkK, filterText, metadataText } from '../../store/limits';
 import { AddImagesResult, Collection, DeleteItemsResult, ItemDigestPage, SearchResult } from '../collection.type';
-import { collectionView, decodeCursor, encodeCursor, hitView, servedModel } from '../collection-requests';
+import { collectionContext, collectionView, decodeCursor, encodeCursor, hitView, servedModel } from '../collection-requests';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
 import { JSONScalar } from '../json.scalar';
@@ -13,7 +13,7 @@ import { bindingOf, modelMismatch } from '../../store/store';
 import { storedItem } from '../../store/new-item';
 
 /** addImages' and search's `model`: one policy for every mix of models (served-models.ts). */
-const COLLECTION_MODEL = "Served model to encode with (Query.models); the default model when omitted. It must be the collection's model, else MODEL_MISMATCH naming both; unknown: MODEL_NOT_FOUND.";
+const COLLECTION_MODEL = "Served model to encode with (Query.models). When omitted: the served model holding the collection's weights (by fingerprint, under any name), else the default. It must be the collection's model, else MODEL_MISMATCH naming both; unknown: MODEL_NOT_FOUND.";
 
 @Resolver(() => Collection)
 export class CollectionResolver {
@@ -61,8 +61,8 @@ export class CollectionResolver {
     @Arg('model', () => String, { nullable: true, description: COLLECTION_MODEL }) modelName: string | null,
     @Ctx() request: RequestContext,
   ): Promise<AddImagesResult> {
-    const ctx = request.forModel(modelName);
     checkCollectionName(collection);
+    const ctx = await collectionContext(request, collection, modelName);
     checkImages(images, ctx);
     if (ids.length !== images.length) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `ids: ${ids.length} ids for ${images.length} images; give one id per image`, { details: { argument: 'ids' } });
     if (metadata && metadata.length !== images.length) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `metadata: ${metadata.length} values for ${images.length} images; give one (or null) per image`, { details: { argument: 'metadata' } });
@@ -121,8 +121,8 @@ export class CollectionResolver {
     @Arg('exact', () => Boolean, { nullable: true, description: "true: compare every item (recall 1.0; time grows with the collection); false: the HNSW index; omitted: an exact scan where it is cheap (a collection of up to about 1,000 items of D = 768, 4,000 with a filter: docs/collections.md), else the index. The answer's `exact` says which." }) exact: boolean | null,
     @Ctx() request: RequestContext,
   ): Promise<SearchResult> {
-    const ctx = request.forModel(modelName);
     checkCollectionName(collection);
+    const ctx = await collectionContext(request, collection, modelName);
     if ((text === null || text === undefined) === (image === null || image === undefined)) {
       throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'text: give exactly one of text and image', { details: { argument: 'text' } });
     }
