@@ -8,6 +8,7 @@
  *   embeddings ──L2 normalise, text @ image.T──▶ similarity (similarity/similarity.ts)
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type BatchEvent, type EmbedderOptions } from './batch/embedder';
@@ -158,7 +159,9 @@ export class ClipPipeline {
    */
   async identity(name = this.bundle.name, dim?: number): Promise<ModelIdentity> {
     const d = dim ?? this.bundle.embedDim ?? (await this.embedText('')).length;
-    this.fingerprint ??= fingerprintBundle(this.bundle, d, this.config.CLIP_CACHE_DIR ?? defaultCacheDir(this.config.XDG_CACHE_HOME)).catch((e: unknown) => {
+    // weights served instead of the folder's (CLIP_TORCH_MODEL, when torch is the default backend) are the model
+    const override = this.defaultBackend === 'torch' ? this.config.CLIP_TORCH_MODEL : undefined;
+    this.fingerprint ??= fingerprintBundle(this.bundle, d, this.config.CLIP_CACHE_DIR ?? defaultCacheDir(this.config.XDG_CACHE_HOME), override && path.resolve(override)).catch((e: unknown) => {
       this.fingerprint = undefined;
       throw e;
     });

@@ -45,17 +45,21 @@ export function familyOf(bundle: ModelBundle): string {
   return typeof bundle.config.model_type === 'string' && bundle.config.model_type ? bundle.config.model_type : 'clip';
 }
 
-/** The fingerprint of `bundle` serving embeddings of D = `dim` (file comment); `cacheDir` holds the hashes of unrecorded files. */
-export async function fingerprintBundle(bundle: ModelBundle, dim: number, cacheDir: string): Promise<string> {
+/**
+ * The fingerprint of `bundle` serving embeddings of D = `dim` (file comment); `cacheDir` holds the
+ * hashes of unrecorded files. `weights`: a file served instead of the folder's (CLIP_TORCH_MODEL
+ * when the torch backend serves), which is then the one source of weights.
+ */
+export async function fingerprintBundle(bundle: ModelBundle, dim: number, cacheDir: string, weights?: string): Promise<string> {
   const f = bundle.files;
-  const source = (await allExist([f.vision, f.text])) ? { vision: f.vision, text: f.text } : f.torch ? { torch: f.torch } : f.weights ? { weights: f.weights } : undefined;
+  const source = weights ? { torch: weights } : (await allExist([f.vision, f.text])) ? { vision: f.vision, text: f.text } : f.torch ? { torch: f.torch } : f.weights ? { weights: f.weights } : undefined;
   if (!source) throw new Error(`${bundle.dir}: no weights to fingerprint (onnx/*.onnx, torch/model.pt or Hugging Face weights)`);
   const record = await recordedHashes(bundle.dir);
   const hash = (file: string) => fileSha256(file, record, cacheDir);
-  const weights: Record<string, string> = {};
-  for (const [role, file] of Object.entries(source)) weights[role] = await hash(file);
+  const hashes: Record<string, string> = {};
+  for (const [role, file] of Object.entries(source)) hashes[role] = await hash(file);
   const tokenizer = f.tokenizerJson ? { json: await hash(f.tokenizerJson) } : { vocab: await hash(f.vocab!), merges: await hash(f.merges!) };
-  const canonical = canonicalJson({ v: 1, family: familyOf(bundle), dim, weights, image: bundle.image, contextLength: bundle.contextLength, tokenizer });
+  const canonical = canonicalJson({ v: 1, family: familyOf(bundle), dim, weights: hashes, image: bundle.image, contextLength: bundle.contextLength, tokenizer });
   return createHash('sha256').update(canonical).digest('hex');
 }
 
