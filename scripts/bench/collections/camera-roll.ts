@@ -4,7 +4,7 @@
  * (`npm run bench:models`).
  *
  *   node dist/scripts/bench/collections/camera-roll.js [--model models/bench-vit-b-32] [--dir /tmp/clipql-camera-roll]
- *        [--rounds 2] [--seconds 15] [--modes shrink,exact] [--nice 10]
+ *        [--rounds 2] [--seconds 15] [--modes shrink,exact] [--nice 10] [--copies 5]
  *
  * 1. The folder (test/reference/camera_roll.py --bench, made once, not timed): 24 JPEGs of
  *    4032 × 3024, every third stored sideways (EXIF orientation 6); four HEIC of 4032 × 3024
@@ -15,6 +15,10 @@
  *    default) and =exact. Each index rate is stored files over the command's own seconds (from
  *    listing the folder to the last transaction: model loading excluded), and its ratio is to
  *    the raw rate of the same round.
+ *    With --copies N (default 5) each round also indexes a run N times as long, the steady state
+ *    of a real camera roll of thousands: N copies of each JPEG and PNG, each copy's bytes made
+ *    distinct by a trailing comment after the image's end (the same pixels, decoded and encoded
+ *    again: no cache answers for a copy); `--copies 0` leaves it out.
  * 3. HEIC: `clipql index` of the four HEIC files (its rate), and one 12 MP HEIC decoded by
  *    heic-decode (libheif 1.23 in WebAssembly, in this process, first time and warm) beside
  *    Debian's native heif-convert (libheif 1.15) writing Y4M, in turn (heic-decode.ts).
@@ -33,6 +37,23 @@ interface IndexSummary {
   bad: number;
   seconds: number;
   stages: { read: number; decode?: number; encode?: number; store: number };
+}
+
+/** `copies` copies of each file of `list` in DIR/copies, byte-distinct (the file comment); made once. */
+function copiesOf(dir: string, roll: string, list: { file: string }, copies: number): { file: string; n: number } {
+  const out = path.join(dir, `copies-${copies}`);
+  if (!fs.existsSync(path.join(out, '.complete'))) {
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.mkdirSync(out, { recursive: true });
+    for (const src of fs.readFileSync(list.file, 'utf8').trim().split('\n')) {
+      for (let k = 1; k <= copies; k++) {
+        // after JPEG's EOI or PNG's IEND, ignored by decoders
+        fs.writeFileSync(path.join(out, `${k}-${path.basename(src)}`), Buffer.concat([fs.readFileSync(src), Buffer.from(`copy ${k}`)]));
+      }
+    }
+    fs.writeFileSync(path.join(out, '.complete'), '');
+  }
+  return listFile(dir, out, `copies-${copies}`, (f) => /\.(jpe?g|png)$/i.test(f));
 }
 
 function listFile(dir: string, roll: string, name: string, keep: (f: string) => boolean): { file: string; n: number } {
@@ -80,12 +101,15 @@ async function main(): Promise<void> {
   // inference niceness of both sides (the service's default, CLIP_ONNX_NICE, is 10)
   const nice = a.nice ?? '10';
   const modes = (a.modes ?? 'shrink,exact').split(',') as Array<'shrink' | 'exact'>;
-  const perRound: Array<{ raw: number; shrink?: IndexSummary; exact?: IndexSummary }> = [];
+  const copies = Number(a.copies ?? 5);
+  const long = copies > 0 ? copiesOf(dir, roll, photos, copies) : undefined;
+  const perRound: Array<{ raw: number; shrink?: IndexSummary; exact?: IndexSummary; long?: IndexSummary }> = [];
   for (let r = 0; r < rounds; r++) {
     log(`round ${r + 1} of ${rounds}`);
     const raw = await rawRate(model, seconds, nice);
     const round: (typeof perRound)[number] = { raw };
     for (const m of modes) round[m] = await index(photos.file, model, m, nice);
+    if (long) round.long = await index(long.file, model, 'shrink', nice);
     perRound.push(round);
   }
   const heicIndex = await index(heics.file, model, 'shrink', nice);
@@ -98,10 +122,12 @@ async function main(): Promise<void> {
     rounds: perRound.map((p) => ({
       rawPerSecond: p.raw,
       ...Object.fromEntries(modes.map((m) => [m, { perSecond: rate(p[m]!), ratio: rate(p[m]!) / p.raw, stored: p[m]!.stored, bad: p[m]!.bad, stages: p[m]!.stages }])),
+      ...(p.long && { [`shrink x${copies}`]: { perSecond: rate(p.long), ratio: rate(p.long) / p.raw, stored: p.long.stored, bad: p.long.bad, stages: p.long.stages } }),
     })),
     heic: { index: { perSecond: rate(heicIndex), stored: heicIndex.stored, bad: heicIndex.bad, stages: heicIndex.stages }, decode: heic },
   };
   for (const m of modes) log(`${m} ratios ${perRound.map((p) => (rate(p[m]!) / p.raw).toFixed(2)).join(', ')}`);
+  if (long) log(`shrink x${copies} (${long.n} files) ratios ${perRound.map((p) => (rate(p.long!) / p.raw).toFixed(2)).join(', ')}`);
   answer(result);
 }
 
