@@ -1,8 +1,9 @@
 /**
  * SigLIP's text side, through Hugging Face's own tokenizers library for JavaScript
  * (@huggingface/tokenizers, which reads tokenizer.json: Unigram, BPE with byte fallback, the
- * normalisers and pre-tokenizers transformers writes) plus what transformers' tokenizer classes
- * do around tokenizer.json, by `tokenizer_class` in tokenizer_config.json:
+ * normalisers and pre-tokenizers transformers writes; its two model loops swapped for
+ * fast-models.ts' equivalents) plus what transformers' tokenizer classes do around
+ * tokenizer.json, by `tokenizer_class` in tokenizer_config.json:
  *
  *   SiglipTokenizer (SentencePiece unigram, google/siglip-*): spiece.ts. Pads on the right with
  *     pad_token (</s>).
