@@ -48,6 +48,12 @@ export const ErrorCode = {
   METADATA_TOO_LARGE: 'METADATA_TOO_LARGE',
   /** The collection store cannot be reached or failed (server down, embedded store broken). */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /**
+   * Probabilities asked of a model whose files do not say how to make them (a Transformers.js
+   * SigLIP folder without onnx/model.onnx: no logit_scale / logit_bias). Its similarities are
+   * served; ModelInfo.probabilitiesAvailable is false and ModelInfo.probability says why.
+   */
+  PROBABILITY_UNAVAILABLE: 'PROBABILITY_UNAVAILABLE',
   /** Anything unexpected; the message is masked outside development mode. */
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;

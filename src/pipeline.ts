@@ -215,12 +215,12 @@ export class ClipPipeline {
       Promise.all(images.map((b) => this.embedImage(b, backend))),
       Promise.all(captions.map((c) => this.embedText(c, backend))),
     ]);
-    return {
-      ...analyse(scoresOf(textEmbeddings, imageEmbeddings), this.bundle.probability),
+    // assigned onto analyse's result: its probabilities stay computed when read
+    return Object.assign(analyse(scoresOf(textEmbeddings, imageEmbeddings), this.bundle.probability), {
       imageEmbeddings,
       textEmbeddings,
       tokens: captions.map((c) => this.tokenize(c)),
-    };
+    });
   }
 
   async close(): Promise<void> {

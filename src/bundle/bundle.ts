@@ -143,7 +143,7 @@ export async function loadBundle(dirArg: string, options: LoadBundleOptions = {}
       ...tokenizer,
     },
     family,
-    probability: await family.probability(config, f('config.json'), weights),
+    probability: await family.probability(config, { config: f('config.json'), weights, wholeOnnx: (await fileExists(f('onnx', 'model.onnx'))) ? f('onnx', 'model.onnx') : undefined }),
     image,
     imageSize: image.cropHeight,
     contextLength: family.contextLength(config),

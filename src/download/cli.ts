@@ -36,7 +36,7 @@ export const USAGE = `usage: npm run models -- <command> [options]
   list                          the known models and what is on disk
   download [NAME]               download NAME (default: the manifest's default) into models/NAME
                                 (fetch is accepted as its former name)
-        [--format onnx|torch|all]  which bundle variant (default onnx; torch = OpenAI's TorchScript file)
+        [--format onnx|torch|all]  which bundle variant (default onnx; torch = OpenAI's TorchScript file or Hugging Face weights)
         [--pin]                 write the verified sizes and sha256 into the manifest
         [--force]               download again even if models/NAME has the files
         [--stall-timeout S]     give up on a connection silent for S seconds (default 60), then retry

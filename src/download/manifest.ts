@@ -26,7 +26,8 @@
  * A file's URL: an "hf" source gives `${HF_ENDPOINT:-https://huggingface.co}/{repo}/resolve/{revision}/{remote}`,
  * a "url" source gives `{base}{remote}`; `remote` defaults to `path` (the file's place in the bundle).
  * `format` says which bundle variant needs the file: "onnx" (onnxruntime backend), "torch" (the
- * TorchScript checkpoint for the torch backend), or none (config and tokenizer files, always fetched).
+ * TorchScript checkpoint, or a Hugging Face model.safetensors, for the torch backend), or none (config
+ * and tokenizer files, always fetched).
  * An `optional` file that the server does not have (HTTP 404) is skipped with a note instead of
  * failing the fetch. `size` and `sha256` are null until known; `models download NAME --pin` fills them
  * in from a verified download (and pins an "hf" revision to the commit the hub served).
@@ -217,9 +218,19 @@ export function hubEndpoint(env: Readonly<Record<string, string | undefined>>): 
   return raw.replace(/\/+$/, '');
 }
 
-/** The files `fetch --format` selects, each with its URL. */
+/**
+ * The files `fetch --format` selects, each with its URL. BAD_USER_INPUT when the model has files of
+ * other formats but none of this one (a Hugging Face SigLIP folder has model.safetensors, no ONNX):
+ * the config and tokenizer files alone would not be a model.
+ */
 export function planFiles(resolved: ResolvedModel, format: FormatSelection, env: Readonly<Record<string, string | undefined>>): PlannedFile[] {
   const endpoint = hubEndpoint(env);
+  const formats = [...new Set(resolved.model.files.flatMap((f) => (f.format ? [f.format] : [])))];
+  if (format !== 'all' && formats.length && !formats.includes(format)) {
+    throw new ClipqlError(ErrorCode.BAD_USER_INPUT, `${resolved.name} has no ${format} files; its format${formats.length > 1 ? 's are' : ' is'} ${formats.join(', ')}: fetch it with --format ${formats[0]}`, {
+      details: { name: resolved.name, format, formats, usage: true },
+    });
+  }
   return resolved.model.files
     .filter((f) => f.format === undefined || format === 'all' || f.format === format)
     .map((f) => {

@@ -160,8 +160,8 @@ export async function downloadModel(options: DownloadModelOptions): Promise<Down
     const files = [...done.values()];
     const warnings: string[] = [];
     const has = (p: string) => done.has(p);
-    if (!has('tokenizer.json') && !(has('vocab.json') && has('merges.txt'))) {
-      warnings.push(`${name} has no tokenizer files (tokenizer.json, or vocab.json + merges.txt); set CLIP_VOCAB to OpenAI's bpe_simple_vocab_16e6.txt.gz so the loader can build them`);
+    if (!has('tokenizer.json') && !has('spiece.model') && !(has('vocab.json') && has('merges.txt'))) {
+      warnings.push(`${name} has no tokenizer files (tokenizer.json, spiece.model, or vocab.json + merges.txt); set CLIP_VOCAB to OpenAI's bpe_simple_vocab_16e6.txt.gz so the loader can build them`);
     }
     await writeRecord(staging, record(name, files, skipped));
     await swapIntoPlace(staging, target, path.join(options.modelsDir, `.${name}.old`));

@@ -48,13 +48,27 @@ export interface LocateOptions {
 /**
  * How scores become probabilities:
  * - softmax: CLIP's, softmax(scale × cos) across the captions of an image (or images of a caption);
- * - sigmoid: SigLIP's, sigmoid(scale × cos + bias) for each pair on its own.
+ * - sigmoid: SigLIP's, sigmoid(scale × cos + bias) for each pair on its own;
+ * - unavailable: the model's files do not say its numbers (a Transformers.js SigLIP folder without
+ *   onnx/model.onnx): similarities are served, probabilities refused (PROBABILITY_UNAVAILABLE),
+ *   never made up. `reason` says what was looked for.
  * `scale` is exp(logit_scale) (CLIP's notebook: 100), `bias` logit_bias, both from the weights
  * where the model bundle records them.
  */
 export type ProbabilityRule =
   | { readonly kind: 'softmax'; readonly scale: number }
-  | { readonly kind: 'sigmoid'; readonly scale: number; readonly bias: number };
+  | { readonly kind: 'sigmoid'; readonly scale: number; readonly bias: number }
+  | { readonly kind: 'unavailable'; readonly reason: string };
+
+/** The files of a bundle a probability rule may be read from. */
+export interface ProbabilitySources {
+  /** config.json (named in messages). */
+  readonly config: string;
+  /** model.safetensors / pytorch_model.bin, when the folder has them. */
+  readonly weights?: string;
+  /** onnx/model.onnx (the whole model, Transformers.js layout), when the folder has it. */
+  readonly wholeOnnx?: string;
+}
 
 export interface ModelFamily {
   /** The family's name in the API (`models { family }`): 'clip', 'siglip'. */
@@ -79,8 +93,8 @@ export interface ModelFamily {
   openTokenizer(files: TokenizerFiles, config: Readonly<Record<string, unknown>>): Promise<TextTokenizer>;
   /**
    * The probability rule: from config.json (clipql's export records logit_scale and logit_bias
-   * there), else from the weights file when there is one. BAD_MODEL when neither says: no
-   * probability is made up.
+   * there), else from the weights (model.safetensors, onnx/model.onnx) when there are some;
+   * `unavailable` when nothing says: no probability is made up.
    */
-  probability(config: Readonly<Record<string, unknown>>, configFile: string, weights?: string): Promise<ProbabilityRule>;
+  probability(config: Readonly<Record<string, unknown>>, files: ProbabilitySources): Promise<ProbabilityRule>;
 }

@@ -112,6 +112,9 @@ export class ModelInfo {
   @Field({ description: 'What this model\'s probabilities are, e.g. "softmax(100 × cosine) across the other axis" (CLIP) or "sigmoid(117.9 × cosine + -12.9) per pair" (SigLIP, its own logit_scale and logit_bias): SigLIP\'s need not sum to 1.' })
   probability!: string;
 
+  @Field({ description: 'False when the model\'s files do not say how to make probabilities (a Transformers.js SigLIP folder without onnx/model.onnx: no logit_scale / logit_bias); its similarities are served, and a query that selects a probability fails with PROBABILITY_UNAVAILABLE. `probability` says why.' })
+  probabilitiesAvailable!: boolean;
+
   @Field({ nullable: true, description: 'Set when the answer should not be trusted as CLIP, and why.' })
   warning?: string;
 }

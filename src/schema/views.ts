@@ -4,6 +4,7 @@ import type { RequestContext } from './context';
 import type { ImageRef } from './image-ref';
 import { BackendStatus, Caption, Image, ModelInfo } from './types';
 import { describeProbability } from '../similarity/similarity';
+import { toGraphQLError } from './errors';
 
 export const RANDOM_WEIGHTS_WARNING =
   'this model has seeded random weights (a test fixture): similarities are meaningless. Run `npm run models -- download ViT-L-14-336` and start with CLIP_MODEL=models/ViT-L-14-336 for real CLIP.';
@@ -40,6 +41,7 @@ export function modelView(ctx: Pick<RequestContext, 'model' | 'models'>, embedDi
     randomWeights: b.randomWeights,
     family: b.family.name,
     probability: describeProbability(b.probability),
+    probabilitiesAvailable: b.probability.kind !== 'unavailable',
     warning: b.randomWeights ? RANDOM_WEIGHTS_WARNING : undefined,
   });
 }
@@ -67,4 +69,24 @@ export function embeddingView(raw: Float32Array, normalize: boolean): number[] {
   for (const v of raw) s += v * v;
   const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
   return Array.from(raw, (v) => Math.fround(v * inv));
+}
+
+/**
+ * Defines `key` on `view` as computed when a query selects it, once. A ClipqlError it throws
+ * leaves with its code: fields of simpleResolvers types bypass the error middleware.
+ */
+export function computedField<T extends object, K extends keyof T>(view: T, key: K, compute: () => T[K]): T {
+  let value: { v: T[K] } | undefined;
+  Object.defineProperty(view, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      try {
+        return (value ??= { v: compute() }).v;
+      } catch (e) {
+        throw toGraphQLError(e);
+      }
+    },
+  });
+  return view;
 }

@@ -7,6 +7,7 @@
  * differ by ~1e-7, far inside the 1e-5 the tests demand.
  */
 
+import { ClipqlError, ErrorCode } from '../errors';
 import type { ProbabilityRule } from '../families/family';
 import { CLIP_LOGIT_SCALE } from '../families/clip';
 
@@ -72,18 +73,26 @@ export function sigmoid(x: number): number {
   return e / (1 + e);
 }
 
+/** The error a request meets when it asks for probabilities the model cannot give (the rule's reason). */
+export function probabilityUnavailable(reason: string): ClipqlError {
+  return new ClipqlError(ErrorCode.PROBABILITY_UNAVAILABLE, `this model serves similarities but no probabilities: ${reason}`, { details: { reason } });
+}
+
 /**
  * The probabilities of one image's scores against its captions (or one caption's against its
  * images) under a model family's rule: softmax across them (CLIP), or each pair on its own,
- * sigmoid(scale × cos + bias) (SigLIP: they need not sum to 1).
+ * sigmoid(scale × cos + bias) (SigLIP: they need not sum to 1). PROBABILITY_UNAVAILABLE when the
+ * model's files do not say its numbers.
  */
 export function probabilities(values: readonly number[], rule: ProbabilityRule = CLIP_PROBABILITY): number[] {
+  if (rule.kind === 'unavailable') throw probabilityUnavailable(rule.reason);
   return rule.kind === 'softmax' ? softmax(values, rule.scale) : values.map((v) => sigmoid(rule.scale * v + rule.bias));
 }
 
 /** The rule in words, with its numbers (the API's ModelInfo.probability). */
 export function describeProbability(rule: ProbabilityRule): string {
   const n = (x: number) => String(Number(x.toPrecision(6)));
+  if (rule.kind === 'unavailable') return `unavailable: ${rule.reason}`;
   return rule.kind === 'softmax' ? `softmax(${n(rule.scale)} × cosine) across the other axis` : `sigmoid(${n(rule.scale)} × cosine + ${n(rule.bias)}) per pair`;
 }
 
@@ -100,7 +109,11 @@ export function transpose(m: readonly (readonly number[])[]): number[][] {
 export interface SimilarityResult {
   /** rows = captions, columns = images. */
   readonly scores: number[][];
-  /** For each image (column), over its captions: the notebook's zero-shot probabilities (the family's rule: `probabilities`). */
+  /**
+   * For each image (column), over its captions: the notebook's zero-shot probabilities (the
+   * family's rule: `probabilities`). Computed when read; reading it throws PROBABILITY_UNAVAILABLE
+   * for a model without a probability rule (so does probsPerCaption).
+   */
   readonly probsPerImage: number[][];
   /** For each caption (row), over the images: text-to-image retrieval. */
   readonly probsPerCaption: number[][];
@@ -112,10 +125,16 @@ export interface SimilarityResult {
 
 export function analyse(scores: number[][], rule: ProbabilityRule = CLIP_PROBABILITY): SimilarityResult {
   const columns = transpose(scores);
+  let perImage: number[][] | undefined;
+  let perCaption: number[][] | undefined;
   return {
     scores,
-    probsPerImage: columns.map((c) => probabilities(c, rule)),
-    probsPerCaption: scores.map((r) => probabilities(r, rule)),
+    get probsPerImage() {
+      return (perImage ??= columns.map((c) => probabilities(c, rule)));
+    },
+    get probsPerCaption() {
+      return (perCaption ??= scores.map((r) => probabilities(r, rule)));
+    },
     bestCaptionPerImage: columns.map(argmax),
     bestImagePerCaption: scores.map(argmax),
   };

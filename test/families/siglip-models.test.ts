@@ -93,7 +93,7 @@ describe('SigLIP checkpoints against transformers', () => {
     });
 
     if (name === 'siglip-p16') {
-      test(`${name} in Transformers.js' ONNX layout (towers answering last_hidden_state and pooler_output), served by the onnx backend`, (t) =>
+      test(`${name} in Transformers.js' ONNX layout (towers answering last_hidden_state and pooler_output, logit_scale and logit_bias only in onnx/model.onnx), served by the onnx backend`, (t) =>
         check(t, name, path.join(dir, `${name}-tjs`), 'onnx'),
       );
     }

@@ -10,7 +10,7 @@ preprocessor_config.json from SiglipImageProcessor) plus the tokenizer files of 
   siglip-p16    patch 16, 224 px, the unigram spiece.model (SiglipTokenizer)
   siglip2-p14   patch 14, 224 px, the Gemma-style tokenizer.json (Siglip2Tokenizer)
 every parameter perturbed (no zero bias, no identity LayerNorm; logit_scale and a non-zero
-logit_bias too). OUT/siglip-p16-tjs/: siglip-p16 in Transformers.js' ONNX layout. OUT/<name>.json: for the eight notebook images and CAPTIONS, transformers'
+logit_bias too). OUT/siglip-p16-tjs*/: siglip-p16 in Transformers.js' ONNX layout (transformers_js_layout). OUT/<name>.json: for the eight notebook images and CAPTIONS, transformers'
 ids (padding="max_length", max_length=64), get_image_features on SiglipImageProcessor's pixels,
 get_text_features, and sigmoid(logits_per_image) from SiglipModel.forward.
 """
@@ -64,10 +64,24 @@ def make(name, spec):
 
 
 def transformers_js_layout(folder, model, pixels2, ids2):
-    """OUT/siglip-p16-tjs/: the layout of Transformers.js' SigLIP repositories (optimum's export of
-    SiglipVisionModel / SiglipTextModel: outputs last_hidden_state and pooler_output), with the
-    folder's config (plus the logit numbers recorded as "clipql", which those repositories lack),
-    preprocessor and tokenizer files."""
+    """OUT/siglip-p16-tjs/: the layout of Transformers.js' SigLIP repositories (Xenova/siglip-*,
+    onnx-community/siglip*-ONNX), made as optimum exports them:
+      onnx/vision_model.onnx, onnx/text_model.onnx   SiglipVisionModel / SiglipTextModel: outputs
+                                                     last_hidden_state and pooler_output
+      onnx/model.onnx                                SiglipModel (input_ids, pixel_values ->
+                                                     logits_per_image, logits_per_text,
+                                                     text_embeds, image_embeds), constants folded:
+                                                     logit_scale and logit_bias only in its
+                                                     initializers
+      config.json as save_pretrained wrote it (no logit numbers), preprocessor_config.json,
+      spiece.model, tokenizer.json (transformers' SentencePiece converter), tokenizer_config.json,
+      special_tokens_map.json.
+    OUT/siglip-p16-tjs-ext/: the same with model.onnx's tensors in model.onnx_data (as the large
+    repositories keep them; every tensor, the scalars too). OUT/siglip-p16-tjs-towers/: the same
+    without model.onnx (no logit numbers anywhere)."""
+    from transformers.convert_slow_tokenizer import SpmConverter
+    import onnx
+
     out = folder + "-tjs"
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
 
@@ -80,16 +94,37 @@ def transformers_js_layout(folder, model, pixels2, ids2):
             o = self.m(x)
             return o.last_hidden_state, o.pooler_output
 
+    class Full(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, pixel_values):
+            o = self.m(input_ids=input_ids, pixel_values=pixel_values)
+            return o.logits_per_image, o.logits_per_text, o.text_embeds, o.image_embeds
+
     for tower, x, inp, fname in ((Tower(model.vision_model), pixels2, "pixel_values", "vision_model.onnx"), (Tower(model.text_model), ids2, "input_ids", "text_model.onnx")):
         torch.onnx.export(tower, (x,), os.path.join(out, "onnx", fname), input_names=[inp], output_names=["last_hidden_state", "pooler_output"],
                           dynamic_axes={inp: {0: "batch"}, "last_hidden_state": {0: "batch"}, "pooler_output": {0: "batch"}}, opset_version=17, dynamo=False)
-    for f in ("preprocessor_config.json", "spiece.model", "tokenizer_config.json"):
+    outs = ["logits_per_image", "logits_per_text", "text_embeds", "image_embeds"]
+    torch.onnx.export(Full(model), (ids2, pixels2), os.path.join(out, "onnx", "model.onnx"), input_names=["input_ids", "pixel_values"], output_names=outs,
+                      dynamic_axes={"input_ids": {0: "text_batch_size"}, "pixel_values": {0: "image_batch_size"}, "logits_per_image": {0: "image_batch_size", 1: "text_batch_size"},
+                                    "logits_per_text": {0: "text_batch_size", 1: "image_batch_size"}, "text_embeds": {0: "text_batch_size"}, "image_embeds": {0: "image_batch_size"}},
+                      opset_version=17, do_constant_folding=True, dynamo=False)
+    for f in ("preprocessor_config.json", "spiece.model", "tokenizer_config.json", "config.json"):
         shutil.copyfile(os.path.join(folder, f), os.path.join(out, f))
-    with open(os.path.join(folder, "config.json")) as f:
-        config = json.load(f)
-    config["clipql"] = {"logit_scale": model.logit_scale.item(), "logit_bias": model.logit_bias.item()}
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(config, f)
+    tok = SiglipTokenizer.from_pretrained(folder)
+    SpmConverter(tok).converted().save(os.path.join(out, "tokenizer.json"))
+    with open(os.path.join(out, "special_tokens_map.json"), "w") as f:
+        json.dump({k: str(v) for k, v in tok.special_tokens_map.items()}, f)
+
+    ext = folder + "-tjs-ext"
+    shutil.copytree(out, ext)
+    onnx.save_model(onnx.load(os.path.join(out, "onnx", "model.onnx")), os.path.join(ext, "onnx", "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=0)
+    towers = folder + "-tjs-towers"
+    shutil.copytree(out, towers)
+    os.remove(os.path.join(towers, "onnx", "model.onnx"))
 
 
 def main():

@@ -10,7 +10,9 @@ import { ClipqlError, ErrorCode } from '../../errors';
 import { REPO_ROOT } from '../../paths';
 import type { ModelFamily, ProbabilityRule, TokenizerFiles } from '../family';
 import { cachedDerivation, fileExists, missingTokenizer } from '../files';
+import { readOnnxGraph } from '../onnx-graph';
 import { readScalars } from '../safetensors';
+import { siglipLogits } from './logits';
 import { siglipImageTransform } from './image';
 import { SiglipTextTokenizer } from './tokenizer';
 
@@ -62,23 +64,23 @@ export const siglipFamily: ModelFamily = {
     return { tokenizerDir: out, tokenizerJson: path.join(out, 'tokenizer.json') };
   },
   openTokenizer: (files) => SiglipTextTokenizer.open(files),
-  async probability(config, configFile, weights): Promise<ProbabilityRule> {
+  async probability(config, files): Promise<ProbabilityRule> {
     // in the weights, not in config.json: clipql's export records them under "clipql"
     const own = (config.clipql ?? {}) as Json;
-    let logitScale = num(own.logit_scale);
-    let bias = num(own.logit_bias);
-    if ((logitScale === undefined || bias === undefined) && weights?.endsWith('.safetensors')) {
-      const w = await readScalars(weights, ['logit_scale', 'logit_bias']);
-      logitScale = w?.logit_scale;
-      bias = w?.logit_bias;
+    const [s, b] = [num(own.logit_scale), num(own.logit_bias)];
+    if (s !== undefined && b !== undefined) return { kind: 'sigmoid', scale: Math.exp(s), bias: b };
+    if (files.weights?.endsWith('.safetensors')) {
+      const w = await readScalars(files.weights, ['logit_scale', 'logit_bias']);
+      if (w) return { kind: 'sigmoid', scale: Math.exp(w.logit_scale), bias: w.logit_bias };
     }
-    if (logitScale === undefined || bias === undefined) {
-      throw new ClipqlError(
-        ErrorCode.BAD_MODEL,
-        `${configFile}: a SigLIP model's probabilities need its logit_scale and logit_bias: none in model.safetensors, none recorded as "clipql": {"logit_scale": s, "logit_bias": b} in config.json`,
-        { details: { file: configFile } },
-      );
+    if (files.wholeOnnx) {
+      const l = siglipLogits(await readOnnxGraph(files.wholeOnnx));
+      if (l) return { kind: 'sigmoid', scale: l.scale, bias: l.bias };
+      return { kind: 'unavailable', reason: `${files.wholeOnnx} does not compute sigmoid's logits as SiglipModel does (Add(Mul(cosine, exp(logit_scale)), logit_bias)) and holds no logit_scale / logit_bias initializers` };
     }
-    return { kind: 'sigmoid', scale: Math.exp(logitScale), bias };
+    return {
+      kind: 'unavailable',
+      reason: `no logit_scale and logit_bias for this SigLIP model: none in model.safetensors, no onnx/model.onnx, none recorded as "clipql": {"logit_scale": s, "logit_bias": b} in ${files.config}`,
+    };
   },
 };

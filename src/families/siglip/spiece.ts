@@ -13,6 +13,7 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { pyLower } from '../../preprocess/text/unicode';
+import { accelerate } from './fast-models';
 import { SpmNormalizer } from './spm-normalizer';
 
 type Json = Record<string, unknown>;
@@ -49,7 +50,7 @@ export class SpieceEncoder {
   private readonly specialPattern: RegExp;
   private readonly lowercase: boolean;
 
-  constructor(json: Json, cfg: Json, private readonly specials: SpieceSpecials, lookup: (t: string) => number) {
+  constructor(json: Json, cfg: Json, private readonly specials: SpieceSpecials, lookup: (t: string) => number, fast = true) {
     const charsmap = charsmapOf(json.normalizer);
     const pre = json.pre_tokenizer as Json | null | undefined;
     if (charsmap) {
@@ -58,6 +59,7 @@ export class SpieceEncoder {
       json = { ...json, normalizer: null, pre_tokenizer: { type: 'Metaspace', replacement: SPIECE_UNDERLINE, prepend_scheme: 'never', split: true } };
     }
     this.tok = new Tokenizer(json, cfg);
+    if (fast) accelerate(this.tok);
     this.lowercase = cfg.do_lower_case !== false;
     this.ids = new Map(specials.all.map((s) => [s, lookup(s)]));
     this.underlineId = this.tok.token_to_id(SPIECE_UNDERLINE);

@@ -33,12 +33,17 @@ export class SpmNormalizer {
     this.normalized = charsmap.subarray(4 + size);
   }
 
-  /** The longest match at `pos`: [replacement bytes, bytes consumed], or undefined. */
-  private match(input: Uint8Array, pos: number): [Uint8Array, number] | undefined {
+  /**
+   * The longest match at `pos`: sets `replacement` (its start in `normalized`, or -1 when none) and
+   * returns the bytes consumed (0: no match). Fields, not a tuple: this runs once per character.
+   */
+  private replacement = -1;
+  private match(input: Uint8Array, pos: number): number {
     const a = this.units;
-    if (a.length === 0) return undefined;
+    this.replacement = -1;
+    if (a.length === 0) return 0;
     let node = offset(a[0]);
-    let best: [number, number] | undefined;
+    let consumed = 0;
     for (let i = pos; i < input.length; i++) {
       const byte = input[i];
       node ^= byte;
@@ -46,53 +51,78 @@ export class SpmNormalizer {
       const unit = a[node];
       if ((unit & 0x800000ff) >>> 0 !== byte) break;
       node ^= offset(unit);
-      if ((unit >>> 8) & 1) best = [a[node] & 0x7fffffff, i + 1 - pos];
+      if ((unit >>> 8) & 1) {
+        this.replacement = a[node] & 0x7fffffff;
+        consumed = i + 1 - pos;
+      }
     }
-    if (!best) return undefined;
-    let end = best[0];
-    while (end < this.normalized.length && this.normalized[end] !== 0) end++;
-    return [this.normalized.subarray(best[0], end), best[1]];
+    return consumed;
   }
 
-  /** One normalised prefix: the replacement (or the character itself) and its length in the input. */
-  private prefix(input: Uint8Array, pos: number): [Uint8Array, number] {
-    const m = this.match(input, pos);
-    if (m) return m;
-    const b = input[pos];
-    const n = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-    return [input.subarray(pos, pos + n), n];
+  private out = new Uint8Array(256);
+  private length = 0;
+  private push(byte: number): void {
+    if (this.length === this.out.length) {
+      const grown = new Uint8Array(this.out.length * 2);
+      grown.set(this.out);
+      this.out = grown;
+    }
+    this.out[this.length++] = byte;
   }
 
   normalize(textIn: string): string {
     const input = this.utf8.encode(textIn);
-    const out: number[] = [];
+    const n = this.normalized;
+    this.length = 0;
     let pos = 0;
-    const isSpace = (r: Uint8Array) => r.length === 1 && r[0] === SPACE;
+    // one normalised prefix at `pos`: [from, to) in `src` (the replacement, or the character itself), its length in the input
+    let src: Uint8Array = input;
+    let from = 0;
+    let to = 0;
+    const prefix = (): number => {
+      const consumed = this.match(input, pos);
+      if (consumed) {
+        src = n;
+        from = this.replacement;
+        to = from;
+        while (to < n.length && n[to] !== 0) to++;
+        return consumed;
+      }
+      const b = input[pos];
+      const len = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+      src = input;
+      from = pos;
+      to = Math.min(pos + len, input.length);
+      return len;
+    };
     if (this.options.removeExtraWhitespaces) {
       while (pos < input.length) {
-        const [r, n] = this.prefix(input, pos);
-        if (!isSpace(r)) break;
-        pos += n;
+        const consumed = prefix();
+        if (!(to - from === 1 && src[from] === SPACE)) break;
+        pos += consumed;
       }
     }
     if (pos >= input.length) return '';
-    if (this.options.addDummyPrefix) out.push(...SPACE_SYMBOL);
+    if (this.options.addDummyPrefix) for (const b of SPACE_SYMBOL) this.push(b);
     let prevSpace = this.options.removeExtraWhitespaces;
     while (pos < input.length) {
-      const [r, n] = this.prefix(input, pos);
-      let k = 0;
-      while (prevSpace && k < r.length && r[k] === SPACE) k++;
-      if (k < r.length) {
-        for (; k < r.length; k++) if (r[k] === SPACE) out.push(...SPACE_SYMBOL);
-        else out.push(r[k]);
-        prevSpace = r[r.length - 1] === SPACE;
+      const consumed = prefix();
+      let k = from;
+      while (prevSpace && k < to && src[k] === SPACE) k++;
+      if (k < to) {
+        for (; k < to; k++) {
+          if (src[k] === SPACE) for (const b of SPACE_SYMBOL) this.push(b);
+          else this.push(src[k]);
+        }
+        prevSpace = src[to - 1] === SPACE;
       }
-      pos += n;
+      pos += consumed;
     }
+    const out = this.out;
     if (this.options.removeExtraWhitespaces) {
-      while (out.length >= 3 && out[out.length - 3] === 0xe2 && out[out.length - 2] === 0x96 && out[out.length - 1] === 0x81) out.length -= 3;
+      while (this.length >= 3 && out[this.length - 3] === 0xe2 && out[this.length - 2] === 0x96 && out[this.length - 1] === 0x81) this.length -= 3;
     }
-    return this.text.decode(new Uint8Array(out));
+    return this.text.decode(out.subarray(0, this.length));
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * SigLIP's text side, through Hugging Face's own tokenizers library for JavaScript
  * (@huggingface/tokenizers, which reads tokenizer.json: Unigram, BPE with byte fallback, the
- * normalisers and pre-tokenizers transformers writes) plus what transformers' tokenizer classes
- * do around tokenizer.json, by `tokenizer_class` in tokenizer_config.json:
+ * normalisers and pre-tokenizers transformers writes; its two model loops swapped for
+ * fast-models.ts' equivalents) plus what transformers' tokenizer classes do around
+ * tokenizer.json, by `tokenizer_class` in tokenizer_config.json:
  *
  *   SiglipTokenizer (SentencePiece unigram, google/siglip-*): spiece.ts. Pads on the right with
  *     pad_token (</s>).
@@ -23,6 +24,7 @@ import { promises as fs } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ClipqlError, ErrorCode } from '../../errors';
 import type { TextTokenizer, TokenizerFiles } from '../family';
+import { accelerate } from './fast-models';
 import { SpieceEncoder } from './spiece';
 
 type Json = Record<string, unknown>;
@@ -91,7 +93,12 @@ export class SiglipTextTokenizer implements TextTokenizer {
     private readonly padLeft: boolean,
   ) {}
 
-  static async open(files: TokenizerFiles): Promise<SiglipTextTokenizer> {
+  /**
+   * `libraryModels`: keep @huggingface/tokenizers' own BPE / Unigram loops instead of
+   * fast-models.ts' (the same pieces, slower): for the benchmark's before/after and the tests that
+   * compare the two.
+   */
+  static async open(files: TokenizerFiles, options: { libraryModels?: boolean } = {}): Promise<SiglipTextTokenizer> {
     const file = files.tokenizerJson;
     if (!file) throw bad(files.tokenizerDir, 'a SigLIP model needs tokenizer.json (or spiece.model)');
     const json = await readJson(file);
@@ -116,9 +123,10 @@ export class SiglipTextTokenizer implements TextTokenizer {
     if (spiece) {
       const [eos, unk, pad] = [special('eos_token', '</s>'), special('unk_token', '<unk>'), special('pad_token', '</s>')];
       const extra = Array.isArray(cfg.additional_special_tokens) ? cfg.additional_special_tokens.map(tokenText).filter((t): t is string => !!t) : [];
-      const encoder = new SpieceEncoder(json, cfg, { eos, unk, all: [eos, unk, pad, ...extra] }, idOf);
+      const encoder = new SpieceEncoder(json, cfg, { eos, unk, all: [eos, unk, pad, ...extra] }, idOf, !options.libraryModels);
       return new SiglipTextTokenizer((t) => encoder.encode(t), [idOf(eos)], idOf(pad), side === 'left');
     }
+    if (!options.libraryModels) accelerate(tok);
     const frame = templateFrame(json, tok, file);
     const encodeFull = (t: string) => [...frame.prefix, ...tok.encode(lowerPerCodePoint(t), { add_special_tokens: false }).ids, ...frame.suffix];
     return new SiglipTextTokenizer(encodeFull, frame.suffix, idOf(special('pad_token', '<pad>')), side === 'left');

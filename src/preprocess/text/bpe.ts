@@ -10,6 +10,7 @@
  * loop does); the constructor checks that property (OpenAI's merges have it) and otherwise keeps
  * to the loop.
  */
+import { MinHeap } from './min-heap';
 
 /** Words with more symbols than this use the heap (when the merges allow it). */
 const HEAP_MIN_SYMBOLS = 48;
@@ -149,46 +150,5 @@ export class BpeMerges {
     const out: number[] = [];
     for (let i = 0; i !== EMPTY; i = next[i]) out.push(sym[i]);
     return out;
-  }
-}
-
-/** A binary min-heap of float64 keys. */
-class MinHeap {
-  private keys: Float64Array;
-  size = 0;
-  constructor(capacity: number) {
-    this.keys = new Float64Array(Math.max(4, capacity));
-  }
-  push(k: number): void {
-    if (this.size === this.keys.length) {
-      const bigger = new Float64Array(this.keys.length * 2);
-      bigger.set(this.keys);
-      this.keys = bigger;
-    }
-    const h = this.keys;
-    let i = this.size++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p] <= k) break;
-      h[i] = h[p];
-      i = p;
-    }
-    h[i] = k;
-  }
-  pop(): number {
-    const h = this.keys;
-    const top = h[0];
-    const last = h[--this.size];
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= this.size) break;
-      if (c + 1 < this.size && h[c + 1] < h[c]) c++;
-      if (h[c] >= last) break;
-      h[i] = h[c];
-      i = c;
-    }
-    h[i] = last;
-    return top;
   }
 }

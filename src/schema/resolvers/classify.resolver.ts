@@ -6,7 +6,7 @@ import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
 import { checkCaptions, imageEmbeddings, MODEL_ARGUMENT, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
 import { Classification, LabelScore } from '../types';
-import { backendView, imageView, modelView } from '../views';
+import { backendView, computedField, imageView, modelView } from '../views';
 
 @Resolver(() => Classification)
 export class ClassifyResolver {
@@ -29,12 +29,13 @@ export class ClassifyResolver {
     const prompts = labels.map((l) => template.split('{}').join(l));
     const [[img], txt] = await Promise.all([imageEmbeddings([ref], ctx, backend, 'image'), textEmbeddings(prompts, ctx, backend, 'labels')]);
     const scores = scoresOf(txt, [img]).map((row) => row[0]);
-    const probs = probabilities(scores, ctx.pipeline.bundle.probability);
+    let probs: number[] | undefined;
+    const probability = (i: number) => (probs ??= probabilities(scores, ctx.pipeline.bundle.probability))[i];
     const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
     const embedder = await ctx.pipeline.embedder(backend);
     return Object.assign(new Classification(), {
       image: imageView(ref, 0, backend, ctx.model.name),
-      labels: order.map((i, rank) => Object.assign(new LabelScore(), { label: labels[i], prompt: prompts[i], score: scores[i], probability: probs[i], rank: rank + 1 })),
+      labels: order.map((i, rank) => computedField(Object.assign(new LabelScore(), { label: labels[i], prompt: prompts[i], score: scores[i], rank: rank + 1 }), 'probability', () => probability(i))),
       model: modelView(ctx, img.length),
       backend: backendView(embedder.backend, backend === ctx.pipeline.defaultBackend),
     });

@@ -5,7 +5,7 @@ import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
 import { checkCaptions, checkImages, imageEmbeddings, MODEL_ARGUMENT, readImages, resolveBackend, scoresOf, textEmbeddings } from '../requests';
 import { Match, SimilarityMatrix, Timings } from '../types';
-import { backendView, captionView, imageView, modelView } from '../views';
+import { backendView, captionView, computedField, imageView, modelView } from '../views';
 
 @Resolver(() => SimilarityMatrix)
 export class SimilarityResolver {
@@ -28,21 +28,22 @@ export class SimilarityResolver {
     const t2 = performance.now();
     const r = analyse(scoresOf(txt, img), ctx.pipeline.bundle.probability);
     const embedder = await ctx.pipeline.embedder(backend);
-    return Object.assign(new SimilarityMatrix(), {
+    const view = Object.assign(new SimilarityMatrix(), {
       images: refs.map((ref, i) => imageView(ref, i, backend, ctx.model.name)),
       captions: captions.map((c, i) => captionView(ctx, c, i, backend)),
       scores: r.scores,
-      probabilitiesOverCaptions: r.scores.map((row, i) => row.map((_, j) => r.probsPerImage[j][i])),
-      probabilitiesOverImages: r.probsPerCaption,
-      bestCaptionPerImage: r.bestCaptionPerImage.map((i, j) => match(j, i, r.scores[i][j], r.probsPerImage[j][i])),
-      bestImagePerCaption: r.bestImagePerCaption.map((j, i) => match(j, i, r.scores[i][j], r.probsPerCaption[i][j])),
+      bestCaptionPerImage: r.bestCaptionPerImage.map((i, j) => match(j, i, r.scores[i][j], () => r.probsPerImage[j][i])),
+      bestImagePerCaption: r.bestImagePerCaption.map((j, i) => match(j, i, r.scores[i][j], () => r.probsPerCaption[i][j])),
       model: modelView(ctx, img[0]?.length),
       backend: backendView(embedder.backend, backend === ctx.pipeline.defaultBackend),
       timings: Object.assign(new Timings(), { inputMs: t1 - t0, embedMs: t2 - t1, totalMs: performance.now() - t0 }),
     });
+    // probabilities only when selected: a model without a probability rule answers the rest
+    computedField(view, 'probabilitiesOverCaptions', () => r.scores.map((row, i) => row.map((_, j) => r.probsPerImage[j][i])));
+    return computedField(view, 'probabilitiesOverImages', () => r.probsPerCaption);
   }
 }
 
-function match(image: number, caption: number, score: number, probability: number): Match {
-  return Object.assign(new Match(), { image, caption, score, probability });
+function match(image: number, caption: number, score: number, probability: () => number): Match {
+  return computedField(Object.assign(new Match(), { image, caption, score }), 'probability', probability);
 }
