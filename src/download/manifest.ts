@@ -218,11 +218,7 @@ export function hubEndpoint(env: Readonly<Record<string, string | undefined>>): 
   return raw.replace(/\/+$/, '');
 }
 
-/**
- * The files `fetch --format` selects, each with its URL. BAD_USER_INPUT when the model has files of
- * other formats but none of this one (a Hugging Face SigLIP folder has model.safetensors, no ONNX):
- * the config and tokenizer files alone would not be a model.
- */
+/** The files `fetch --format` selects, with their URLs; BAD_USER_INPUT when it has other formats but not this one. */
 export function planFiles(resolved: ResolvedModel, format: FormatSelection, env: Readonly<Record<string, string | undefined>>): PlannedFile[] {
   const endpoint = hubEndpoint(env);
   const formats = [...new Set(resolved.model.files.flatMap((f) => (f.format ? [f.format] : [])))];
