@@ -11,20 +11,19 @@ import os from 'node:os';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type BatchEvent, type EmbedderOptions } from './batch/embedder';
-import { LruCache } from './batch/lru';
+import { QueryProbes, type PendingCrop } from './batch/query-probes';
 import type { CallLimits } from './control/cancel';
 import { defaultCacheDir, loadBundle, type ModelBundle } from './bundle/bundle';
 import { familyOf, fingerprintBundle, type ModelIdentity } from './bundle/fingerprint';
 import { ClipqlError, ErrorCode } from './errors';
 import { parseConfig, type Config } from './config/config';
 import { defaultBpeVocab, defaultPython } from './paths';
-import type { ImageProbe, ProbedImage } from './preprocess/image/probe';
+import type { ImageProbe } from './preprocess/image/probe';
 import { PreprocessPool, type PoolStats } from './preprocess/pool';
 import type { DecodeLimits } from './preprocess/image/decode';
 import type { TextTokenizer } from './families/family';
 import type { ImageItem, ItemMode } from './preprocess/image/image-item';
 import { STORED_THUMBNAIL_SIDE } from './preprocess/image/thumbnail';
-import { hashImage } from './preprocess/image/work-counts';
 import { STORE_LIMITS } from './store/limits';
 import { analyse, normalizeRows, similarityMatrix, type SimilarityResult } from './similarity/similarity';
 
@@ -72,10 +71,8 @@ export class ClipPipeline {
   /** The decoding limits every image of this pipeline is held to (from the config; see PipelineOptions). */
   readonly decodeLimits: DecodeLimits;
   private readonly embedderOptions: Omit<EmbedderOptions, 'imageSize'>;
-  /** Probes of images seen before, by sha256 (probeImage): as many as the embedding cache holds. */
-  private readonly probes: LruCache<string, ImageProbe>;
-  /** Probes with their crop in flight, by sha256 (probeImage). */
-  private readonly cropping = new Map<string, Promise<{ probe: ProbedImage; crop: PendingCrop }>>();
+  /** Query images' probes (probeImage): remembered as long as the embedding cache could hold them. */
+  private readonly probes: QueryProbes;
 
   private constructor(
     readonly bundle: ModelBundle,
@@ -90,7 +87,7 @@ export class ClipPipeline {
     // One configuration path: the CLI, the server and the indexer all get these from the Config.
     this.decodeLimits = { maxBytes: config.CLIP_MAX_IMAGE_BYTES, maxPixels: config.CLIP_MAX_PIXELS, ...options.decodeLimits };
     this.embedderOptions = { cacheSize: config.CLIP_CACHE_SIZE, maxDelayMs: config.CLIP_BATCH_DELAY_MS, maxQueue: config.CLIP_QUEUE_MAX, ...options.embedder };
-    this.probes = new LruCache(this.embedderOptions.cacheSize ?? config.CLIP_CACHE_SIZE);
+    this.probes = new QueryProbes(pool, this.decodeLimits, this.embedderOptions.cacheSize ?? config.CLIP_CACHE_SIZE);
   }
 
   static async open(options: PipelineOptions): Promise<ClipPipeline> {
@@ -155,47 +152,12 @@ export class ClipPipeline {
 
   /**
    * sha256 and header facts of an image (preprocess/image/probe.ts), the header read on a
-   * preprocessing thread. With the embedding cache on, an image of at most MAIN_THREAD_HASH_BYTES
-   * is hashed here, and one probed before (the cache-hit path) is answered from memory: no trip
-   * to a thread, no second header read. Only successful probes are remembered; they were checked
-   * against this pipeline's limits, which do not change.
-   *
-   * `crop`: the caller will embed the image (PIL's pixels, no orientation). When it has not been
-   * seen (not remembered, or the cache is off), its crop comes back from the same trip
-   * (probeAndCrop): the embedding cache cannot hold it, so the decode is not wasted, and one trip
-   * to a thread replaces two. A large image with the cache on is probed alone (it may be cached:
-   * only its hash would tell, and it is not hashed here).
+   * preprocessing thread, none for an image seen before; `crop`: the caller will embed it (PIL's
+   * pixels, no orientation), so an unseen image's crop comes back from the same trip
+   * (batch/query-probes.ts).
    */
-  async probeImage(bytes: Uint8Array, crop = false): Promise<ImageProbe & { crop?: PendingCrop }> {
-    const memo = this.probes.capacity > 0;
-    const sha256 = memo && bytes.length <= MAIN_THREAD_HASH_BYTES ? hashImage(bytes) : undefined;
-    if (sha256 !== undefined) {
-      const known = this.probes.get(sha256);
-      if (known) return known;
-    }
-    if (!crop || (memo && sha256 === undefined)) {
-      const probe = await this.pool.probe(bytes, this.decodeLimits, sha256);
-      if (sha256 !== undefined) this.remember(probe);
-      return probe;
-    }
-    // Requests sending the same unseen image at once share one trip and one crop (the Embedder
-    // then shares one embedding: whichever request's pixels() it asks first takes the crop).
-    let shared = sha256 === undefined ? undefined : this.cropping.get(sha256);
-    if (!shared) {
-      shared = this.pool.probeAndCrop(bytes, this.bundle.image, this.preprocessMode, this.decodeLimits, sha256).then((p) => ({ probe: p, crop: new PendingCrop(p) }));
-      if (sha256 !== undefined) {
-        const forget = () => this.cropping.delete(sha256);
-        this.cropping.set(sha256, shared);
-        shared.then(forget, forget);
-      }
-    }
-    const { probe, crop: pending } = await shared;
-    if (sha256 !== undefined) this.remember(probe);
-    return { sha256: probe.sha256, width: probe.width, height: probe.height, format: probe.format, mode: probe.mode, crop: pending };
-  }
-
-  private remember(p: ImageProbe): void {
-    this.probes.set(p.sha256, Object.freeze({ sha256: p.sha256, width: p.width, height: p.height, format: p.format, mode: p.mode }));
+  probeImage(bytes: Uint8Array, crop = false): Promise<ImageProbe & { crop?: PendingCrop }> {
+    return this.probes.probe(bytes, crop ? { cfg: this.bundle.image, mode: this.preprocessMode } : undefined);
   }
 
   /** The queries' preprocessing (CLIP_PREPROCESS, or the option). */
@@ -300,37 +262,6 @@ export function defaultPreprocessThreads(cores: number, capacity: BackendCapacit
   if (!capacity) return 1;
   return Math.max(1, cores - capacity.hostThreads - 1);
 }
-
-/**
- * The crop that came back with an image's probe (probeImage), or why decoding failed: taken once,
- * since the backend takes the buffer (transferred to its thread); after that, `take` answers
- * undefined and the caller decodes again (another backend, a later request).
- */
-export class PendingCrop {
-  private result?: Pick<ProbedImage, 'pixels' | 'pixelError'>;
-
-  constructor(result: Pick<ProbedImage, 'pixels' | 'pixelError'>) {
-    this.result = result;
-  }
-
-  /** The pixels, a rejection with the decode's error, or undefined once taken. */
-  take(): Promise<Uint8Array> | undefined {
-    const r = this.result;
-    this.result = undefined;
-    if (!r) return undefined;
-    if (r.pixels) return Promise.resolve(r.pixels);
-    const e = r.pixelError!;
-    return Promise.reject(new ClipqlError(e.code as ErrorCode, e.message, { details: e.details }));
-  }
-}
-
-/**
- * The largest image hashed on the main thread for the probe memo (ClipPipeline.probeImage):
- * sha256 runs at about 1.7 GB/s here (0.04 ms for a 55 KB JPEG, 0.24 ms for 400 KB), about what
- * a trip to a preprocessing thread costs the main thread for a small image; larger images are
- * hashed on the thread, as before, so that a photo's bytes stay off the event loop.
- */
-export const MAIN_THREAD_HASH_BYTES = 256 * 1024;
 
 /** The embedding cache's key of a collection item: its hash, how it was decoded, upright. */
 export function itemKey(item: ImageItem): string {

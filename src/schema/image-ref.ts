@@ -11,7 +11,8 @@ import { ClipqlError, ErrorCode } from '../errors';
 import { decodeBase64Image } from '../input/base64';
 import { fetchImage } from '../input/fetch';
 import type { Limits } from '../input/limits';
-import { itemKey, type ClipPipeline, type PendingCrop } from '../pipeline';
+import type { PendingCrop } from '../batch/query-probes';
+import { itemKey, type ClipPipeline } from '../pipeline';
 import type { ImageItem } from '../preprocess/image/image-item';
 import type { ImageInput } from './inputs';
 
