@@ -24,7 +24,8 @@
  * and after `--requests` requests: the main thread's from /proc/<pid>/task/<pid>/schedstat
  * (nanoseconds), the inference threads' (niceness > 0) and the others' from
  * /proc/<pid>/task/<tid>/stat (10 ms ticks: server.ts cpuSplit). Prints core-ms per request for
- * each round, the medians per server, and one JSON line.
+ * each round, the medians per server (with several servers, each one's main thread also as the
+ * median of its per-round ratios to the first server's), and one JSON line.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -100,12 +101,16 @@ async function main(): Promise<void> {
           log(`round ${r + 1}, server ${i}: main ${round.main.toFixed(3)} + inference ${round.inference.toFixed(2)} + other ${round.other.toFixed(2)} core-ms per request (${round.perSecond.toFixed(1)} requests/s)`);
         }
       }
+      // The machine's load moves a core-ms from round to round: each server's main-thread figure is
+      // also given as a ratio to the first server's in the same round (the median of those).
       const summary = servers.map((_, i) => {
         const m = (k: keyof Round) => median(results[i].map((x) => x[k]));
-        return { server: path.relative(REPO, mains[i]) || mains[i], main: m('main'), inference: m('inference'), other: m('other'), perSecond: m('perSecond'), rounds: results[i] };
+        const mainRatio = median(results[i].map((x, r) => x.main / results[0][r].main));
+        return { server: path.relative(REPO, mains[i]) || mains[i], main: m('main'), inference: m('inference'), other: m('other'), perSecond: m('perSecond'), mainRatio, rounds: results[i] };
       });
       for (const s of summary) {
-        process.stdout.write(`${s.server}: main thread ${s.main.toFixed(3)}, inference ${s.inference.toFixed(2)}, other threads ${s.other.toFixed(2)} core-ms per request (median of ${rounds} rounds of ${requests}); ${s.perSecond.toFixed(1)} requests/s\n`);
+        const ratio = servers.length > 1 ? `; main thread ${s.mainRatio.toFixed(2)} × the first server's (median of per-round ratios)` : '';
+        process.stdout.write(`${s.server}: main thread ${s.main.toFixed(3)}, inference ${s.inference.toFixed(2)}, other threads ${s.other.toFixed(2)} core-ms per request (median of ${rounds} rounds of ${requests}); ${s.perSecond.toFixed(1)} requests/s${ratio}\n`);
       }
       answer({ images: cached ? 'cached' : 'distinct', concurrency, requests, model: modelDir, servers: summary });
     } finally {
