@@ -105,6 +105,10 @@ test('probeAndCrop (inline pool): the crop equals the separate decode; damage pa
   const both = await pool.probeAndCrop(jpeg, cfg, 'exact', DEFAULT_DECODE_LIMITS);
   const alone = await preprocessPixels(jpeg, cfg, { mode: 'exact', limits: DEFAULT_DECODE_LIMITS });
   assert.deepEqual(both.pixels, alone.pixels);
+  // the fast mode too (its header decides whether sharp resizes), on an image it shrinks
+  const large = await patternImage(4, 'jpeg', 400, 300);
+  const fast = await pool.probeAndCrop(large, cfg, 'fast', DEFAULT_DECODE_LIMITS);
+  assert.deepEqual(fast.pixels, (await preprocessPixels(large, cfg, { mode: 'fast', limits: DEFAULT_DECODE_LIMITS })).pixels);
   assert.deepEqual({ sha256: both.sha256, width: both.width, height: both.height, format: both.format, mode: both.mode }, { sha256: sha(jpeg), width: 96, height: 80, format: 'jpeg', mode: 'RGB' });
   const truncated = jpeg.subarray(0, Math.floor(jpeg.length / 2));
   const t = await pool.probeAndCrop(truncated, cfg, 'exact', DEFAULT_DECODE_LIMITS);

@@ -6,7 +6,7 @@
  */
 import { isClipqlError } from '../../errors';
 import type { ImageTransformConfig } from './config';
-import { inspectImage, type DecodeLimits } from './decode';
+import { inspectForDecode, inspectImage, type DecodeLimits } from './decode';
 import { preprocessPixels, type PreprocessMode } from './transform';
 import { hashImage } from './work-counts';
 
@@ -37,9 +37,12 @@ export interface ProbedImage extends ImageProbe {
 }
 
 export async function probeAndCrop(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode | undefined, limits?: Partial<DecodeLimits>, sha256?: string): Promise<ProbedImage> {
-  const probe = await probeImage(bytes, limits, sha256);
+  // One header read for both (the decode takes the probe's inspection).
+  const inspection = await inspectForDecode(bytes, limits);
+  const { width, height, format, mode: pilMode } = inspection.info;
+  const probe = { sha256: sha256 ?? hashImage(bytes), width, height, format, mode: pilMode };
   try {
-    const { pixels } = await preprocessPixels(bytes, cfg, { mode, limits });
+    const { pixels } = await preprocessPixels(bytes, cfg, { mode, limits, inspection });
     return { ...probe, pixels };
   } catch (e) {
     const pixelError = isClipqlError(e) ? { code: e.code, message: e.message, details: e.details } : { code: 'INTERNAL_SERVER_ERROR', message: `preprocessing failed: ${(e as Error).message}` };
