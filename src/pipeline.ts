@@ -154,10 +154,10 @@ export class ClipPipeline {
    * sha256 and header facts of an image (preprocess/image/probe.ts), the header read on a
    * preprocessing thread, none for an image seen before; `crop`: the caller will embed it (PIL's
    * pixels, no orientation), so an unseen image's crop comes back from the same trip
-   * (batch/query-probes.ts).
+   * (batch/query-probes.ts), waiting for a thread no later than `deadline`.
    */
-  probeImage(bytes: Uint8Array, crop = false): Promise<ImageProbe & { crop?: PendingCrop }> {
-    return this.probes.probe(bytes, crop ? { cfg: this.bundle.image, mode: this.preprocessMode } : undefined);
+  probeImage(bytes: Uint8Array, crop = false, deadline?: number): Promise<ImageProbe & { crop?: PendingCrop }> {
+    return this.probes.probe(bytes, crop ? { cfg: this.bundle.image, mode: this.preprocessMode, deadline } : undefined);
   }
 
   /** The queries' preprocessing (CLIP_PREPROCESS, or the option). */

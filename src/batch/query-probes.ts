@@ -35,6 +35,12 @@ export const MAIN_THREAD_HASH_BYTES = 256 * 1024;
 export interface CropSpec {
   readonly cfg: ImageTransformConfig;
   readonly mode: PreprocessMode;
+  /**
+   * The request's deadline: past it, the trip still waiting for a thread is dropped (TIMEOUT).
+   * Not its abort: the trip may be shared by requests sending the same image, and one client
+   * going away must not fail the others (the Embedder's rule, batch/embedder.ts).
+   */
+  readonly deadline?: number;
 }
 
 export class QueryProbes {
@@ -68,7 +74,7 @@ export class QueryProbes {
     // asks for first takes the crop.
     let shared = sha256 === undefined ? undefined : this.cropping.get(sha256);
     if (!shared) {
-      shared = this.pool.probeAndCrop(bytes, crop.cfg, crop.mode, this.limits, sha256).then((p) => ({ probe: p, crop: new PendingCrop(p) }));
+      shared = this.pool.probeAndCrop(bytes, crop.cfg, crop.mode, this.limits, sha256, { deadline: crop.deadline }).then((p) => ({ probe: p, crop: new PendingCrop(p) }));
       if (sha256 !== undefined) {
         const forget = () => this.cropping.delete(sha256);
         this.cropping.set(sha256, shared);

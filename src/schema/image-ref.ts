@@ -50,32 +50,38 @@ export class ImageRef {
 }
 
 /**
- * Reads an ImageInput (exactly one of file, base64 and url) and checks its header. `signal`: the
- * request's, asked for only by a URL fetch (an AbortSignal costs about 20 µs to make and abort).
- * `embed`: the request will embed the image (its crop may then come with the probe).
+ * The request's deadline and signal (a RequestContext): the signal is read only by a URL fetch
+ * (an AbortSignal costs about 20 µs to make and abort).
  */
-export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, limits: Limits, signal: () => AbortSignal, embed = false): Promise<ImageRef> {
-  const bytes = await readImageBytes(input, limits, signal);
+export type RequestCall = { readonly deadline: number; readonly signal: AbortSignal };
+
+/**
+ * Reads an ImageInput (exactly one of file, base64 and url) and checks its header. `embed`: the
+ * request will embed the image (an unseen image's crop then comes with its probe, dropped from
+ * the queue once the request's deadline has passed).
+ */
+export async function readImageInput(input: ImageInput, pipeline: ClipPipeline, limits: Limits, call: RequestCall, embed = false): Promise<ImageRef> {
+  const bytes = await readImageBytes(input, limits, call);
   const upright = input.upright === true;
-  const { sha256, width, height, format, mode, crop } = await pipeline.probeImage(bytes, embed && !upright);
+  const { sha256, width, height, format, mode, crop } = await pipeline.probeImage(bytes, embed && !upright, call.deadline);
   return new ImageRef(bytes, sha256, { width, height, format, mode }, pipeline, undefined, upright, crop);
 }
 
 /** Reads an image to be stored in a collection: one hash, one decode (pipeline.prepareItem). */
-export async function readImageItem(input: ImageInput, pipeline: ClipPipeline, limits: Limits, signal: () => AbortSignal): Promise<ImageRef> {
-  const bytes = await readImageBytes(input, limits, signal);
+export async function readImageItem(input: ImageInput, pipeline: ClipPipeline, limits: Limits, call: RequestCall): Promise<ImageRef> {
+  const bytes = await readImageBytes(input, limits, call);
   const item = await pipeline.prepareItem(bytes);
   return new ImageRef(bytes, item.sha256, { width: item.width, height: item.height, format: item.format, mode: item.mode }, pipeline, item);
 }
 
-async function readImageBytes(input: ImageInput, limits: Limits, signal: () => AbortSignal): Promise<Uint8Array> {
+async function readImageBytes(input: ImageInput, limits: Limits, call: RequestCall): Promise<Uint8Array> {
   const given = [input.file, input.base64, input.url].filter((x) => x !== undefined && x !== null).length;
   if (given !== 1) throw new ClipqlError(ErrorCode.BAD_USER_INPUT, 'give exactly one of file, base64 and url');
   const bytes = input.file
     ? input.file.bytes
     : input.base64 !== undefined && input.base64 !== null
     ? decodeBase64Image(input.base64, limits.maxImageBytes)
-    : await fetchImage(input.url!, { timeoutMs: limits.fetchTimeoutMs, maxBytes: limits.maxImageBytes, maxRedirects: limits.fetchMaxRedirects, allowPrivate: limits.allowPrivateUrls, allowHosts: limits.fetchAllowHosts, signal: signal() });
+    : await fetchImage(input.url!, { timeoutMs: limits.fetchTimeoutMs, maxBytes: limits.maxImageBytes, maxRedirects: limits.fetchMaxRedirects, allowPrivate: limits.allowPrivateUrls, allowHosts: limits.fetchAllowHosts, signal: call.signal });
   if (bytes.length === 0) throw new ClipqlError(ErrorCode.BAD_IMAGE, 'the image is empty (zero bytes)');
   if (bytes.length > limits.maxImageBytes) {
     throw new ClipqlError(ErrorCode.IMAGE_TOO_LARGE, `the image is larger than the limit of ${limits.maxImageBytes} bytes (${bytes.length} bytes)`);

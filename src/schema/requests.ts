@@ -47,10 +47,9 @@ export async function resolveBackend(ctx: RequestContext, name?: string | null):
  */
 export async function readImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images', use: 'embed' | 'facts' | 'store' = 'embed'): Promise<ImageRef[]> {
   ctx.caller?.chargeImages(images.length, argument);
-  const signal = () => ctx.signal;
   return Promise.all(
     images.map((input, i) =>
-      (use === 'store' ? readImageItem(input, ctx.pipeline, ctx.limits, signal) : readImageInput(input, ctx.pipeline, ctx.limits, signal, use === 'embed')).catch((e: unknown) => {
+      (use === 'store' ? readImageItem(input, ctx.pipeline, ctx.limits, ctx) : readImageInput(input, ctx.pipeline, ctx.limits, ctx, use === 'embed')).catch((e: unknown) => {
         throw atArgument(e, images.length === 1 && argument === 'image' ? argument : `${argument}[${i}]`);
       }),
     ),

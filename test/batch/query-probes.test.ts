@@ -22,6 +22,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** A pool that counts its trips and answers fixed facts (and a 3-byte crop). */
 function countingPool(fail = false) {
   const calls = { probe: [] as Array<string | undefined>, probeAndCrop: [] as Array<string | undefined> };
+  const deadlines: Array<number | undefined> = [];
   const facts = (bytes: Uint8Array, sha256?: string): ImageProbe => ({ sha256: sha256 ?? sha(bytes), width: 4, height: 3, format: 'png', mode: 'RGB' });
   const pool = {
     probe: async (bytes: Uint8Array, _limits: unknown, sha256?: string): Promise<ImageProbe> => {
@@ -29,13 +30,14 @@ function countingPool(fail = false) {
       if (fail) throw new ClipqlError(ErrorCode.BAD_IMAGE, 'bad header');
       return facts(bytes, sha256);
     },
-    probeAndCrop: async (bytes: Uint8Array, _cfg: unknown, _mode: unknown, _limits: unknown, sha256?: string): Promise<ProbedImage> => {
+    probeAndCrop: async (bytes: Uint8Array, _cfg: unknown, _mode: unknown, _limits: unknown, sha256?: string, opts?: { deadline?: number }): Promise<ProbedImage> => {
       calls.probeAndCrop.push(sha256);
+      deadlines.push(opts?.deadline);
       await new Promise((r) => setTimeout(r, 5));
       return { ...facts(bytes, sha256), pixels: new Uint8Array([1, 2, 3]) };
     },
   } as unknown as PreprocessPool;
-  return { pool, calls };
+  return { pool, calls, deadlines };
 }
 
 test('cache on: an unseen image makes one trip for its probe and crop; seen again, none', async () => {
@@ -54,13 +56,14 @@ test('cache on: an unseen image makes one trip for its probe and crop; seen agai
   assert.equal(calls.probe.length, 1);
 });
 
-test('cache off: every image makes one combined trip, hashed on the thread', async () => {
-  const { pool, calls } = countingPool();
+test('cache off: every image makes one combined trip, hashed on the thread, under the request\'s deadline', async () => {
+  const { pool, calls, deadlines } = countingPool();
   const probes = new QueryProbes(pool, DEFAULT_DECODE_LIMITS, 0);
   const bytes = new Uint8Array(100).fill(3);
-  await probes.probe(bytes, SPEC);
+  await probes.probe(bytes, { ...SPEC, deadline: 12345 });
   await probes.probe(bytes, SPEC);
   assert.deepEqual(calls, { probe: [], probeAndCrop: [undefined, undefined] });
+  assert.deepEqual(deadlines, [12345, undefined]);
 });
 
 test('cache on, a large image: probed alone (it may be cached), not hashed on the main thread', async () => {
