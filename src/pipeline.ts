@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Backend, BackendCapacity, BackendOptions } from './backends/backend';
 import { defaultRegistry, type BackendRegistry } from './backends/registry';
 import { Embedder, type BatchEvent, type EmbedderOptions } from './batch/embedder';
+import { QueryProbes, type PendingCrop } from './batch/query-probes';
 import type { CallLimits } from './control/cancel';
 import { defaultCacheDir, loadBundle, type ModelBundle } from './bundle/bundle';
 import { familyOf, fingerprintBundle, type ModelIdentity } from './bundle/fingerprint';
@@ -71,6 +72,8 @@ export class ClipPipeline {
   /** The decoding limits every image of this pipeline is held to (from the config; see PipelineOptions). */
   readonly decodeLimits: DecodeLimits;
   private readonly embedderOptions: Omit<EmbedderOptions, 'imageSize'>;
+  /** Query images' probes (probeImage): remembered as long as the embedding cache could hold them. */
+  private readonly probes: QueryProbes;
 
   private constructor(
     readonly bundle: ModelBundle,
@@ -85,6 +88,7 @@ export class ClipPipeline {
     // One configuration path: the CLI, the server and the indexer all get these from the Config.
     this.decodeLimits = { maxBytes: config.CLIP_MAX_IMAGE_BYTES, maxPixels: config.CLIP_MAX_PIXELS, ...options.decodeLimits };
     this.embedderOptions = { cacheSize: config.CLIP_CACHE_SIZE, maxDelayMs: config.CLIP_BATCH_DELAY_MS, maxQueue: config.CLIP_QUEUE_MAX, ...options.embedder };
+    this.probes = new QueryProbes(pool, this.decodeLimits, this.embedderOptions.cacheSize ?? config.CLIP_CACHE_SIZE);
   }
 
   static async open(options: PipelineOptions): Promise<ClipPipeline> {
@@ -133,7 +137,7 @@ export class ClipPipeline {
    * from that queue. `upright`: EXIF orientation applied first (not PIL's Image.open).
    */
   async imagePixels(bytes: Uint8Array, opts?: CallLimits, upright = false): Promise<Uint8Array> {
-    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.options.preprocessMode ?? this.config.CLIP_PREPROCESS, this.decodeLimits, opts, upright);
+    const { pixels } = await this.pool.run(bytes, this.bundle.image, this.preprocessMode, this.decodeLimits, opts, upright);
     return pixels;
   }
 
@@ -147,9 +151,19 @@ export class ClipPipeline {
     return this.pool.stats();
   }
 
-  /** sha256 and header facts of an image (preprocess/image/probe.ts), on a preprocessing thread. */
-  probeImage(bytes: Uint8Array): Promise<ImageProbe> {
-    return this.pool.probe(bytes, this.decodeLimits);
+  /**
+   * sha256 and header facts of an image (preprocess/image/probe.ts), the header read on a
+   * preprocessing thread, none for an image seen before; `crop`: the caller will embed it (PIL's
+   * pixels, no orientation), so an unseen image's crop comes back from the same trip
+   * (batch/query-probes.ts), waiting for a thread no later than `deadline`.
+   */
+  probeImage(bytes: Uint8Array, crop = false, deadline?: number): Promise<ImageProbe & { crop?: PendingCrop }> {
+    return this.probes.probe(bytes, crop ? { cfg: this.bundle.image, mode: this.preprocessMode, deadline } : undefined);
+  }
+
+  /** The queries' preprocessing (CLIP_PREPROCESS, or the option). */
+  private get preprocessMode(): 'exact' | 'fast' {
+    return this.options.preprocessMode ?? this.config.CLIP_PREPROCESS;
   }
 
   /**

@@ -63,6 +63,14 @@ export function loadConfig(): ParsedConfig {
   return parseConfig(process.env);
 }
 
+/**
+ * Makes NODE_ENV's default (production) the process's own when it is unset, for the libraries
+ * that read it themselves when they load (graphql-js: see node-env.ts). A set value is kept.
+ */
+export function defaultNodeEnv(): void {
+  process.env.NODE_ENV ??= SETTINGS.NODE_ENV.default;
+}
+
 /** Constraints between settings, each message naming the variables involved. */
 function crossChecks(c: Config): string[] {
   const out: string[] = [];

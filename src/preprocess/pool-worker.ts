@@ -9,7 +9,7 @@ port.on('message', async (t: PreprocessTask) => {
   try {
     const result = await runTask(t);
     reply = { id: t.id, ok: true, result };
-    port.postMessage(reply, 'pixels' in result ? [result.pixels.buffer as ArrayBuffer] : []);
+    port.postMessage(reply, 'pixels' in result && result.pixels ? [result.pixels.buffer as ArrayBuffer] : []);
     return;
   } catch (e) {
     reply = isClipqlError(e)

@@ -17,12 +17,13 @@ import { ClipqlError, ErrorCode } from '../errors';
 import type { DecodeLimits } from './image/decode';
 import type { ImageTransformConfig } from './image/config';
 import { prepareImageItem, type ImageItem, type ImageItemOptions } from './image/image-item';
-import { probeImage, type ImageProbe } from './image/probe';
+import { probeAndCrop, probeImage, type ImageProbe, type ProbedImage } from './image/probe';
 import { preprocessPixels, type PreprocessMode, type PreprocessedPixels } from './image/transform';
 
 /**
- * 'pixels': the RGB crop; 'probe': the content hash and header facts (cfg and mode unused);
- * 'item': everything a stored item needs from one decode (image-item.ts; `item` its options).
+ * 'pixels': the RGB crop; 'probe': the content hash and header facts, and with `cfg` the crop
+ * too (probeAndCrop); 'item': everything a stored item needs from one decode (image-item.ts;
+ * `item` its options).
  */
 export interface PreprocessTask {
   readonly id: number;
@@ -34,9 +35,11 @@ export interface PreprocessTask {
   readonly item?: ImageItemOptions;
   /** 'pixels': apply EXIF orientation first. */
   readonly orient?: boolean;
+  /** 'probe': the bytes' hash, when the caller has it. */
+  readonly sha256?: string;
 }
 
-type Result = PreprocessedPixels | ImageProbe | ImageItem;
+type Result = PreprocessedPixels | ProbedImage | ImageItem;
 
 export type PreprocessReply =
   | { readonly id: number; readonly ok: true; readonly result: Result }
@@ -141,10 +144,20 @@ export class PreprocessPool {
    * sharp's metadata call (which captures a stack trace each time) cost about half a millisecond
    * of the main thread per image, which a GPU serving a thousand images a second cannot spare.
    */
-  probe(bytes: Uint8Array, limits?: Partial<DecodeLimits>): Promise<ImageProbe> {
-    const task = { kind: 'probe' as const, bytes, limits };
+  probe(bytes: Uint8Array, limits?: Partial<DecodeLimits>, sha256?: string): Promise<ImageProbe> {
+    const task = { kind: 'probe' as const, bytes, limits, sha256 };
     if (!this.probeGate || this.closed) return this.dispatch(task) as Promise<ImageProbe>;
     return this.probeGate.run(() => this.dispatch(task)) as Promise<ImageProbe>;
+  }
+
+  /**
+   * A probe and the crop in one trip (image/probe.ts probeAndCrop): one message, one copy of the
+   * bytes, one wake-up of a thread instead of two. Decode work: the admission of `run`.
+   */
+  probeAndCrop(bytes: Uint8Array, cfg: ImageTransformConfig, mode: PreprocessMode, limits?: Partial<DecodeLimits>, sha256?: string, opts?: CallLimits): Promise<ProbedImage> {
+    const task = { kind: 'probe' as const, bytes, cfg, mode, limits, sha256 };
+    if (!this.gate || this.closed) return this.dispatch(task) as Promise<ProbedImage>;
+    return this.gate.run(() => this.dispatch(task), opts) as Promise<ProbedImage>;
   }
 
   /** Tasks waiting for a thread, tasks on the threads, and tasks refused so far (metrics). */
@@ -179,7 +192,7 @@ export class PreprocessPool {
 
 /** One task's work, on whichever thread runs it (pool-worker.ts, or inline). */
 export function runTask(t: Omit<PreprocessTask, 'id'>): Promise<Result> {
-  if (t.kind === 'probe') return probeImage(t.bytes, t.limits);
+  if (t.kind === 'probe') return t.cfg ? probeAndCrop(t.bytes, t.cfg, t.mode, t.limits, t.sha256) : probeImage(t.bytes, t.limits, t.sha256);
   if (t.kind === 'item') return prepareImageItem(t.bytes, t.cfg!, { ...t.item!, limits: t.limits ?? t.item!.limits });
   return preprocessPixels(t.bytes, t.cfg!, { mode: t.mode, limits: t.limits, orient: t.orient });
 }

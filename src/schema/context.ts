@@ -78,19 +78,16 @@ function modelContext(
   const { deadline } = opts;
   const images = new Map<string, DataLoader<ImageRef, Float32Array, string>>();
   const texts = new Map<string, DataLoader<string, Float32Array, string>>();
-  return {
+  return Object.assign(new LazySignal(opts), {
     model,
     pipeline,
     models,
     forModel,
     limits,
     deadline,
-    get signal() {
-      return opts.signal;
-    },
     caller,
     store,
-    imageLoader(backend) {
+    imageLoader(backend: string) {
       let l = images.get(backend);
       if (!l) {
         l = new DataLoader<ImageRef, Float32Array, string>(
@@ -106,7 +103,7 @@ function modelContext(
       }
       return l;
     },
-    textLoader(backend) {
+    textLoader(backend: string) {
       let l = texts.get(backend);
       if (!l) {
         l = new DataLoader<string, Float32Array, string>(async (captions) => {
@@ -127,5 +124,19 @@ function modelContext(
       }
       return l;
     },
-  };
+  });
+}
+
+/**
+ * A context's `signal`, a getter on the prototype: Apollo copies the context's own properties
+ * into a new object for each operation (Object.assign, which calls an own getter), and an own
+ * getter would make the request's AbortSignal there, for every request (about 20 µs with its
+ * abort, server/http-io.ts); the copy keeps the prototype, so the signal is made on first use.
+ */
+class LazySignal {
+  constructor(private readonly signalSource: { readonly signal: AbortSignal }) {}
+
+  get signal(): AbortSignal {
+    return this.signalSource.signal;
+  }
 }

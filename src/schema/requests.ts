@@ -2,6 +2,7 @@
  * Shared steps of the query resolvers: checking list sizes, reading images, loading embeddings
  * through the request's DataLoaders, with errors that name the argument they came from.
  */
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { ClipqlError, ErrorCode } from '../errors';
 import { scoresOf } from '../pipeline';
 import type { RequestContext } from './context';
@@ -39,15 +40,16 @@ export async function resolveBackend(ctx: RequestContext, name?: string | null):
 
 /**
  * Reads a request's images; with API keys on, they are charged to the caller's images per minute
- * first. `store`: images to be stored in a collection (readImageItem: upright, decoded once with
- * their thumbnail), else query images (readImageInput: PIL's pixels, decoded only if not cached).
+ * first. `use`: 'store', images to be stored in a collection (readImageItem: upright, decoded
+ * once with their thumbnail); else query images (readImageInput: PIL's pixels, decoded only if
+ * not cached), 'embed' when the request embeds them (an unseen image's crop comes with its
+ * probe), 'facts' when it only reads their hash and header.
  */
-export async function readImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images', store = false): Promise<ImageRef[]> {
+export async function readImages(images: readonly ImageInput[], ctx: RequestContext, argument = 'images', use: 'embed' | 'facts' | 'store' = 'embed'): Promise<ImageRef[]> {
   ctx.caller?.chargeImages(images.length, argument);
-  const read = store ? readImageItem : readImageInput;
   return Promise.all(
     images.map((input, i) =>
-      read(input, ctx.pipeline, ctx.limits, ctx.signal).catch((e: unknown) => {
+      (use === 'store' ? readImageItem(input, ctx.pipeline, ctx.limits, ctx) : readImageInput(input, ctx.pipeline, ctx.limits, ctx, use === 'embed')).catch((e: unknown) => {
         throw atArgument(e, images.length === 1 && argument === 'image' ? argument : `${argument}[${i}]`);
       }),
     ),
@@ -62,6 +64,20 @@ export async function imageEmbeddings(refs: readonly ImageRef[], ctx: RequestCon
 export async function textEmbeddings(texts: readonly string[], ctx: RequestContext, backend: string, argument = 'captions'): Promise<Float32Array[]> {
   const loader = ctx.textLoader(backend);
   return Promise.all(texts.map((t, i) => loader.load(t).catch((e: unknown) => { throw atArgument(e, `${argument}[${i}]`); })));
+}
+
+/** True when the field being resolved selects `name` among its subfields (through fragments too). */
+export function selects(info: GraphQLResolveInfo, name: string): boolean {
+  const seen = new Set<string>();
+  const within = (set: SelectionSetNode | undefined): boolean =>
+    (set?.selections ?? []).some((s) => {
+      if (s.kind === Kind.FIELD) return s.name.value === name;
+      if (s.kind === Kind.INLINE_FRAGMENT) return within(s.selectionSet);
+      if (seen.has(s.name.value)) return false;
+      seen.add(s.name.value);
+      return within(info.fragments[s.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((n) => within(n.selectionSet));
 }
 
 export { scoresOf };

@@ -66,9 +66,11 @@ export function backendView(backend: Backend, isDefault: boolean, healthy = true
 export function embeddingView(raw: Float32Array, normalize: boolean): number[] {
   if (!normalize) return Array.from(raw);
   let s = 0;
-  for (const v of raw) s += v * v;
+  for (let i = 0; i < raw.length; i++) s += raw[i] * raw[i];
   const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-  return Array.from(raw, (v) => Math.fround(v * inv));
+  const out = new Array<number>(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = Math.fround(raw[i] * inv);
+  return out;
 }
 
 /**

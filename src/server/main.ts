@@ -8,6 +8,7 @@
  * See README "Configuration" for every variable (config/settings.ts); a bad value exits with status
  * 2 before anything starts. SIGTERM/SIGINT drain and stop; SIGHUP reloads CLIP_API_KEYS_FILE.
  */
+import '../config/node-env'; // first: before graphql-js reads NODE_ENV
 import { loadConfig } from '../config/config';
 import { ClipqlError, ErrorCode } from '../errors';
 import { createLogger } from './log';

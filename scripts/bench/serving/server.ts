@@ -73,9 +73,13 @@ function running(child: ChildProcess, port: number, loop: (url: string) => Promi
   };
 }
 
-/** clipql with the given environment on top of the bench's (CLIP_MODEL, PORT and HOST are set here). */
-export async function startClipql(modelDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  const child = spawn(process.execPath, [path.join(DIST, 'src', 'server', 'main.js')], {
+/**
+ * clipql with the given environment on top of the bench's (CLIP_MODEL, PORT and HOST are set
+ * here). `o.nodeArgs` go to node before the script (--cpu-prof, which NODE_OPTIONS refuses);
+ * `o.main`: another build's dist/src/server/main.js (a side-by-side comparison), else this one's.
+ */
+export async function startClipql(modelDir: string, env: Record<string, string> = {}, o: { nodeArgs?: string[]; main?: string } = {}): Promise<RunningServer> {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.main ?? path.join(DIST, 'src', 'server', 'main.js')], {
     cwd: REPO,
     env: { ...process.env, LOG_LEVEL: 'info', ...env, CLIP_MODEL: modelDir, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -79,7 +79,8 @@ const SHARP_FORMAT: Record<Exclude<AcceptedFormat, 'heic'>, string> = { jpeg: 'j
 /** HEIC's facts: libheif's, not libvips' (heic.ts); PIL does not open HEIC, so there is no PIL mode to match. */
 const HEIC_PLAN: Plan = { mode: 'RGB', layout: 'RGB', request: { depth: 'uchar' } };
 
-interface Inspection {
+/** Checks 1 to 3 done, and how to decode (inspectForDecode): handed to decodeImage, it is not done again. */
+export interface Inspection {
   readonly info: ImageInfo;
   readonly plan: Plan;
   readonly gif?: GifHeader;
@@ -89,6 +90,11 @@ interface Inspection {
 /** Checks 1 to 3: format, byte and pixel limits, PIL's mode. Decodes no pixel. */
 export async function inspectImage(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}): Promise<ImageInfo> {
   return (await inspect(bytes, limits)).info;
+}
+
+/** inspectImage's checks, kept for decodeImage (`options.inspection`) of the same bytes under the same limits. */
+export function inspectForDecode(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}): Promise<Inspection> {
+  return inspect(bytes, limits);
 }
 
 async function inspect(bytes: Uint8Array, limits: Partial<DecodeLimits>): Promise<Inspection> {
@@ -150,6 +156,8 @@ export interface DecodeOptions {
    * is decoded to instead (shrink-on-load, sharp.ts RawOptions.reduceTo). Not for GIF.
    */
   readonly reduceTo?: (width: number, height: number, info: ImageInfo) => { width: number; height: number } | undefined;
+  /** inspectForDecode's result for these bytes and limits: the header is not read again. */
+  readonly inspection?: Inspection;
 }
 
 /**
@@ -158,7 +166,7 @@ export interface DecodeOptions {
  * then dropped when it was applied.
  */
 export async function decodeImage(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}, options: DecodeOptions = {}): Promise<DecodedImage> {
-  const { info, plan, gif, maxPixels } = await inspect(bytes, limits);
+  const { info, plan, gif, maxPixels } = options.inspection ?? (await inspect(bytes, limits));
   const zero = plan.zero ?? new Uint8Array(CHANNELS[plan.layout]);
   if (info.format === 'heic') {
     const heic = await openHeic(bytes, maxPixels);

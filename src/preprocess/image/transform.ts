@@ -28,7 +28,7 @@
  */
 import { ClipqlError, ErrorCode } from '../../errors';
 import type { ImageTransformConfig } from './config';
-import { decodeError, decodeImage, DEFAULT_DECODE_LIMITS, inspectImage, type DecodedImage, type DecodeLimits, type PixelLayout } from './decode';
+import { decodeError, decodeImage, DEFAULT_DECODE_LIMITS, inspectImage, type DecodedImage, type DecodeLimits, type Inspection, type PixelLayout } from './decode';
 import { nearestWindow, reduceBox, resampleWindow, Resampling, type RasterU8, type Window } from './resample';
 import { fastResize } from './sharp';
 import { toTensor } from './tensor';
@@ -235,12 +235,14 @@ export interface PreprocessOptions {
   readonly limits?: Partial<DecodeLimits>;
   /** Apply EXIF orientation first (a request's ImageInput.upright); PIL's Image.open does not. */
   readonly orient?: boolean;
+  /** The header already read for these bytes and limits (decode.ts inspectForDecode). */
+  readonly inspection?: Inspection;
 }
 
 /** Bytes → the model's RGB crop. Throws ClipqlError (BAD_IMAGE, UNSUPPORTED_FORMAT, IMAGE_TOO_LARGE). */
 export async function preprocessPixels(bytes: Uint8Array, cfg: ImageTransformConfig, opts: PreprocessOptions = {}): Promise<PreprocessedPixels> {
   if (opts.mode === 'fast') {
-    const info = await inspectImage(bytes, opts.limits);
+    const info = opts.inspection?.info ?? (await inspectImage(bytes, opts.limits));
     const { size } = cropGeometry(info.width, info.height, cfg);
     // libvips only where it pays (a large downscale: JPEG shrink-on-load, no full-size decode)
     // and where its colour handling is PIL's (8-bit L, LA, RGB, RGBA); its upscaling is far from
@@ -253,7 +255,7 @@ export async function preprocessPixels(bytes: Uint8Array, cfg: ImageTransformCon
       return { pixels: rgb, width: info.width, height: info.height, format: info.format, mode: info.mode };
     }
   }
-  const img = await decodeImage(bytes, opts.limits, { orient: opts.orient });
+  const img = await decodeImage(bytes, opts.limits, { orient: opts.orient, inspection: opts.inspection });
   return { pixels: resizeAndCrop(img, cfg, opts.mode), width: img.width, height: img.height, format: img.format, mode: img.mode };
 }
 

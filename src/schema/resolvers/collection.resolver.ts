@@ -75,7 +75,7 @@ export class CollectionResolver {
     const c = await store.collection(collection);
     if (!c) throw new ClipqlError(ErrorCode.COLLECTION_NOT_FOUND, `collection: there is no collection named "${collection}"`, { details: { argument: 'collection' } });
     if (bindingOf(c, model) === 'other') throw modelMismatch(collection, c, model);
-    const refs = await readImages(images, ctx, 'images', true);
+    const refs = await readImages(images, ctx, 'images', 'store');
     const embeddings = await imageEmbeddings(refs, ctx, backend);
     await store.upsert(
       collection,

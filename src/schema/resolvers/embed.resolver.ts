@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { Arg, Ctx, FieldResolver, Float, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, Float, Info, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../context';
 import { ImageInput } from '../inputs';
-import { checkCaptions, checkImages, MODEL_ARGUMENT, readImages, resolveBackend } from '../requests';
+import { checkCaptions, checkImages, MODEL_ARGUMENT, readImages, resolveBackend, selects } from '../requests';
 import { Caption, Image } from '../types';
 import { captionView, embeddingView, imageView } from '../views';
 
@@ -14,11 +15,12 @@ export class ImageResolver {
     @Arg('backend', () => String, { nullable: true }) backendName: string | null,
     @Arg('model', () => String, { nullable: true, description: MODEL_ARGUMENT }) modelName: string | null,
     @Ctx() request: RequestContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Image[]> {
     const ctx = request.forModel(modelName);
     checkImages(images, ctx);
     const backend = await resolveBackend(ctx, backendName);
-    const refs = await readImages(images, ctx);
+    const refs = await readImages(images, ctx, 'images', selects(info, 'embedding') ? 'embed' : 'facts');
     return refs.map((r, i) => imageView(r, i, backend, ctx.model.name));
   }
 
