@@ -53,6 +53,33 @@ describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', (
     assert.equal(info.details.threadsPerWorker, 1);
   });
 
+  // On these workers (one more worker start would cost seconds of CPU): the normalisation is per worker.
+  describe('uint8 transport: the worker normalises on its device to exactly toTensor\'s values', () => {
+    test('the eight notebook images (PIL-exact crops) and random crops: the float32 tensors are byte-identical', async () => {
+      const cfg = bundle.image;
+      const s = bundle.imageSize;
+      const notebookCrops = await Promise.all(notebook().map(async (item) => (await preprocessPixels(readFileSync(item.path), cfg)).pixels));
+      const batch: ImageBatch = { pixels: [...notebookCrops, ...crops(4, 5).pixels], size: s };
+      const expected = batch.pixels.map((p) => toTensor(p, cfg));
+      const got = await b.normalise({ pixels: batch.pixels.map((p) => p.slice()), size: s });
+      assert.equal(got.count, batch.pixels.length);
+      assert.equal(got.dim, 3 * s * s);
+      expected.forEach((want, i) => {
+        const row = got.data.subarray(i * got.dim, (i + 1) * got.dim);
+        const a = new Uint8Array(row.buffer, row.byteOffset, row.byteLength);
+        const e = new Uint8Array(want.buffer, want.byteOffset, want.byteLength);
+        const first = a.findIndex((v, k) => v !== e[k]);
+        assert.equal(first, -1, `image ${i}: first differing byte ${first} (value ${Math.floor(first / 4)}: worker ${row[Math.floor(first / 4)]}, toTensor ${want[Math.floor(first / 4)]})`);
+      });
+      // The random crops cover every byte value in every channel, so the whole table was checked.
+      for (let c = 0; c < 3; c++) {
+        const seen = new Set<number>();
+        for (const p of batch.pixels.slice(8)) for (let i = c; i < p.length; i += 3) seen.add(p[i]);
+        assert.equal(seen.size, 256, `channel ${c}: every byte value appears`);
+      }
+    });
+  });
+
   test('concurrent batches run on both workers at once, and each worker reads the next batch while it computes', async () => {
     const before = b.trace().length;
     await Promise.all(Array.from({ length: 8 }, (_, i) => b.encodeImages(crops(4, 100 + i))));
@@ -99,38 +126,5 @@ describe('two CPU workers (CLIP_TORCH_DEVICES=cpu,cpu, CLIP_TORCH_THREADS=1)', (
     await waitFor('the victim restarted', () => b.describe().details['worker0.state'] === 'ready' && b.describe().details['worker0.restarts'] === 1);
     assert.notEqual(Number(b.describe().details['worker0.pid']), victim);
     await b.encodeImages(crops(16, 7)); // both serve again
-  });
-});
-
-describe('uint8 transport: the worker normalises on its device to exactly toTensor\'s values', () => {
-  let b: TorchBackend;
-  before(async () => {
-    b = new TorchBackend({ bundle, config: parseConfig({ ...CPU2, CLIP_TORCH_DEVICES: 'cpu' }).config });
-    await b.init();
-  });
-  after(() => b.dispose());
-
-  test('the eight notebook images (PIL-exact crops) and random crops: the float32 tensors are byte-identical', async () => {
-    const cfg = bundle.image;
-    const s = bundle.imageSize;
-    const notebookCrops = await Promise.all(notebook().map(async (item) => (await preprocessPixels(readFileSync(item.path), cfg)).pixels));
-    const batch: ImageBatch = { pixels: [...notebookCrops, ...crops(4, 5).pixels], size: s };
-    const expected = batch.pixels.map((p) => toTensor(p, cfg));
-    const got = await b.normalise({ pixels: batch.pixels.map((p) => p.slice()), size: s });
-    assert.equal(got.count, batch.pixels.length);
-    assert.equal(got.dim, 3 * s * s);
-    expected.forEach((want, i) => {
-      const row = got.data.subarray(i * got.dim, (i + 1) * got.dim);
-      const a = new Uint8Array(row.buffer, row.byteOffset, row.byteLength);
-      const e = new Uint8Array(want.buffer, want.byteOffset, want.byteLength);
-      const first = a.findIndex((v, k) => v !== e[k]);
-      assert.equal(first, -1, `image ${i}: first differing byte ${first} (value ${Math.floor(first / 4)}: worker ${row[Math.floor(first / 4)]}, toTensor ${want[Math.floor(first / 4)]})`);
-    });
-    // The random crops cover every byte value in every channel, so the whole table was checked.
-    for (let c = 0; c < 3; c++) {
-      const seen = new Set<number>();
-      for (const p of batch.pixels.slice(8)) for (let i = c; i < p.length; i += 3) seen.add(p[i]);
-      assert.equal(seen.size, 256, `channel ${c}: every byte value appears`);
-    }
   });
 });

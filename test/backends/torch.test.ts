@@ -8,17 +8,18 @@ import { parseConfig } from '../../src/config/config';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Backend, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../../src/backends/backend';
-import { defaultRegistry } from '../../src/backends/registry';
+import { defaultRegistry, type BackendRegistry } from '../../src/backends/registry';
 import { TorchBackend } from '../../src/backends/torch/torch-backend';
 import { loadBundle, type ModelBundle } from '../../src/bundle/bundle';
 import { ClipqlError, ErrorCode } from '../../src/errors';
 import { TINY_MODEL_DIR, defaultBpeVocab } from '../../src/paths';
+import { cachedFixture } from '../helpers/fixture-cache';
 import { venvPython } from '../helpers/python';
 import { CPU_ENV, TOKEN_ROWS, randomCrops, rejection, tokenBatch, torchBackend as makeTorchBackend } from '../helpers/torch';
 
@@ -55,11 +56,35 @@ print(nd, nh)
 let bundle: ModelBundle;
 let tmp: string;
 
+/**
+ * The default registry's backends on the CPU, started once for the file: each torch worker costs
+ * seconds of CPU, and the plain one is the comparison of several suites below.
+ */
+let reg: BackendRegistry;
+let onnx: Backend;
+let torch: Backend;
+
 before(async () => {
   bundle = await loadBundle(TINY_MODEL_DIR, { bpeVocab: defaultBpeVocab() });
   tmp = mkdtempSync(path.join(os.tmpdir(), 'clipql-torch-test-'));
+  reg = defaultRegistry({ bundle, config: parseConfig(CPU_ENV).config });
+  [onnx, torch] = await Promise.all([reg.get('onnx'), reg.get('torch')]);
 });
-after(() => rmSync(tmp, { recursive: true, force: true }));
+after(async () => {
+  await reg?.disposeAll();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/**
+ * python -c SCRIPT <the tiny model.pt> DIR/model.pt, its stdout in DIR/stdout.txt: a checkpoint
+ * derived from the committed one, made once per content of both (../helpers/fixture-cache.ts).
+ */
+const derived = (name: string, script: string) =>
+  cachedFixture(`torch-${name}`, { pythons: [PYTHON], files: [bundle.files.torch!], args: [script] }, async (dir) => {
+    mkdirSync(dir);
+    const { stdout } = await run(PYTHON, ['-c', script, bundle.files.torch!, path.join(dir, 'model.pt')]);
+    writeFileSync(path.join(dir, 'stdout.txt'), stdout);
+  });
 
 const torchBackend = (env: Record<string, string> = {}, b: ModelBundle = bundle) => makeTorchBackend(b, env);
 const images = (count: number, seed = 1): ImageBatch => randomCrops(bundle.imageSize, count, seed);
@@ -86,17 +111,6 @@ function similarity(txt: Embeddings, img: Embeddings): number[][] {
 const argmax = (r: number[]) => r.indexOf(Math.max(...r));
 
 describe('torch on the CPU against onnx on the CPU', () => {
-  const registry = () => defaultRegistry({ bundle, config: parseConfig(CPU_ENV).config });
-  let reg: ReturnType<typeof registry>;
-  let onnx: Backend;
-  let torch: Backend;
-
-  before(async () => {
-    reg = registry();
-    [onnx, torch] = await Promise.all([reg.get('onnx'), reg.get('torch')]);
-  });
-  after(() => reg.disposeAll());
-
   test('every embedding has cosine >= 0.9999; similarities within 1e-4; every best match equal', async () => {
     const [oi, ti, ot, tt] = [await onnx.encodeImages(images(8)), await torch.encodeImages(images(8)), await onnx.encodeTexts(texts()), await torch.encodeTexts(texts())];
     for (const [what, a, b] of [['image', oi, ti], ['text', ot, tt]] as const) {
@@ -131,14 +145,13 @@ describe('torch on the CPU against onnx on the CPU', () => {
     assert.equal(info.details['worker0.restarts'], 0);
   });
 
-  /** Made once (a Python start-up with torch) for both implementations. */
+  /** Made once for both implementations (and for later runs: a Python start-up with torch). */
   let made: Promise<{ quirky: string; devices: number; casts: number }> | undefined;
   const openaiStyle = () =>
     (made ??= (async () => {
-      const quirky = path.join(tmp, 'openai-style.pt');
-      const { stdout } = await run(PYTHON, ['-c', OPENAI_STYLE_SCRIPT, bundle.files.torch!, quirky]);
-      const [devices, casts] = stdout.trim().split(/\s+/).map(Number);
-      return { quirky, devices, casts };
+      const dir = await derived('openai-style', OPENAI_STYLE_SCRIPT);
+      const [devices, casts] = readFileSync(path.join(dir, 'stdout.txt'), 'utf8').trim().split(/\s+/).map(Number);
+      return { quirky: path.join(dir, 'model.pt'), devices, casts };
     })());
 
   for (const impl of ['eager', 'torchscript'] as const)
@@ -196,15 +209,15 @@ print(sorted(m.state_dict())[0])
 
 describe('a TorchScript file whose weights the eager model cannot read', () => {
   test('is served through its own graphs, says so, and answers as the bundle does', async () => {
-    const renamed = path.join(tmp, 'renamed.pt');
-    const { stdout } = await run(PYTHON, ['-c', RENAMED_SCRIPT, bundle.files.torch!, renamed]);
-    assert.match(stdout, /^clip\./, 'the parameter names are not OpenAI\'s');
+    const dir = await derived('renamed', RENAMED_SCRIPT);
+    const renamed = path.join(dir, 'model.pt');
+    assert.match(readFileSync(path.join(dir, 'stdout.txt'), 'utf8'), /^clip\./, 'the parameter names are not OpenAI\'s');
     const logged: string[] = [];
     const log = { info: () => undefined, warn: (_o: unknown, msg: string) => logged.push(msg), error: () => undefined, debug: () => undefined };
     const fallback = new TorchBackend({ bundle, config: parseConfig({ ...CPU_ENV, CLIP_TORCH_MODEL: renamed }).config, log: log as never });
-    const plain = torchBackend();
+    const plain = torch; // the registry's, as torchBackend() would make it
     try {
-      await Promise.all([fallback.init(), plain.init()]);
+      await fallback.init();
       const info = fallback.describe();
       assert.equal(info.details.impl, 'torchscript', 'CLIP_TORCH_IMPL=eager fell back to the graphs');
       assert.match(String(info.details['worker0.notes']), /the eager model cannot read its weights \(not a CLIP ViT state dict: no visual\.proj.*serving the file's own TorchScript graphs/);
@@ -216,7 +229,7 @@ describe('a TorchScript file whose weights the eager model cannot read', () => {
         rows(a).forEach((r, i) => r.forEach((v, j) => assert.ok(Math.abs(v - rows(b)[i][j]) <= 1e-5, `row ${i}[${j}]: ${v} vs ${rows(b)[i][j]}`)));
       }
     } finally {
-      await Promise.all([fallback.dispose(), plain.dispose()]);
+      await fallback.dispose();
     }
   });
 });

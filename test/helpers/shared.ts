@@ -31,4 +31,9 @@ export function notebook(): NotebookItem[] {
   return Object.entries(captions).map(([file, caption]) => ({ file, path: sharedFile('images', 'notebook', file), caption }));
 }
 
+/** captions.json and the eight images: every notebook file a generator reads. */
+export function notebookFiles(): string[] {
+  return [sharedFile('images', 'notebook', 'captions.json'), ...notebook().map((it) => it.path)];
+}
+
 export const TINY_REFERENCE_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'tiny-clip-336');

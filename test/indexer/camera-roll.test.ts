@@ -15,8 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -27,6 +26,7 @@ import { imageWorkCounts } from '../../src/preprocess/image/work-counts';
 import { PgliteDriver } from '../../src/store/pglite-driver';
 import { CollectionStore } from '../../src/store/store';
 import { runIndex } from '../helpers/index-run';
+import { cachedFixtureSync } from '../helpers/fixture-cache';
 import { freshPgliteDir } from '../helpers/pglite';
 import { DEBIAN_PYTHON } from '../helpers/python';
 import { BPE_VOCAB } from '../helpers/shared';
@@ -44,8 +44,13 @@ const setEnv = (k: string, v: string) => {
 };
 
 before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'clipql-roll-'));
-  files = (JSON.parse(execFileSync(DEBIAN_PYTHON, [path.join(REPO_ROOT, 'test', 'reference', 'camera_roll.py'), dir], { encoding: 'utf8' })) as { files: string[] }).files;
+  // Made once per content of the script and of the tools it runs (../helpers/fixture-cache.ts); read-only here.
+  const tools = ['jpegtran', 'heif-enc'].map((t) => realpathSync(execFileSync('which', [t], { encoding: 'utf8' }).trim()));
+  dir = cachedFixtureSync('camera-roll', { pythons: [DEBIAN_PYTHON], files: tools }, (tmp) => {
+    mkdirSync(tmp);
+    writeFileSync(path.join(tmp, 'files.json'), execFileSync(DEBIAN_PYTHON, [path.join(REPO_ROOT, 'test', 'reference', 'camera_roll.py'), tmp], { encoding: 'utf8' }));
+  });
+  files = (JSON.parse(readFileSync(path.join(dir, 'files.json'), 'utf8')) as { files: string[] }).files;
   store = await freshPgliteDir('clipql-roll-store-');
   setEnv('CLIP_VOCAB', BPE_VOCAB());
   setEnv('CLIP_PREPROCESS_THREADS', '0'); // on this thread, where the work is counted
@@ -53,7 +58,6 @@ before(async () => {
 after(() => {
   for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
   else process.env[k] = v;
-  rmSync(dir, { recursive: true, force: true });
   rmSync(store, { recursive: true, force: true });
 });
 

@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
+import { cachedFixture } from '../helpers/fixture-cache';
 import { venvPython } from '../helpers/python';
 import { BPE_VOCAB } from '../helpers/shared';
 
@@ -85,13 +86,13 @@ torch.save({"state_dict": torch.jit.load(sys.argv[1], map_location="cpu").state_
 `;
 
 describe('models/export.py', { concurrency: 2 }, () => {
-  const sources = tmp();
-  const sdFile = path.join(sources, 'weights.pth');
-  let prepared: Promise<void> | undefined;
+  // Made once per content of the tiny model and the script (../helpers/fixture-cache.ts); read-only here.
   const prepare = () =>
-    (prepared ??= run(PYTHON, ['-c', TO_STATE_DICT, TINY_PT, sdFile]).then((r) => {
+    cachedFixture('tiny-state-dict', { pythons: [PYTHON], files: [TINY_PT], args: [TO_STATE_DICT] }, async (dir) => {
+      mkdirSync(dir);
+      const r = await run(PYTHON, ['-c', TO_STATE_DICT, TINY_PT, path.join(dir, 'weights.pth')]);
       assert.equal(r.code, 0, r.stderr);
-    }));
+    }).then((dir) => path.join(dir, 'weights.pth'));
 
   test('converts the tiny TorchScript model; the check passes; the bundle matches the committed one', async () => {
     const out = path.join(tmp(), 'tiny-export');
@@ -131,7 +132,7 @@ describe('models/export.py', { concurrency: 2 }, () => {
   });
 
   test('a state_dict (torch.save) with --config, through npm run models -- export', async () => {
-    await prepare();
+    const sdFile = await prepare();
     const out = path.join(tmp(), 'from-state-dict');
     // Through `npm run models -- export`, which runs export.py under the project's Python.
     const r = await run(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'download', 'cli.js'), 'export', sdFile, '--out', out, '--config', path.join(TINY_MODEL_DIR, 'config.json'), '--no-torch', '--check-images', '1']);

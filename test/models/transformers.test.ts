@@ -20,16 +20,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../src/paths';
+import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
 import { ClipPipeline } from '../../src/pipeline';
+import { cachedFixture, filesIn } from '../helpers/fixture-cache';
 import { venvPython } from '../helpers/python';
 import { assertClose, cosine, tinyReference } from '../helpers/reference';
-import { BPE_VOCAB, SHARED, notebook } from '../helpers/shared';
+import { BPE_VOCAB, SHARED, TINY_REFERENCE_DIR, notebook, notebookFiles } from '../helpers/shared';
 
 const run = promisify(execFile);
 const COSINE = 0.99999;
@@ -66,12 +67,31 @@ let summary: { torch: string; transformers: string; tiny_as_hf: { image: number;
 const images = () => notebook().map((it) => readFileSync(it.path));
 const captions = () => notebook().map((it) => 'It is ' + it.caption);
 
+/** hf_reference.py's folders and answers: made once for every later run (../helpers/fixture-cache.ts); read-only here. */
+async function hfReference(): Promise<string> {
+  const inputs = [BPE_VOCAB(), ...notebookFiles(), ...filesIn(TINY_MODEL_DIR), ...filesIn(TINY_REFERENCE_DIR)];
+  return cachedFixture('hf-reference', { pythons: [venvPython()], files: inputs }, async (dir) => {
+    const { stdout } = await run(venvPython(), [path.join(REPO_ROOT, 'test', 'reference', 'hf_reference.py'), dir, SHARED], { timeout: 180_000, maxBuffer: 1 << 22, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    writeFileSync(path.join(dir, 'summary.json'), stdout.trim().split('\n').pop()!);
+  });
+}
+
+/** models/export.py's bundle of the folder `name` and what it printed, made once per content (as hfReference). */
+async function exported(name: string): Promise<{ bundle: string; stdout: string }> {
+  const dir = await cachedFixture('hf-export', { pythons: [venvPython()], files: [BPE_VOCAB()], args: [path.basename(out), name] }, async (tmp) => {
+    const r = await run(venvPython(), [path.join(REPO_ROOT, 'models', 'export.py'), path.join(out, name), '--out', path.join(tmp, 'bundle')], { cwd: REPO_ROOT, timeout: 180_000, env: { ...process.env, CLIP_VOCAB: BPE_VOCAB(), OMP_NUM_THREADS: '1' } });
+    writeFileSync(path.join(tmp, 'stdout.txt'), r.stdout);
+  });
+  return { bundle: path.join(dir, 'bundle'), stdout: readFileSync(path.join(dir, 'stdout.txt'), 'utf8') };
+}
+
+let cache: string;
 before(async () => {
-  out = mkdtempSync(path.join(os.tmpdir(), 'clipql-hf-'));
-  const { stdout } = await run(venvPython(), [path.join(REPO_ROOT, 'test', 'reference', 'hf_reference.py'), out, SHARED], { timeout: 180_000, maxBuffer: 1 << 22, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  summary = JSON.parse(stdout.trim().split('\n').pop()!);
+  out = await hfReference();
+  summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  cache = mkdtempSync(path.join(os.tmpdir(), 'clipql-hf-cache-'));
 });
-after(() => rmSync(out, { recursive: true, force: true }));
+after(() => rmSync(cache, { recursive: true, force: true }));
 
 function answers(name: string): Answers {
   return JSON.parse(readFileSync(path.join(out, `${name}.json`), 'utf8')) as Answers;
@@ -118,7 +138,7 @@ function assertTokens(actual: Int32Array[], expected: number[][]): void {
 }
 
 async function serve(modelDir: string, env: Record<string, string>) {
-  const pipeline = await ClipPipeline.open({ modelDir, backend: env.CLIP_BACKEND, preprocessThreads: 0, env: { CLIP_VOCAB: BPE_VOCAB(), CLIP_CACHE_DIR: path.join(out, 'cache'), CLIP_TORCH_DEVICES: 'cpu', CLIP_TORCH_THREADS: '1', CLIP_ONNX_THREADS: '1', ...env } });
+  const pipeline = await ClipPipeline.open({ modelDir, backend: env.CLIP_BACKEND, preprocessThreads: 0, env: { CLIP_VOCAB: BPE_VOCAB(), CLIP_CACHE_DIR: cache, CLIP_TORCH_DEVICES: 'cpu', CLIP_TORCH_THREADS: '1', CLIP_ONNX_THREADS: '1', ...env } });
   try {
     const backend = pipeline.defaultBackend;
     const result = await pipeline.similarity(images(), captions());
@@ -183,10 +203,9 @@ for (const [name, spec] of Object.entries(SPECS)) {
 
     if (spec.exported) {
       test('after models/export.py, the onnx backend serves its ONNX towers', async (t) => {
-        const bundle = path.join(out, `${name}-export`);
-        const r = await run(venvPython(), [path.join(REPO_ROOT, 'models', 'export.py'), path.join(out, name), '--out', bundle], { cwd: REPO_ROOT, timeout: 180_000, env: { ...process.env, CLIP_VOCAB: BPE_VOCAB(), OMP_NUM_THREADS: '1' } });
-        assert.match(r.stdout, /rebuilt vs transformers: max diff/);
-        assert.match(r.stdout, /check passed/);
+        const { bundle, stdout } = await exported(name);
+        assert.match(stdout, /rebuilt vs transformers: max diff/);
+        assert.match(stdout, /check passed/);
         const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { vision_config: { hidden_act: string }; text_config: { hidden_act: string } };
         assert.deepEqual([config.vision_config.hidden_act, config.text_config.hidden_act], [spec.act, spec.act]);
         const { result, info } = await serve(bundle, { CLIP_BACKEND: 'onnx' });

@@ -4,10 +4,10 @@
  * matchers that name the first difference.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../src/paths';
+import { cachedFixtureSync } from '../helpers/fixture-cache';
 
 export const PYTHON = process.env.CLIPQL_PYTHON ?? '/usr/bin/python3';
 export const SCRIPT = path.join(REPO_ROOT, 'test', 'reference', 'pil_transform.py');
@@ -30,13 +30,19 @@ export interface SyntheticImage {
 
 let synthetic: Map<string, SyntheticImage> | undefined;
 
-/** The synthetic images (made once per process by PIL into a temp dir), by file name. */
+/**
+ * The synthetic images, by file name: made by PIL once per content of the script and of the
+ * interpreter (../helpers/fixture-cache.ts), into a shared folder that callers only read.
+ */
 export function syntheticImages(): Map<string, SyntheticImage> {
   if (!synthetic) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'clipql-synth-'));
-    python(['synth', dir, '--seed', '1']);
+    const dir = cachedFixtureSync('pil-synth', { pythons: [PYTHON], args: ['synth', '--seed', '1'] }, (tmp) => {
+      mkdirSync(tmp);
+      python(['synth', tmp, '--seed', '1']);
+    });
     const list = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as SyntheticImage[];
-    synthetic = new Map(list.map((s) => [s.name, s]));
+    // The manifest names the files where they were made (the folder before its rename into place).
+    synthetic = new Map(list.map((s) => [s.name, { ...s, file: path.join(dir, s.name) }]));
   }
   return synthetic;
 }
@@ -66,15 +72,23 @@ export interface ReferenceResult {
   readonly tensor?: Float32Array;
 }
 
-/** Runs several reference jobs in one Python process; results[job][image]. */
+/**
+ * Runs several reference jobs in one Python process; results[job][image]. PIL's and
+ * torchvision's answers for these jobs and these images' bytes are kept for later runs
+ * (../helpers/fixture-cache.ts).
+ */
 export function runReference(jobs: readonly ReferenceJob[]): ReferenceResult[][] {
-  const root = mkdtempSync(path.join(tmpdir(), 'clipql-pil-'));
-  const spec = jobs.map((j, i) => ({ ...j, out: path.join(root, String(i)) }));
-  const results = JSON.parse(python(['batch'], JSON.stringify(spec))) as ReferenceResult[][];
+  const images = [...new Set(jobs.flatMap((j) => j.images))];
+  const root = cachedFixtureSync('pil-reference', { pythons: [PYTHON], files: images, args: [jobs] }, (tmp) => {
+    mkdirSync(tmp);
+    const spec = jobs.map((j, i) => ({ ...j, out: path.join(tmp, String(i)) }));
+    writeFileSync(path.join(tmp, 'results.json'), python(['batch'], JSON.stringify(spec)));
+  });
+  const results = JSON.parse(readFileSync(path.join(root, 'results.json'), 'utf8')) as ReferenceResult[][];
   return results.map((list, j) =>
     list.map((r, i) => {
       if (r.error) return r;
-      const base = path.join(spec[j].out, String(i));
+      const base = path.join(root, String(j), String(i));
       const rgb = new Uint8Array(readFileSync(`${base}.rgb`));
       const tensor = jobs[j].tensor ? new Float32Array(new Uint8Array(readFileSync(`${base}.f32`)).buffer) : undefined;
       return { ...r, rgb, tensor };

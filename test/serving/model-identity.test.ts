@@ -21,6 +21,7 @@ import { main } from '../../src/cli/main';
 import type { Io } from '../../src/cli/index-command';
 import { TINY_MODEL_DIR } from '../../src/paths';
 import type { Service } from '../../src/server/service';
+import { cachedFixtureSync } from '../helpers/fixture-cache';
 import { freshPgliteDir } from '../helpers/pglite';
 import { runIndex } from '../helpers/index-run';
 import { venvPython } from '../helpers/python';
@@ -35,21 +36,30 @@ let store: string;
 let service: Service;
 const files = notebook().slice(0, 4);
 
+/** python -c SCALE_LARGEST IN OUT: IN with its largest initializer scaled by 1.5. */
+const SCALE_LARGEST = `
+import sys, onnx, numpy as np
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+t = max(m.graph.initializer, key=lambda i: int(np.prod(i.dims)))
+t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t) * np.float32(1.5), t.name))
+onnx.save(m, sys.argv[2])
+`;
+
 before(async () => {
   process.env.CLIP_VOCAB = BPE_VOCAB();
   mkdirSync(photos);
   for (const f of files) cpSync(f.path, path.join(photos, f.file));
   cpSync(TINY_MODEL_DIR, copy, { recursive: true });
   cpSync(TINY_MODEL_DIR, other, { recursive: true });
-  // Other weights, same shapes: the text tower's largest initializer scaled by 1.5.
-  execFileSync(venvPython(), ['-c', `
-import sys, onnx, numpy as np
-from onnx import numpy_helper
-m = onnx.load(sys.argv[1])
-t = max(m.graph.initializer, key=lambda i: int(np.prod(i.dims)))
-t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t) * np.float32(1.5), t.name))
-onnx.save(m, sys.argv[1])
-`, path.join(other, 'onnx', 'text_model.onnx')]);
+  // Other weights, same shapes: the text tower's largest initializer scaled by 1.5 (made once per
+  // content of the tower and the script: ../helpers/fixture-cache.ts).
+  const textModel = path.join(TINY_MODEL_DIR, 'onnx', 'text_model.onnx');
+  const changed = cachedFixtureSync('identity-other-text', { pythons: [venvPython()], files: [textModel], args: [SCALE_LARGEST] }, (dir) => {
+    mkdirSync(dir);
+    execFileSync(venvPython(), ['-c', SCALE_LARGEST, textModel, path.join(dir, 'text_model.onnx')]);
+  });
+  cpSync(path.join(changed, 'text_model.onnx'), path.join(other, 'onnx', 'text_model.onnx'));
   store = await freshPgliteDir('clipql-identity-store-');
   const indexed = await runIndex([photos, '--collection', 'trip', '--model', TINY_MODEL_DIR], ['--store', store]);
   assert.equal(indexed.code, 0, indexed.err);

@@ -35,7 +35,6 @@ before(async () => {
 after(async () => {
   await service?.stop();
   rmSync(storeDir, { recursive: true, force: true });
-  if (second) rmSync(second.root, { recursive: true, force: true });
 });
 
 async function ok(query: string, variables: Record<string, unknown> = {}): Promise<any> {
