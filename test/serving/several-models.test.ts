@@ -127,7 +127,7 @@ describe('two models in one server', () => {
     }
   });
 
-  it('a collection is bound to its model: the other model adds or searches with MODEL_MISMATCH naming both', async () => {
+  it('a collection is bound to its model: the other model, named, adds or searches with MODEL_MISMATCH naming both; unnamed, the collection\'s own is used', async () => {
     const c = (await ok('mutation { createCollection(name: "small-photos", model: "small") { name model dimension } }')).createCollection;
     assert.deepEqual(c, { name: 'small-photos', model: 'small', dimension: 16 });
     const add = `mutation($images: [ImageInput!]!, $ids: [ID!]!, $model: String) { addImages(collection: "small-photos", images: $images, ids: $ids, model: $model) { count } }`;
@@ -138,11 +138,13 @@ describe('two models in one server', () => {
     assert.equal(found.hits.length, 3);
     // The hit scores are the small model's similarities (reference row 1, columns 0..2).
     for (const h of found.hits) assert.ok(Math.abs(h.score - second.reference.similarity[1]['abc'.indexOf(h.id)]) < 1e-5, JSON.stringify(h));
-    for (const f of [await failure(search, { text: 'a cat' }), await failure(add, { images: images.slice(0, 1), ids: ['d'] })]) {
+    // Named, the other model is refused; with no model named the collection's own is used.
+    for (const f of [await failure(search, { text: 'a cat', model: 'tiny' }), await failure(add, { images: images.slice(0, 1), ids: ['d'], model: 'tiny' })]) {
       assert.equal(f.code, 'MODEL_MISMATCH');
       assert.match(f.message, /small \(D = 16\)/);
       assert.match(f.message, /tiny \(D = 32\)/);
     }
+    assert.equal((await ok(search, { text: 'a cat' })).search.model, 'small');
   });
 
   it('each model has its own pipeline (backends, batchers, caches) and both share one preprocessing pool', () => {
