@@ -98,8 +98,7 @@ describe('a camera roll indexed by clipql index', { concurrency: false }, () => 
   // jpegtran (camera_roll.py), as a camera stores a turned photo, so what is left between a file
   // and its twin is the decoder's rounding: libjpeg's IDCT rounds rows and columns differently,
   // which this tiny random model turns into cosines of 0.99997 (exact) and 0.99991 (shrink: the
-  // scaled IDCT) for the transposed files (5 to 8), 1.0 for the others. A photo left sideways
-  // scores below 0.9 here. The crops' equality with PIL's upright pixels (last test) is the exact
+  // scaled IDCT) for the transposed files (5 to 8), 1.0 for the others. The crops' equality with PIL's upright pixels (last test) is the exact
   // check of the orientation.
   test('each photo stored sideways is embedded as its upright twin (cosine ≥ 0.9999 in both modes)', () => {
     for (const [mode, r] of [['exact', exact], ['shrink', shrink]] as const) {
