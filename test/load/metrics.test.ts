@@ -69,7 +69,16 @@ test('/metrics after traffic: requests by operation and outcome, rejections, bat
   const outcomes = tally(burst, (a) => a.outcome);
   assert.ok(outcomes.OVERLOADED >= 1 && outcomes.ok >= 1, JSON.stringify(outcomes));
 
-  const m = await scrape();
+  // Every request has its answer, but a request answered OVERLOADED for one of its images may
+  // leave its other images waiting for a thread: they are decoded and cached (a retry finds
+  // them), not dropped. So the queue is empty shortly after the burst, not at the instant the
+  // last answer arrives (CI saw 1 waiting there once); a task stuck in it still fails here.
+  let m = await scrape();
+  const busy = (m: Map<string, number>) => [...m].some(([k, v]) => v > 0 && /^clipql_(preprocess_queue_length|preprocess_running|queue_length\{)/.test(k));
+  for (const start = Date.now(); busy(m) && Date.now() - start < 5000; ) {
+    await sleep(20);
+    m = await scrape();
+  }
   assert.equal(value(m, 'clipql_requests_total{operation="similarity",outcome="ok"}'), 3 + outcomes.ok);
   assert.equal(value(m, 'clipql_requests_total{operation="similarity",outcome="OVERLOADED"}'), outcomes.OVERLOADED);
   assert.equal(value(m, 'clipql_requests_total{operation="similarity",outcome="BAD_IMAGE"}'), 1);
@@ -83,11 +92,12 @@ test('/metrics after traffic: requests by operation and outcome, rejections, bat
     assert.ok(value(m, `clipql_batch_size_sum{${labels}}`) >= batches, `${tower}: at least one item per batch`);
     assert.equal(value(m, `clipql_backend_compute_seconds_count{${labels}}`), batches);
     assert.ok(value(m, `clipql_queue_wait_seconds_count{${labels}}`) >= batches, `${tower}: one queue wait per item`);
-    assert.equal(value(m, `clipql_queue_length{${labels}}`), 0, `${tower} queue empty after the traffic`);
+    assert.equal(value(m, `clipql_queue_length{${labels}}`), 0, `${tower} queue empty within 5 s of the traffic`);
   }
   assert.ok(value(m, 'clipql_cache_hits{model="tiny-clip-336",backend="onnx",tower="image"}') >= 2, 'the repeated image came from the cache');
   assert.equal(value(m, 'clipql_worker_restarts{model="tiny-clip-336",backend="onnx"}'), 0);
-  assert.equal(value(m, 'clipql_preprocess_queue_length'), 0, 'preprocessing queue empty after the burst');
+  assert.equal(value(m, 'clipql_preprocess_queue_length'), 0, 'preprocessing queue empty within 5 s of the burst');
+  assert.equal(value(m, 'clipql_preprocess_running'), 0, 'no preprocessing running within 5 s of the burst');
   assert.ok(seen.preprocess > 0 && seen.preprocess <= 8, `the preprocessing queue was seen at ${seen.preprocess} during the burst (bound 8)`);
   assert.ok(seen.running > 0, 'preprocessing was seen running');
   for (const q of ['p50', 'p99', 'max']) {
