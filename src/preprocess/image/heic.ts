@@ -14,8 +14,11 @@
  *   per 12 MP on one core (BENCHMARKS.md), on a preprocessing thread like every decode.
  *   WebAssembly memory grows to the largest image decoded and is kept by that thread.
  * - Alpha is not kept (libheif composes RGBA; photos have none): mode RGB.
+ * - libheif is loaded on the first HEIC file, not with this module: its 2 MB WebAssembly bundle
+ *   costs about 0.1 s of CPU to load, in the main thread and in every preprocessing thread, and
+ *   most processes (a CLI search, a server whose clients send JPEGs) never see a HEIC file.
  */
-import decodeHeif from 'heic-decode';
+import type decodeHeifType from 'heic-decode';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { countWork } from './work-counts';
 
@@ -28,11 +31,16 @@ export interface HeicImage {
   dispose(): void;
 }
 
+let loaded: typeof decodeHeifType | undefined;
+function libheif(): typeof decodeHeifType {
+  return (loaded ??= require('heic-decode') as typeof decodeHeifType);
+}
+
 /** Parses the container (no pixel decoded) and checks the declared size against maxPixels. */
 export async function openHeic(bytes: Uint8Array, maxPixels: number): Promise<HeicImage> {
-  let images: Awaited<ReturnType<typeof decodeHeif.all>>;
+  let images: Awaited<ReturnType<typeof decodeHeifType.all>>;
   try {
-    images = await decodeHeif.all({ buffer: bytes });
+    images = await libheif().all({ buffer: bytes });
   } catch (e) {
     throw new ClipqlError(ErrorCode.BAD_IMAGE, `the HEIC data is corrupt or truncated (${(e as Error).message})`, { cause: e });
   }
