@@ -18,7 +18,6 @@
  * goes on from there); a second Ctrl-C exits at once (the open transaction, if any, rolls back).
  * Exit status: 0 done (bad files are counted, not fatal), 130 interrupted, 1 error, 2 usage.
  */
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/config';
 import { ClipqlError, ErrorCode, isClipqlError } from '../errors';

@@ -10,9 +10,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../helpers/temp';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ENV = { ...process.env, CLIP_TORCH_DEVICES: '' };
@@ -36,7 +36,7 @@ interface Result {
 
 /** Runs the benchmark, reading its results file every 100 ms: every distinct content seen. */
 function bench(args: string[], timeoutMs: number): Promise<{ status: number | null; output: string; snapshots: Result[]; out: string }> {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'clipql-gpu-bench-')), 'result.json');
+  const out = path.join(tempDir('clipql-gpu-bench-'), 'result.json');
   // The node running this test is the one the end-to-end stages use.
   const child = spawn(path.join(REPO, 'scripts', 'gpu-bench.sh'), ['--cpu', '--small', '--node', process.execPath, '--out', out, ...args], { cwd: REPO, env: ENV, detached: true });
   let output = '';

@@ -6,14 +6,14 @@
  * the same model with every tensor in model.onnx_data).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode, isClipqlError } from '../../src/errors';
 import { readOnnxGraph } from '../../src/families/onnx-graph';
 import { siglipLogits } from '../../src/families/siglip/logits';
 import { siglipModelAnswers, siglipModels } from '../helpers/siglip';
+import { tempDir } from '../helpers/temp';
 
 // --- a protobuf writer: key = field << 3 | wire type; 0 varint, 2 length-delimited, 5 fixed32 ---
 const varint = (n: number): number[] => {
@@ -61,7 +61,7 @@ function model(nodes: Buffer[], initializers: Buffer[]): Buffer {
   return Buffer.concat([int(1, 8), str(2, 'test'), bytes(7, graph), bytes(8, Buffer.concat([str(1, ''), int(2, 17)]))]);
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'clipql-onnx-graph-'));
+const dir = tempDir('clipql-onnx-graph-');
 function write(name: string, b: Buffer): string {
   writeFileSync(path.join(dir, name), b);
   return path.join(dir, name);

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
@@ -16,6 +15,7 @@ import { REPO_ROOT, TINY_MODEL_DIR } from '../../src/paths';
 import { cachedFixture } from '../helpers/fixture-cache';
 import { venvPython } from '../helpers/python';
 import { BPE_VOCAB } from '../helpers/shared';
+import { tempDir } from '../helpers/temp';
 
 const PYTHON = venvPython();
 const EXPORT = path.join(REPO_ROOT, 'models', 'export.py');
@@ -34,7 +34,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout
   });
 }
 
-const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'clipql-export-'));
+const tmp = (): string => tempDir('clipql-export-');
 
 /** Deterministic pixels and ids, the same for both bundles. */
 function inputs() {

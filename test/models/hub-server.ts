@@ -6,10 +6,9 @@
  * redirect to a second server (the "CDN") with the hub's X-Linked-* headers.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../../src/paths';
 
@@ -247,10 +246,9 @@ function walk(root: string, rel = ''): string[] {
   return out;
 }
 
-/** A temporary folder. */
-export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+import { tempDir } from '../helpers/temp';
+
+export { tempDir };
 
 export const TEST_REPO = 'clipql/tiny-clip-336';
 export const TORCH_NAME = 'tiny.pt';
