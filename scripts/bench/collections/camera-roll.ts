@@ -4,7 +4,7 @@
  * (`npm run bench:models`).
  *
  *   node dist/scripts/bench/collections/camera-roll.js [--model models/bench-vit-b-32] [--dir /tmp/clipql-camera-roll]
- *        [--rounds 2] [--seconds 15] [--modes shrink,exact] [--nice 10] [--copies 5]
+ *        [--rounds 2] [--seconds 15] [--modes shrink,exact] [--nice 10] [--copies 5] [--instances 1,2]
  *
  * 1. The folder (test/reference/camera_roll.py --bench, made once, not timed): 24 JPEGs of
  *    4032 × 3024, every third stored sideways (EXIF orientation 6); four HEIC of 4032 × 3024
@@ -19,6 +19,8 @@
  *    of a real camera roll of thousands: N copies of each JPEG and PNG, each copy's bytes made
  *    distinct by a trailing comment after the image's end (the same pixels, decoded and encoded
  *    again: no cache answers for a copy); `--copies 0` leaves it out.
+ *    With --instances 1,2 the long run is made once per CLIP_ONNX_INSTANCES value, in turn within
+ *    each round (the service's default is 2 on this machine).
  * 3. HEIC: `clipql index` of the four HEIC files (its rate), and one 12 MP HEIC decoded by
  *    heic-decode (libheif 1.23 in WebAssembly, in this process, first time and warm) beside
  *    Debian's native heif-convert (libheif 1.15) writing Y4M, in turn (heic-decode.ts).
@@ -64,9 +66,9 @@ function listFile(dir: string, roll: string, name: string, keep: (f: string) => 
 }
 
 /** `clipql index @LIST` into a fresh embedded store, as a child process; its summary. */
-function index(list: string, model: string, mode: 'shrink' | 'exact', nice: string): Promise<IndexSummary> {
+function index(list: string, model: string, mode: 'shrink' | 'exact', nice: string, extra: Record<string, string> = {}): Promise<IndexSummary> {
   const store = fs.mkdtempSync(path.join(os.tmpdir(), 'clipql-roll-bench-'));
-  const env = { ...process.env, CLIP_ONNX_NICE: nice, CLIP_MODEL: model, CLIP_COLLECTION_PREPROCESS: mode, CLIP_VOCAB: process.env.CLIP_VOCAB ?? path.join(REPO, '..', 'shared', 'clip', 'bpe_simple_vocab_16e6.txt.gz') };
+  const env = { ...process.env, ...extra, CLIP_ONNX_NICE: nice, CLIP_MODEL: model, CLIP_COLLECTION_PREPROCESS: mode, CLIP_VOCAB: process.env.CLIP_VOCAB ?? path.join(REPO, '..', 'shared', 'clip', 'bpe_simple_vocab_16e6.txt.gz') };
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [path.join(DIST, 'src', 'cli', 'main.js'), 'index', `@${list}`, '--collection', 'roll', '--store', store], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -84,8 +86,8 @@ function index(list: string, model: string, mode: 'shrink' | 'exact', nice: stri
 }
 
 async function rawRate(model: string, seconds: number, nice: string): Promise<number> {
-  const r = await runNode<{ results: Array<{ itemsPerSecond: number }> }>('serving/raw', ['--model', model, '--tower', 'image', '--batches', '16', '--seconds', String(seconds), '--nice', nice]);
-  log(`raw vision tower: ${r.results[0].itemsPerSecond.toFixed(2)}/s`);
+  const r = await runNode<{ results: Array<{ itemsPerSecond: number; config: string }> }>('serving/raw', ['--model', model, '--tower', 'image', '--batches', '16', '--instances', '1,2', '--seconds', String(seconds), '--nice', nice]);
+  log(`raw vision tower: ${r.results[0].itemsPerSecond.toFixed(2)}/s (${r.results[0].config}, the best raw configuration)`);
   return r.results[0].itemsPerSecond;
 }
 
@@ -103,13 +105,18 @@ async function main(): Promise<void> {
   const modes = (a.modes ?? 'shrink,exact').split(',') as Array<'shrink' | 'exact'>;
   const copies = Number(a.copies ?? 5);
   const long = copies > 0 ? copiesOf(dir, roll, photos, copies) : undefined;
-  const perRound: Array<{ raw: number; shrink?: IndexSummary; exact?: IndexSummary; long?: IndexSummary }> = [];
+  const instances = a.instances ? a.instances.split(',') : [];
+  const perRound: Array<{ raw: number; shrink?: IndexSummary; exact?: IndexSummary; long?: IndexSummary; byInstances?: Record<string, IndexSummary> }> = [];
   for (let r = 0; r < rounds; r++) {
     log(`round ${r + 1} of ${rounds}`);
     const raw = await rawRate(model, seconds, nice);
     const round: (typeof perRound)[number] = { raw };
     for (const m of modes) round[m] = await index(photos.file, model, m, nice);
     if (long) round.long = await index(long.file, model, 'shrink', nice);
+    if (long && instances.length) {
+      round.byInstances = {};
+      for (const k of instances) round.byInstances[k] = await index(long.file, model, 'shrink', nice, { CLIP_ONNX_INSTANCES: k });
+    }
     perRound.push(round);
   }
   const heicIndex = await index(heics.file, model, 'shrink', nice);
@@ -123,11 +130,13 @@ async function main(): Promise<void> {
       rawPerSecond: p.raw,
       ...Object.fromEntries(modes.map((m) => [m, { perSecond: rate(p[m]!), ratio: rate(p[m]!) / p.raw, stored: p[m]!.stored, bad: p[m]!.bad, stages: p[m]!.stages }])),
       ...(p.long && { [`shrink x${copies}`]: { perSecond: rate(p.long), ratio: rate(p.long) / p.raw, stored: p.long.stored, bad: p.long.bad, stages: p.long.stages } }),
+      ...(p.byInstances && { byInstances: Object.fromEntries(Object.entries(p.byInstances).map(([k, v]) => [k, { perSecond: rate(v), ratio: rate(v) / p.raw }])) }),
     })),
     heic: { index: { perSecond: rate(heicIndex), stored: heicIndex.stored, bad: heicIndex.bad, stages: heicIndex.stages }, decode: heic },
   };
   for (const m of modes) log(`${m} ratios ${perRound.map((p) => (rate(p[m]!) / p.raw).toFixed(2)).join(', ')}`);
   if (long) log(`shrink x${copies} (${long.n} files) ratios ${perRound.map((p) => (rate(p.long!) / p.raw).toFixed(2)).join(', ')}`);
+  for (const k of instances) log(`shrink x${copies}, CLIP_ONNX_INSTANCES=${k}: ratios ${perRound.map((p) => (rate(p.byInstances![k]) / p.raw).toFixed(2)).join(', ')}`);
   answer(result);
 }
 

@@ -130,7 +130,7 @@ async function benchModel(name: string, dir: string, p: Profile, variants: strin
   await writeTokenizerJson(dir);
   const threads = os.availableParallelism();
   const raw = (tower: string, batches: number[], seconds = p.rawSeconds) =>
-    runNode<RawResult>('serving/raw', ['--model', dir, '--tower', tower, '--batches', batches.join(','), '--threads', String(threads), '--seconds', String(seconds), '--min-runs', String(p.rawMinRuns)], { onLine: log });
+    runNode<RawResult>('serving/raw', ['--model', dir, '--tower', tower, '--batches', batches.join(','), '--instances', '1,2', '--seconds', String(seconds), '--min-runs', String(p.rawMinRuns)], { onLine: log });
 
   // The limit, both towers, batch 1, 8, 32.
   const rawImage = [await raw('image', [1, 8, 32])];

@@ -10,9 +10,9 @@ import { median, REPO } from '../common';
 
 export interface RawResult {
   readonly tower: string;
-  readonly threads: number;
   readonly spin: boolean;
-  readonly results: { batch: number; runs: number; msPerRun: number; itemsPerSecond: number; cpuMsPerItem?: number }[];
+  /** Per batch, the best configuration measured (raw.ts --instances 1,2): `config` names it, `configs` lists each. */
+  readonly results: { batch: number; config?: string; runs: number; msPerRun: number; itemsPerSecond: number; cpuMsPerItem?: number; configs?: { config: string; itemsPerSecond: number }[] }[];
 }
 
 export interface LoadFigure {
@@ -75,6 +75,9 @@ const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} ×` : '–')
 
 /** The limit of a round: best items/s over the batch sizes. */
 const best = (r: RawResult) => Math.max(...r.results.map((x) => x.itemsPerSecond));
+/** "1 x 2 threads 33.1/s, 2 x 1 threads 38.9/s" for one batch of a raw result (round 0's). */
+const configsAt = (r: RawResult, batch: number) =>
+  (r.results.find((x) => x.batch === batch)?.configs ?? []).map((c) => `${c.config} (${c.itemsPerSecond.toFixed(2)}/s)`).join(', ') || 'one session';
 const at = (r: RawResult, batch: number) => r.results.find((x) => x.batch === batch)?.itemsPerSecond ?? NaN;
 
 export interface Derived {
@@ -151,7 +154,7 @@ function modelTable(m: ModelReport): string {
   };
   for (const b of m.rawImage[0].results.map((x) => x.batch)) {
     const v = median(m.rawImage.map((r) => at(r, b)));
-    rows.push([`**Limit**: image tower, batch ${b}`, `${f(v)} images/s`, ratio(v / L), '', '', `onnxruntime session, ${m.threads} threads, no server${b === d.bestBatch ? '; **best batch**' : ''}${runs(m.rawImage.map((r) => at(r, b)))}`]);
+    rows.push([`**Limit**: image tower, batch ${b}`, `${f(v)} images/s`, ratio(v / L), '', '', `onnxruntime, no server, the best of ${configsAt(m.rawImage[0], b)}${b === d.bestBatch ? '; **best batch**' : ''}${runs(m.rawImage.map((r) => at(r, b)))}`]);
   }
   for (const r of m.rawText.results) {
     rows.push([`**Limit**: text tower, batch ${r.batch}`, `${f(r.itemsPerSecond)} captions/s`, ratio(r.itemsPerSecond / LT), '', '', 'ratio to the text limit']);
