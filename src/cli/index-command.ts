@@ -30,6 +30,7 @@ import { ClipPipeline } from '../pipeline';
 import { openStore } from '../store/open';
 import { bindingOf, modelMismatch, type CollectionStore } from '../store/store';
 import { ServerTarget } from '../indexer/server-target';
+import { bulkOnnxInstances } from '../backends/onnx/onnx-backend';
 
 export const INDEX_USAGE = `usage: clipql index PATH... --collection NAME [--model DIR] [--prune] [--concurrency N] [--batch N]
                     [--m M] [--ef-construction N] [--progress-seconds N]
@@ -125,7 +126,8 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
       const apiKey = v['api-key'] ?? (v['api-key-file'] !== undefined ? readFileSync(v['api-key-file'], 'utf8').trim() : undefined);
       target = await ServerTarget.open({ url: v.server, collection: v.collection, model: v.model, apiKey, documentIds: v['document-ids'], chunk: batch, writers: int(v.requests, 'requests'), concurrency, hnsw: { m, efConstruction }, log: (l) => io.err(`${l}\n`) });
     } else {
-      opened = await open(config, v.model, v.store);
+      // Bulk work: two onnxruntime instances unless told (bulkOnnxInstances: throughput is all that counts here).
+      opened = await open({ ...config, CLIP_ONNX_INSTANCES: bulkOnnxInstances(config) }, v.model, v.store);
       const { pipeline, store } = opened;
       const model = await pipeline.identity();
       const existing = await store.collection(v.collection);

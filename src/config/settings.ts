@@ -133,7 +133,7 @@ export const SETTINGS = {
   CLIP_PREPROCESS_QUEUE_MAX: set('preprocessing', int(0), 256, 'images waiting for a preprocessing thread; beyond it OVERLOADED (HTTP 429)'),
   // ---- onnx
   CLIP_ONNX_EP: set('onnx', oneOf('cpu', 'webgpu', 'cuda'), 'cpu', 'onnxruntime execution provider; one that cannot start is an error, never a silent CPU fall back'),
-  CLIP_ONNX_INSTANCES: opt('onnx', int(1, 64), 'onnxruntime sessions per tower, each on a thread of its own, running batches side by side', '2 on a CPU with 2 or more cores, else 1'),
+  CLIP_ONNX_INSTANCES: opt('onnx', int(1, 64), 'onnxruntime sessions per tower, each on a thread of its own, running batches side by side: more images/s under load, a lone batch on fewer threads (BENCHMARKS.md)', '1; clipql index: 2 on a CPU with 2 or more cores'),
   CLIP_ONNX_THREADS: opt('onnx', int(1, 1024), 'onnxruntime intra-op threads of each instance', 'the cores / the instances'),
   CLIP_ONNX_MAX_BATCH: set('onnx', int(1), 16, 'largest image batch (text: 4 ×)'),
   CLIP_ONNX_BATCH_BYTES: set('onnx', int(1), 32 * MIB, "CPU only: a batch is also capped so that its largest layer activation fits in this (batch-size.ts)", '32 MiB'),

@@ -11,7 +11,8 @@ import { after, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { ImageBatch } from '../../src/backends/backend';
-import { OnnxBackend } from '../../src/backends/onnx/onnx-backend';
+import { bulkOnnxInstances, OnnxBackend } from '../../src/backends/onnx/onnx-backend';
+import os from 'node:os';
 import { loadBundle } from '../../src/bundle/bundle';
 import { parseConfig } from '../../src/config/config';
 import { ClipqlError, ErrorCode } from '../../src/errors';
@@ -23,10 +24,11 @@ const made: OnnxBackend[] = [];
 after(() => Promise.all(made.map((b) => b.dispose())));
 
 let size = 0;
-async function backend(instances: number): Promise<OnnxBackend> {
+async function backend(instances?: number): Promise<OnnxBackend> {
   const bundle = await loadBundle(TINY_MODEL_DIR, { bpeVocab: defaultBpeVocab() });
   size = bundle.imageSize;
-  const b = new OnnxBackend({ bundle, config: parseConfig({ CLIP_ONNX_INSTANCES: String(instances), CLIP_ONNX_THREADS: '1' }).config });
+  const env: Record<string, string> = instances === undefined ? {} : { CLIP_ONNX_INSTANCES: String(instances), CLIP_ONNX_THREADS: '1' };
+  const b = new OnnxBackend({ bundle, config: parseConfig(env).config });
   made.push(b);
   await b.init();
   return b;
@@ -53,6 +55,16 @@ test('two instances: described, two batches in flight run on two instances, the 
   assertClose(rows(ra.data, ra.dim), rows(oa.data, oa.dim), 1e-5, 'batch a, two instances against one');
   assertClose(rows(rb.data, rb.dim), rows(ob.data, ob.dim), 1e-5, 'batch b, two instances against one');
   assert.deepEqual(two.inFlight(), [0, 0]);
+});
+
+test('defaults: one instance with every core in a server; two for clipql index on a CPU with 2+ cores; a setting wins', async () => {
+  const info = (await backend()).describe();
+  assert.equal(info.capacity.perDevice, 1);
+  assert.equal(info.details?.intraOpThreads, os.availableParallelism());
+  const cpu = parseConfig({}).config;
+  assert.equal(bulkOnnxInstances(cpu), os.availableParallelism() >= 2 ? 2 : 1);
+  assert.equal(bulkOnnxInstances(parseConfig({ CLIP_ONNX_INSTANCES: '3' }).config), 3);
+  assert.equal(bulkOnnxInstances(parseConfig({ CLIP_ONNX_EP: 'cuda' }).config), 1, 'one device: no second instance');
 });
 
 test('an instance that dies fails its own calls with BACKEND_UNAVAILABLE, and the backend stops serving', async () => {

@@ -4,12 +4,14 @@
  *   CLIP_ONNX_EP          cpu (default) | webgpu | cuda — a provider that cannot start is an error
  *                         at start-up, never a silent fall back to CPU.
  *   CLIP_ONNX_INSTANCES   sessions per tower, each pair on a worker thread of its own, running
- *                         batches side by side (default 2 on a CPU with 2+ cores, else 1). On a CPU,
- *                         two single-threaded sessions feed the cores better than one session with
- *                         two threads, whose threads synchronise at every layer and both wait when
- *                         preprocessing preempts one (BENCHMARKS.md: +12–20 % images/s raw, more
- *                         beside preprocessing). Costs: the weights once per instance, and a lone
- *                         one-image batch runs on one instance's threads.
+ *                         batches side by side (default 1; `clipql index`: 2 on a CPU with 2+
+ *                         cores, bulkOnnxInstances). On a CPU, two single-threaded sessions feed
+ *                         the cores better than one session with two threads, whose threads
+ *                         synchronise at every layer and both wait when preprocessing preempts one
+ *                         (BENCHMARKS.md, "Two onnxruntime instances": the raw tower 7–20 % and a
+ *                         camera roll 10–11 % faster); but a lone batch then runs on half the
+ *                         threads (a single-image query 20–30 % slower), which is why a server
+ *                         keeps one unless told. Costs: the weights once per instance.
  *   CLIP_ONNX_THREADS     intra-op threads of each instance (default: the cores / the instances)
  *   CLIP_ONNX_SPIN        1: idle intra-op threads spin (default 0: they sleep and leave the cores
  *                         to preprocessing; see session-options.ts and BENCHMARKS.md)
@@ -65,8 +67,7 @@ export class OnnxBackend implements Backend {
     const ep = c.CLIP_ONNX_EP;
     const dtype = c.CLIP_ONNX_DTYPE;
     this.dtype = dtype;
-    // Other execution providers run one device: instances there would only queue on it.
-    const instances = c.CLIP_ONNX_INSTANCES ?? (ep === 'cpu' && os.availableParallelism() >= 2 ? 2 : 1);
+    const instances = c.CLIP_ONNX_INSTANCES ?? 1;
     this.instances = instances;
     const variant = (file: string) => {
       if (!existsSync(file)) throw new ClipqlError(ErrorCode.BAD_MODEL, `${file}: missing from the model bundle (the onnx backend needs onnx/vision_model.onnx and onnx/text_model.onnx)`, { details: { file } });
@@ -246,6 +247,15 @@ export class OnnxBackend implements Backend {
 function transferable(view: Uint8Array | BigInt64Array): ArrayBuffer {
   if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) return view.buffer;
   return view.slice().buffer as ArrayBuffer;
+}
+
+/**
+ * CLIP_ONNX_INSTANCES's default for bulk work (`clipql index`), where throughput is all that
+ * counts: two instances on a CPU with 2+ cores. Other execution providers run one device, where
+ * instances would only queue on it.
+ */
+export function bulkOnnxInstances(config: Pick<BackendOptions['config'], 'CLIP_ONNX_INSTANCES' | 'CLIP_ONNX_EP'>): number {
+  return config.CLIP_ONNX_INSTANCES ?? (config.CLIP_ONNX_EP === 'cpu' && os.availableParallelism() >= 2 ? 2 : 1);
 }
 
 export const createOnnxBackend = (options: BackendOptions): Backend => new OnnxBackend(options);
