@@ -9,7 +9,7 @@
  *                         the cores better than one session with two threads, whose threads
  *                         synchronise at every layer and both wait when preprocessing preempts one
  *                         (BENCHMARKS.md, "Two onnxruntime instances": the raw tower 7–19 % and a
- *                         camera roll 10–11 % faster); but a lone batch then runs on half the
+ *                         camera roll 8–11 % faster); but a lone batch then runs on half the
  *                         threads (a single-image query 19–29 % slower), which is why a server
  *                         keeps one unless told. Costs: the weights once per instance.
  *   CLIP_ONNX_THREADS     intra-op threads of each instance (default: the cores / the instances)
