@@ -130,6 +130,8 @@ export async function indexCommand(argv: string[], config: Config, io: Io): Prom
       opened = await open({ ...config, CLIP_ONNX_INSTANCES: bulkOnnxInstances(config) }, v.model, v.store);
       const { pipeline, store } = opened;
       const model = await pipeline.identity();
+      const { details: d, name, device } = (await pipeline.embedder()).backend.describe();
+      io.err(`encoding with ${name} on ${device}${d.instances ? ` (${d.instances} onnxruntime instances of ${d.intraOpThreads} threads)` : ''}\n`);
       const existing = await store.collection(v.collection);
       if (!existing) {
         const c = await store.createCollection(v.collection, model, { hnsw: { m, efConstruction } });

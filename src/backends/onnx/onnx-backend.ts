@@ -225,7 +225,7 @@ export class OnnxBackend implements Backend {
     };
   }
 
-  /** Calls in flight on each running instance (metrics and tests): [] before start and after a failure. */
+  /** Calls in flight on each running instance (for tests): [] before start and after a failure. */
   inFlight(): number[] {
     return this.workers.map((i) => i.busy);
   }
