@@ -158,3 +158,34 @@ test('fromVocab takes an in-memory vocabulary (Map or object)', async () => {
     (e: unknown) => e instanceof ClipqlError && e.code === ErrorCode.BAD_MODEL && /<\|endoftext\|>/.test(e.message),
   );
 });
+
+test("a bundle's tokenizer follows its files: the same files are compiled once, rewritten ones are read again, a failure is not kept", async () => {
+  const src = await builtVocabDir();
+  const { vocab, merges } = await loadVocabFiles(path.join(src, 'vocab.json'), path.join(src, 'merges.txt'));
+  const dir = tempDir('tokenizer-follows-files');
+  const file = path.join(dir, 'tokenizer.json');
+  const write = (v: ReadonlyMap<string, number>) => fs.writeFile(file, JSON.stringify({ model: { type: 'BPE', vocab: Object.fromEntries(v), merges: merges.map(([a, b]) => `${a} ${b}`) } }));
+  await write(vocab);
+  let t0 = performance.now();
+  const first = await ClipTokenizer.fromBundle(dir);
+  const compiledMs = performance.now() - t0;
+  t0 = performance.now();
+  const again = await ClipTokenizer.fromBundle(dir);
+  const sharedMs = performance.now() - t0;
+  assert.deepEqual([first.encode('a cat'), again.encode('a cat')], [[320, 2368], [320, 2368]]);
+  // Reading and compiling this vocabulary takes hundreds of ms; the second tokenizer only stats the file.
+  assert.ok(sharedMs < compiledMs / 5, `the second tokenizer over unchanged files took ${sharedMs.toFixed(1)} ms, the first ${compiledMs.toFixed(1)} ms`);
+
+  // The same vocabulary with the ids of "cat</w>" and "dog</w>" swapped, in a file of the same size.
+  const swapped = new Map(vocab);
+  swapped.set('cat</w>', vocab.get('dog</w>')!).set('dog</w>', vocab.get('cat</w>')!);
+  await write(swapped);
+  await fs.utimes(file, new Date(), new Date(Date.now() + 5000));
+  assert.deepEqual((await ClipTokenizer.fromBundle(dir)).encode('a cat'), [320, vocab.get('dog</w>')]);
+  assert.deepEqual(first.encode('a cat'), [320, 2368], 'a tokenizer made before keeps its vocabulary');
+
+  await fs.writeFile(file, '{"model": ');
+  await rejectsBadModel(() => ClipTokenizer.fromBundle(dir), file, /not valid JSON/);
+  await write(vocab);
+  assert.deepEqual((await ClipTokenizer.fromBundle(dir)).encode('a cat'), [320, 2368]);
+});

@@ -18,7 +18,8 @@ import { BpeMerges } from './bpe';
 import { basicClean, whitespaceClean } from './clean';
 import { classOf, pyLower } from './unicode';
 import { IGNORECASE_VARIANTS, REGEX_LETTER, REGEX_NUMBER, REGEX_SPACE } from './unicode-tables';
-import { bytesToUnicode, END_OF_TEXT, END_OF_WORD, loadBundleVocab, START_OF_TEXT, type BpeVocab } from './vocab';
+import { promises as fs } from 'node:fs';
+import { bundleVocabFiles, bytesToUnicode, END_OF_TEXT, END_OF_WORD, loadBundleVocab, START_OF_TEXT, type BpeVocab } from './vocab';
 
 export const DEFAULT_CONTEXT_LENGTH = 77;
 
@@ -57,6 +58,77 @@ export interface ClipTokenizerOptions {
   readonly files?: BpeVocab['files'];
 }
 
+/**
+ * What a vocabulary compiles to: immutable, so every tokenizer over the same files shares one
+ * copy (each keeps its own word cache).
+ */
+interface Tables {
+  readonly startId: number;
+  readonly endId: number;
+  readonly vocabSize: number;
+  readonly merges: BpeMerges;
+  /** Vocabulary id of each byte's symbol, and of the same with </w> (a word's last byte). */
+  readonly byteIds: Int32Array;
+  readonly byteEndIds: Int32Array;
+}
+
+/** Throws ClipqlError BAD_MODEL naming the file when a special token, byte symbol or merge token is missing. */
+function compileTables(vocab: ReadonlyMap<string, number>, merges: ReadonlyArray<readonly [string, string]>, files: BpeVocab['files']): Tables {
+  const bad = (file: string, what: string) => new ClipqlError(ErrorCode.BAD_MODEL, `${file}: ${what}`, { details: { file } });
+  const id = (token: string, file: string, what: string | (() => string)): number => {
+    const v = vocab.get(token);
+    if (v === undefined) throw bad(file, `${typeof what === 'string' ? what : what()} ${JSON.stringify(token)} is not in the vocabulary`);
+    return v;
+  };
+  const startId = id(START_OF_TEXT, files.vocab, 'special token');
+  const endId = id(END_OF_TEXT, files.vocab, 'special token');
+  const byteIds = new Int32Array(256);
+  const byteEndIds = new Int32Array(256);
+  bytesToUnicode().forEach((symbol, b) => {
+    byteIds[b] = id(symbol, files.vocab, 'byte symbol');
+    byteEndIds[b] = id(symbol + END_OF_WORD, files.vocab, 'byte symbol');
+  });
+  let maxId = -1;
+  for (const v of vocab.values()) maxId = Math.max(maxId, v);
+  return {
+    startId,
+    endId,
+    vocabSize: maxId + 1,
+    byteIds,
+    byteEndIds,
+    merges: new BpeMerges(
+      merges.map(([a, b], rank) => {
+        const what = (part: string) => () => `merge ${rank} (${JSON.stringify(`${a} ${b}`)}): ${part}`;
+        return [id(a, files.merges, what('token')), id(b, files.merges, what('token')), id(a + b, files.merges, what('merged token'))] as const;
+      }),
+    ),
+  };
+}
+
+/**
+ * A bundle's compiled tables, by the identity of its files (path, size, modification time): the
+ * models a process serves usually share one vocabulary, and parsing and compiling it costs about
+ * 0.25 s of CPU. Changed files have another identity and are read again; a failure is not kept.
+ */
+const bundleTables = new Map<string, Promise<Tables>>();
+const BUNDLE_TABLES_KEPT = 8;
+
+async function tablesOfBundle(dir: string): Promise<Tables> {
+  const files = await bundleVocabFiles(dir);
+  const key = (await Promise.all([...new Set([files.vocab, files.merges])].map(async (f) => {
+    const st = await fs.stat(f).catch(() => undefined);
+    return st ? `${f}:${st.size}:${st.mtimeMs}:${st.ino}` : `${f}:missing`;
+  }))).join('|');
+  let tables = bundleTables.get(key);
+  if (!tables) {
+    tables = loadBundleVocab(dir).then((v) => compileTables(v.vocab, v.merges, v.files));
+    bundleTables.set(key, tables);
+    tables.catch(() => bundleTables.delete(key));
+    if (bundleTables.size > BUNDLE_TABLES_KEPT) bundleTables.delete(bundleTables.keys().next().value!);
+  }
+  return tables;
+}
+
 export class ClipTokenizer {
   /** clip.tokenize pads with zeros. */
   readonly padId = 0;
@@ -64,9 +136,8 @@ export class ClipTokenizer {
   readonly endId: number;
   readonly vocabSize: number;
   private readonly merges: BpeMerges;
-  /** Vocabulary id of each byte's symbol, and of the same with </w> (a word's last byte). */
-  private readonly byteIds = new Int32Array(256);
-  private readonly byteEndIds = new Int32Array(256);
+  private readonly byteIds: Int32Array;
+  private readonly byteEndIds: Int32Array;
   private recent = new Map<string, readonly number[]>();
   private older = new Map<string, readonly number[]>();
   private readonly cacheSize: number;
@@ -74,29 +145,8 @@ export class ClipTokenizer {
   private readonly utf8 = new TextEncoder();
   private readonly utf8Decoder = new TextDecoder();
 
-  private constructor(vocab: ReadonlyMap<string, number>, merges: ReadonlyArray<readonly [string, string]>, options: ClipTokenizerOptions) {
-    const files = options.files ?? { vocab: 'vocabulary', merges: 'merges' };
-    const bad = (file: string, what: string) => new ClipqlError(ErrorCode.BAD_MODEL, `${file}: ${what}`, { details: { file } });
-    const id = (token: string, file: string, what: string | (() => string)): number => {
-      const v = vocab.get(token);
-      if (v === undefined) throw bad(file, `${typeof what === 'string' ? what : what()} ${JSON.stringify(token)} is not in the vocabulary`);
-      return v;
-    };
-    this.startId = id(START_OF_TEXT, files.vocab, 'special token');
-    this.endId = id(END_OF_TEXT, files.vocab, 'special token');
-    bytesToUnicode().forEach((symbol, b) => {
-      this.byteIds[b] = id(symbol, files.vocab, 'byte symbol');
-      this.byteEndIds[b] = id(symbol + END_OF_WORD, files.vocab, 'byte symbol');
-    });
-    let maxId = -1;
-    for (const v of vocab.values()) maxId = Math.max(maxId, v);
-    this.vocabSize = maxId + 1;
-    this.merges = new BpeMerges(
-      merges.map(([a, b], rank) => {
-        const what = (part: string) => () => `merge ${rank} (${JSON.stringify(`${a} ${b}`)}): ${part}`;
-        return [id(a, files.merges, what('token')), id(b, files.merges, what('token')), id(a + b, files.merges, what('merged token'))] as const;
-      }),
-    );
+  private constructor(tables: Tables, options: Omit<ClipTokenizerOptions, 'files'>) {
+    ({ startId: this.startId, endId: this.endId, vocabSize: this.vocabSize, merges: this.merges, byteIds: this.byteIds, byteEndIds: this.byteEndIds } = tables);
     this.cacheSize = options.cacheSize ?? 10000;
     this.maxCachedWordLength = options.maxCachedWordLength ?? 64;
     for (const [name, v] of [['cacheSize', this.cacheSize], ['maxCachedWordLength', this.maxCachedWordLength]] as const) {
@@ -114,13 +164,12 @@ export class ClipTokenizer {
     options: ClipTokenizerOptions = {},
   ): ClipTokenizer {
     const map = vocab instanceof Map ? vocab : new Map(Object.entries(vocab as Record<string, number>));
-    return new ClipTokenizer(map, merges, options);
+    return new ClipTokenizer(compileTables(map, merges, options.files ?? { vocab: 'vocabulary', merges: 'merges' }), options);
   }
 
   /** A bundle folder's tokenizer: tokenizer.json when present, else vocab.json + merges.txt. */
   static async fromBundle(dir: string, options: Omit<ClipTokenizerOptions, 'files'> = {}): Promise<ClipTokenizer> {
-    const { vocab, merges, files } = await loadBundleVocab(dir);
-    return new ClipTokenizer(vocab, merges, { ...options, files });
+    return new ClipTokenizer(await tablesOfBundle(dir), options);
   }
 
   /** The BPE ids of `text`, without start/end tokens: SimpleTokenizer.encode. */

@@ -140,12 +140,17 @@ export async function loadTokenizerJson(file: string): Promise<BpeVocab> {
   return { vocab, merges, files: { vocab: file, merges: file } };
 }
 
-/** A bundle's tokenizer files: tokenizer.json when present, else vocab.json + merges.txt. */
-export async function loadBundleVocab(dir: string): Promise<BpeVocab> {
+/** The files a bundle's vocabulary is read from: tokenizer.json when present, else vocab.json + merges.txt. */
+export async function bundleVocabFiles(dir: string): Promise<BpeVocab['files']> {
   const tokenizerJson = path.join(dir, 'tokenizer.json');
   const isFile = await fs.stat(tokenizerJson).then((s) => s.isFile(), () => false);
-  if (isFile) return loadTokenizerJson(tokenizerJson);
-  return loadVocabFiles(path.join(dir, 'vocab.json'), path.join(dir, 'merges.txt'));
+  return isFile ? { vocab: tokenizerJson, merges: tokenizerJson } : { vocab: path.join(dir, 'vocab.json'), merges: path.join(dir, 'merges.txt') };
+}
+
+/** A bundle's tokenizer files: tokenizer.json when present, else vocab.json + merges.txt. */
+export async function loadBundleVocab(dir: string): Promise<BpeVocab> {
+  const files = await bundleVocabFiles(dir);
+  return files.vocab === files.merges ? loadTokenizerJson(files.vocab) : loadVocabFiles(files.vocab, files.merges);
 }
 
 /**
