@@ -13,12 +13,12 @@
  * character only: 'ſ' (U+017F) matches the s of "'s" and of the special tokens; a special token
  * spelt with it is BPE-encoded like any text, as in Python (only the exact strings are special).
  */
+import { promises as fs } from 'node:fs';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { BpeMerges } from './bpe';
 import { basicClean, whitespaceClean } from './clean';
 import { classOf, pyLower } from './unicode';
 import { IGNORECASE_VARIANTS, REGEX_LETTER, REGEX_NUMBER, REGEX_SPACE } from './unicode-tables';
-import { promises as fs } from 'node:fs';
 import { bundleVocabFiles, bytesToUnicode, END_OF_TEXT, END_OF_WORD, loadBundleVocab, START_OF_TEXT, type BpeVocab } from './vocab';
 
 export const DEFAULT_CONTEXT_LENGTH = 77;
@@ -106,9 +106,10 @@ function compileTables(vocab: ReadonlyMap<string, number>, merges: ReadonlyArray
 }
 
 /**
- * A bundle's compiled tables, by the identity of its files (path, size, modification time): the
- * models a process serves usually share one vocabulary, and parsing and compiling it costs about
- * 0.25 s of CPU. Changed files have another identity and are read again; a failure is not kept.
+ * A bundle's compiled tables, by the identity of its files (path, size, modification time,
+ * inode): the models a process serves usually share one vocabulary, and parsing and compiling it
+ * costs about 0.2 s of CPU. Changed files have another identity and are read again; a failure is
+ * not kept.
  */
 const bundleTables = new Map<string, Promise<Tables>>();
 const BUNDLE_TABLES_KEPT = 8;
