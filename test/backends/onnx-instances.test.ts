@@ -12,6 +12,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { ImageBatch } from '../../src/backends/backend';
 import { bulkOnnxInstances, OnnxBackend } from '../../src/backends/onnx/onnx-backend';
+import type { ExitRequest } from '../../src/backends/onnx/protocol';
 import os from 'node:os';
 import { loadBundle } from '../../src/bundle/bundle';
 import { parseConfig } from '../../src/config/config';
@@ -69,11 +70,14 @@ test('defaults: one instance with every core in a server; two for clipql index o
 
 test('an instance that dies fails its own calls with BACKEND_UNAVAILABLE, and the backend stops serving', async () => {
   const two = await backend(2);
-  const calls = [two.encodeImages(crops(8, 3)), two.encodeImages(crops(8, 4))];
-  await tick();
-  // Fault injection: the first instance's thread ends as a crash would end it.
+  // Fault injection: the first instance's thread ends as a crash would, at its next message (a
+  // thread terminated from outside inside session.run aborts the whole process: onnx-backend's
+  // stop()). The first call goes to it, the least busy; the second to the other instance.
   const first = (two as unknown as { workers: { worker: Worker }[] }).workers[0].worker;
-  await first.terminate();
+  const exited = new Promise<number>((r) => first.once('exit', r));
+  first.postMessage({ type: 'exit', code: 1 } satisfies ExitRequest);
+  const calls = [two.encodeImages(crops(8, 3)), two.encodeImages(crops(8, 4))];
+  assert.equal(await exited, 1);
   const settled = await Promise.allSettled(calls);
   const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   assert.ok(failed.length >= 1, 'the call on the dead instance failed');

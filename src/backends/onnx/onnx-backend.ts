@@ -45,7 +45,11 @@ interface Pending {
 /** One worker thread with its two sessions; `busy` counts its calls in flight. */
 interface Instance {
   readonly worker: Worker;
+  /** Calls posted and not yet answered. */
   busy: number;
+  /** Called when `busy` reaches 0 or the thread is gone (see stop). */
+  readonly idle: (() => void)[];
+  gone: boolean;
 }
 
 export class OnnxBackend implements Backend {
@@ -105,7 +109,7 @@ export class OnnxBackend implements Backend {
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const instances = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     if (failed || this.disposed) {
-      await Promise.all(instances.map((i) => i.worker.terminate()));
+      await this.stop(instances);
       throw failed ? failed.reason : new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, 'the onnx backend was disposed while starting');
     }
     this.workers = instances;
@@ -118,7 +122,7 @@ export class OnnxBackend implements Backend {
   private spawn(): Promise<Instance> {
     return new Promise<Instance>((resolve, reject) => {
       const worker = new Worker(path.join(__dirname, 'onnx-worker.js'), { workerData: this.config });
-      const instance: Instance = { worker, busy: 0 };
+      const instance: Instance = { worker, busy: 0, idle: [], gone: false };
       let started = false;
       worker.on('message', (m: WorkerMessage) => {
         switch (m.type) {
@@ -142,7 +146,7 @@ export class OnnxBackend implements Backend {
             const p = this.pending.get(m.id);
             if (!p) return;
             this.pending.delete(m.id);
-            p.instance.busy--;
+            if (--p.instance.busy === 0) settleIdle(p.instance);
             if (m.type === 'result') p.resolve({ data: new Float32Array(m.buffer), count: m.count, dim: m.dim });
             else p.reject(new ClipqlError(ErrorCode.BACKEND_UNAVAILABLE, `onnx inference failed: ${m.message}`));
             return;
@@ -159,15 +163,33 @@ export class OnnxBackend implements Backend {
           this.pending.delete(id);
           p.reject(err);
         }
+        instance.gone = true;
+        settleIdle(instance);
         if (this.workers.includes(instance)) {
           const others = this.workers.filter((i) => i !== instance);
           this.workers = [];
-          for (const i of others) void i.worker.terminate();
+          void this.stop(others); // their calls in flight still get their answers
         }
       };
       worker.on('error', (e) => fail(`crashed: ${e.message}`));
       worker.on('exit', (code) => fail(this.disposed ? 'was disposed' : `exited with code ${code}`));
     });
+  }
+
+  /**
+   * Ends instances' threads, each once the calls it was given are answered: never while it is
+   * inside session.run. A thread terminated there makes onnxruntime-node's binding throw a C++
+   * exception (Napi::Error) that nothing catches, and std::terminate aborts the whole process
+   * (seen on Node 24 in about 1 run in 10 of a test that did so). Answered calls mean the thread
+   * is between runs; a run's length is bounded by its batch.
+   */
+  private async stop(list: readonly Instance[]): Promise<void> {
+    await Promise.all(
+      list.map(async (i) => {
+        if (i.busy > 0 && !i.gone) await new Promise<void>((r) => i.idle.push(r));
+        await i.worker.terminate();
+      }),
+    );
   }
 
   /** One tiny run per tower on `instance`: learns D when the graph leaves it dynamic, and pays first-run costs. */
@@ -190,7 +212,7 @@ export class OnnxBackend implements Backend {
     return new Promise<Embeddings>((resolve, reject) => {
       this.pending.set(id, { instance: target, resolve, reject });
       target.busy++;
-      const req: RunRequest = { id, tower, buffers, count };
+      const req: RunRequest = { type: 'run', id, tower, buffers, count };
       target.worker.postMessage(req, buffers);
     });
   }
@@ -239,8 +261,12 @@ export class OnnxBackend implements Backend {
     this.disposed = true;
     const workers = this.workers;
     this.workers = [];
-    await Promise.all(workers.map((i) => i.worker.terminate()));
+    await this.stop(workers);
   }
+}
+
+function settleIdle(i: Instance): void {
+  for (const r of i.idle.splice(0)) r();
 }
 
 /** The buffer to transfer: the view's own buffer when it covers it exactly, else a copy. */

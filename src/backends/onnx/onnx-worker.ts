@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { TowerSignature } from '../../bundle/bundle';
 import { toTensor } from '../../preprocess/image/tensor';
-import type { RunRequest, WorkerConfig, WorkerMessage } from './protocol';
+import type { WorkerConfig, WorkerMessage, WorkerRequest } from './protocol';
 import { lowerThreadPriority, sessionOptions } from './session-options';
 
 const config = workerData as WorkerConfig;
@@ -55,7 +55,9 @@ async function main(): Promise<void> {
   // into it by toTensor itself, the function the tests hold to torchvision's values.
   let joined = new Float32Array(0);
   let joinedBusy = false;
-  port.on('message', async (req: RunRequest) => {
+  port.on('message', async (req: WorkerRequest) => {
+    // Handled here, never inside a run: a run executes synchronously in its own callback.
+    if (req.type === 'exit') process.exit(req.code); // in a worker: ends this thread only
     let usesJoined = false;
     try {
       let out: ort.Tensor;

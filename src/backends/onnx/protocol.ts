@@ -26,12 +26,24 @@ export interface WorkerConfig {
 export type Tower = 'image' | 'text';
 
 export interface RunRequest {
+  readonly type: 'run';
   readonly id: number;
   readonly tower: Tower;
   /** 'image': one uint8 [S, S, 3] RGB crop per image (the worker normalises them into one batch); 'text': one BigInt64 [count, L] buffer. */
   readonly buffers: readonly ArrayBuffer[];
   readonly count: number;
 }
+
+/**
+ * Ends the thread at once with `code`, between two messages: a crash as the backend sees it (the
+ * tests' fault injection). The backend ends its threads with terminate(), once they are idle.
+ */
+export interface ExitRequest {
+  readonly type: 'exit';
+  readonly code: number;
+}
+
+export type WorkerRequest = RunRequest | ExitRequest;
 
 export type WorkerMessage =
   | { readonly type: 'ready'; readonly vision: TowerSignature; readonly text: TowerSignature; readonly textHasMask: boolean }
