@@ -19,7 +19,7 @@ import { BpeMerges } from './bpe';
 import { basicClean, whitespaceClean } from './clean';
 import { classOf, pyLower } from './unicode';
 import { IGNORECASE_VARIANTS, REGEX_LETTER, REGEX_NUMBER, REGEX_SPACE } from './unicode-tables';
-import { bundleVocabFiles, bytesToUnicode, END_OF_TEXT, END_OF_WORD, loadBundleVocab, START_OF_TEXT, type BpeVocab } from './vocab';
+import { bundleVocabFiles, bytesToUnicode, END_OF_TEXT, END_OF_WORD, loadVocab, START_OF_TEXT, type BpeVocab } from './vocab';
 
 export const DEFAULT_CONTEXT_LENGTH = 77;
 
@@ -122,7 +122,7 @@ async function tablesOfBundle(dir: string): Promise<Tables> {
   }))).join('|');
   let tables = bundleTables.get(key);
   if (!tables) {
-    tables = loadBundleVocab(dir).then((v) => compileTables(v.vocab, v.merges, v.files));
+    tables = loadVocab(files).then((v) => compileTables(v.vocab, v.merges, v.files));
     bundleTables.set(key, tables);
     tables.catch(() => bundleTables.delete(key));
     if (bundleTables.size > BUNDLE_TABLES_KEPT) bundleTables.delete(bundleTables.keys().next().value!);

@@ -147,10 +147,14 @@ export async function bundleVocabFiles(dir: string): Promise<BpeVocab['files']> 
   return isFile ? { vocab: tokenizerJson, merges: tokenizerJson } : { vocab: path.join(dir, 'vocab.json'), merges: path.join(dir, 'merges.txt') };
 }
 
+/** The vocabulary in `files` (bundleVocabFiles): one tokenizer.json, or vocab.json + merges.txt. */
+export function loadVocab(files: BpeVocab['files']): Promise<BpeVocab> {
+  return files.vocab === files.merges ? loadTokenizerJson(files.vocab) : loadVocabFiles(files.vocab, files.merges);
+}
+
 /** A bundle's tokenizer files: tokenizer.json when present, else vocab.json + merges.txt. */
 export async function loadBundleVocab(dir: string): Promise<BpeVocab> {
-  const files = await bundleVocabFiles(dir);
-  return files.vocab === files.merges ? loadTokenizerJson(files.vocab) : loadVocabFiles(files.vocab, files.merges);
+  return loadVocab(await bundleVocabFiles(dir));
 }
 
 /**
