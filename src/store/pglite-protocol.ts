@@ -17,4 +17,10 @@ export interface WorkerConfig {
   readonly dataDir: string;
   /** Set once on PGlite's one connection before any request runs (StoreDriver.session). */
   readonly session: Readonly<Record<string, string>>;
+  /**
+   * PostgreSQL's WASM, compiled once per process (pglite-driver.ts): a WebAssembly.Module sent
+   * to a thread shares its compiled code, so each store's thread skips the compile and V8's
+   * optimising tier-up of the functions another store already made hot.
+   */
+  readonly wasmModule: WebAssembly.Module;
 }

@@ -14,7 +14,7 @@ import type { WorkerConfig, WorkerReply, WorkerRequest } from './pglite-protocol
 
 const config = workerData as WorkerConfig;
 const port = parentPort!;
-const opened = PGlite.create(config.dataDir, { extensions: { vector } }).then(async (db) => {
+const opened = PGlite.create(config.dataDir, { extensions: { vector }, pgliteWasmModule: config.wasmModule }).then(async (db) => {
   for (const [name, value] of Object.entries(config.session)) await db.query('SELECT set_config($1, $2, false)', [name, value]);
   return db;
 });
