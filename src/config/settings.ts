@@ -153,6 +153,7 @@ export const SETTINGS = {
   CLIP_TORCH_COMPILE: set('torch', bool, false, 'torch.compile the eager towers (torch 2)'),
   CLIP_TORCH_PYTHON: opt('torch', text, 'the interpreter that has torch', "the project's .venv/bin/python (scripts/install-python.sh) if present, else /usr/bin/python3 if present, else python3"),
   CLIP_TORCH_MODEL: opt('torch', text, "weights to serve instead of the bundle's: TorchScript, a state_dict, model.safetensors or pytorch_model.bin", '<bundle>/torch/model.pt, else <bundle>/model.safetensors, else <bundle>/pytorch_model.bin'),
+  CLIP_TORCH_FORK_SERVER: set('torch', bool, true, "start the workers by forking a process that imported torch once (fork_server.py): a worker's start or restart skips Python's and torch's (seconds of CPU), and the workers share torch's memory; 0 starts each as its own python"),
   CLIP_TORCH_WORKER: opt('torch', text, 'path of worker.py', 'src/backends/torch/worker.py'),
   CLIP_TORCH_START_TIMEOUT_MS: set('torch', ms(), 120_000, 'time a worker has to load and warm up (graph capture included)'),
   CLIP_TORCH_CALL_TIMEOUT_MS: set('torch', ms(), 60_000, 'per-call deadline; past it TIMEOUT, and the worker is killed and restarted'),

@@ -34,6 +34,8 @@ export interface TorchSettings {
   /** The worker process's niceness (Linux), set before torch starts its threads. */
   readonly nice: number;
   readonly python: string;
+  /** Start workers through a fork server that imported torch once (fork-server.ts). */
+  readonly forkServer: boolean;
   readonly workerScript: string;
   readonly modelFile: string;
   readonly startTimeoutMs: number;
@@ -76,6 +78,7 @@ export function readSettings(options: BackendOptions): TorchSettings {
     compile: c.CLIP_TORCH_COMPILE,
     nice: c.CLIP_TORCH_NICE ?? (onCpu ? 10 : 0),
     python: c.CLIP_TORCH_PYTHON ?? defaultPython(),
+    forkServer: c.CLIP_TORCH_FORK_SERVER,
     workerScript: c.CLIP_TORCH_WORKER ? path.resolve(c.CLIP_TORCH_WORKER) : DEFAULT_WORKER_SCRIPT,
     modelFile,
     startTimeoutMs: c.CLIP_TORCH_START_TIMEOUT_MS,

@@ -30,6 +30,7 @@ import { watch } from '../../control/cancel';
 import { ClipqlError, ErrorCode } from '../../errors';
 import { tensorTable } from '../../preprocess/image/tensor';
 import type { Backend, BackendInfo, BackendOptions, Embeddings, ImageBatch, TokenBatch } from '../backend';
+import { directLauncher, launcher } from './fork-server';
 import type { BatchTiming, ReadyInfo } from './framing';
 import { readSettings, type TorchSettings } from './settings';
 import { WorkerProcess, type Tower } from './worker-process';
@@ -134,6 +135,9 @@ export class TorchBackend implements Backend {
   /** Starts a worker process in `slot`; resolves when it is ready. */
   private async launch(slot: Slot): Promise<void> {
     slot.state = 'starting';
+    const s = this.settings;
+    const how = s.forkServer ? await launcher(s.python, s.workerScript, this.childEnv, s.startTimeoutMs, this.options.log) : directLauncher(s.python);
+    if (this.disposed) throw unavailable('the torch backend was disposed while starting');
     const worker = new WorkerProcess({
       settings: this.settings,
       device: slot.device,
@@ -142,6 +146,7 @@ export class TorchBackend implements Backend {
       pixelTable: tensorTable(this.options.bundle.image),
       configFile: this.options.bundle.files.config,
       env: this.childEnv,
+      launcher: how,
       log: this.options.log,
       onExit: (w, reason) => this.onExit(slot, w, reason),
     });

@@ -20,6 +20,7 @@ import { watch } from '../../control/cancel';
 import { ClipqlError, ErrorCode } from '../../errors';
 import type { Embeddings, Logger } from '../backend';
 import { DType, FrameReader, FrameType, float32Payload, jsonPayload, tensorHeader, type BatchTiming, type FatalInfo, type Frame, type ReadyInfo } from './framing';
+import type { Launcher } from './fork-server';
 import type { TorchSettings } from './settings';
 
 export interface WorkerProcessOptions {
@@ -34,6 +35,8 @@ export interface WorkerProcessOptions {
   readonly configFile: string;
   /** The child's environment. */
   readonly env: NodeJS.ProcessEnv;
+  /** How the process is started (fork-server.ts): through the fork server, or `python -u`. */
+  readonly launcher: Launcher;
   readonly log?: Logger;
   /** Called once when the process is gone, with the error its pending calls got. */
   readonly onExit?: (worker: WorkerProcess, reason: ClipqlError) => void;
@@ -94,13 +97,13 @@ export class WorkerProcess {
     this.started.catch(() => undefined); // the owner awaits it; never an unhandled rejection
     this.closed = new Promise<void>((resolve) => (this.markClosed = resolve));
     const table = Buffer.from(options.pixelTable.buffer, options.pixelTable.byteOffset, options.pixelTable.byteLength).toString('hex');
-    const args = ['-u', s.workerScript, '--model', s.modelFile, '--device', options.device, '--dtype', s.dtype, '--image-size', String(options.imageSize), '--context-length', String(options.contextLength)];
+    const args = [...options.launcher.args, s.workerScript, '--model', s.modelFile, '--device', options.device, '--dtype', s.dtype, '--image-size', String(options.imageSize), '--context-length', String(options.contextLength)];
     args.push('--pixel-table', table, '--impl', s.impl, '--attention', s.attention, '--threads', String(s.threads), '--in-flight', String(s.inFlight));
     args.push('--config', options.configFile);
     if (s.cudaGraphs.length > 0) args.push('--cuda-graphs', s.cudaGraphs.join(','));
     if (s.compile) args.push('--compile', '--max-batch', String(s.maxImageBatch)); // compiled at start-up, bucket by bucket
     if (s.nice > 0) args.push('--nice', String(s.nice));
-    this.child = spawn(s.python, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
+    this.child = spawn(options.launcher.command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
 
     this.child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
     this.child.stderr.setEncoding('utf8');
@@ -129,8 +132,9 @@ export class WorkerProcess {
     }, s.startTimeoutMs);
   }
 
+  /** The worker's own pid once it is ready (through a fork server it is not the process spawned here). */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.ready?.pid ?? this.child.pid;
   }
 
   /** Calls sent and not yet answered: the load used to pick the least-loaded worker. */
@@ -180,7 +184,27 @@ export class WorkerProcess {
     if (this.gone) return;
     this.killReason ??= reason;
     this.failAll(this.killReason);
-    this.child.kill('SIGKILL');
+    this.signal('SIGKILL');
+  }
+
+  /**
+   * Sends `signal` to the worker. Through a fork server, once its pid is known, to the worker
+   * itself: the client then ends the same way after the fork server has reaped it, so when the
+   * process here is gone the worker is too. Otherwise (and as a fallback, should the fork server
+   * not answer) to the process spawned here, whose death the fork server turns into the worker's.
+   */
+  private signal(signal: NodeJS.Signals): void {
+    const own = this.options.launcher.forked ? this.ready?.pid : undefined;
+    if (own === undefined) {
+      this.child.kill(signal);
+      return;
+    }
+    try {
+      process.kill(own, signal);
+    } catch {
+      this.child.kill(signal); // already gone: the client ends by itself, this only hastens it
+    }
+    if (signal === 'SIGKILL') setTimeout(() => this.child.kill('SIGKILL'), CLOSE_AFTER_EXIT_MS).unref();
   }
 
   /** Graceful stop: stdin closed and SIGTERM, then SIGKILL after `graceMs`. Resolves once the process is gone. */
@@ -189,8 +213,8 @@ export class WorkerProcess {
       this.killReason ??= reason;
       this.failAll(this.killReason);
       this.child.stdin.end();
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      this.signal('SIGTERM');
+      const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
       await this.closed;
       clearTimeout(timer);
     }

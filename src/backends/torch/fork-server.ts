@@ -1,0 +1,132 @@
+/**
+ * How a torch worker process is launched: through a fork server (fork_server.py) that has
+ * imported torch once, or directly. One fork server per interpreter, worker folder and
+ * environment in this process, shared by every torch backend here (several models, restarts), started on the first
+ * launch and kept while it lives; it ends with this process (its stdin closes, and Linux's
+ * parent-death signal).
+ *
+ * Contract: `launcher()` never fails. When the fork server cannot start (no such interpreter, no
+ * torch, anything else), it answers the direct launch, so that the worker itself reports the
+ * cause exactly as without a fork server (worker.py's FATAL frames), and the next launch tries
+ * the fork server again. Either way WorkerProcess spawns `command args... SCRIPT ARGS...` with
+ * three pipes and sees a process that is the worker to it: its pipes, exit status and signals.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { rmdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../../paths';
+import type { Logger } from '../backend';
+
+const HERE = path.join(REPO_ROOT, 'src', 'backends', 'torch');
+const FORK_SERVER = path.join(HERE, 'fork_server.py');
+const FORK_CLIENT = path.join(HERE, 'fork_client.py');
+
+/** The program and the arguments before the worker script's own path. */
+export interface Launcher {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Through a fork server (the process spawned is fork_client.py). */
+  readonly forked: boolean;
+}
+
+interface Running {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly socket: string;
+}
+
+const servers = new Map<string, Promise<Running | undefined>>();
+
+/**
+ * The fork server's key: the interpreter, the worker script's folder (whose modules it preloads),
+ * and the environment without clipql's own settings
+ * (CLIP_*: the worker reads its settings from its arguments), since the environment at import
+ * time can change torch (OMP_*, MKL_*, LD_*, PYTORCH_*...). The worker itself always runs with the
+ * exact environment it was given.
+ */
+function key(python: string, dir: string, env: NodeJS.ProcessEnv): string {
+  const kept = Object.entries(env).filter(([k, v]) => v !== undefined && !k.startsWith('CLIP_'));
+  return JSON.stringify([python, dir, kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+}
+
+export function directLauncher(python: string): Launcher {
+  return { command: python, args: ['-u'], forked: false };
+}
+
+/** How to launch `script` (a worker) with `python` and `env`: through a fork server, or directly (above). */
+export async function launcher(python: string, script: string, env: NodeJS.ProcessEnv, startTimeoutMs: number, log?: Logger): Promise<Launcher> {
+  const dir = path.dirname(path.resolve(script));
+  const k = key(python, dir, env);
+  let entry = servers.get(k);
+  if (!entry) {
+    entry = start(python, dir, env, startTimeoutMs, log, () => {
+      if (servers.get(k) === entry) servers.delete(k);
+    });
+    servers.set(k, entry);
+  }
+  const running = await entry;
+  // `-I -S`: the client imports nothing from the environment or site-packages (milliseconds).
+  return running ? { command: python, args: ['-I', '-S', FORK_CLIENT, running.socket], forked: true } : directLauncher(python);
+}
+
+function start(python: string, dir: string, env: NodeJS.ProcessEnv, startTimeoutMs: number, log: Logger | undefined, gone: () => void): Promise<Running | undefined> {
+  return new Promise((resolve) => {
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(python, ['-u', FORK_SERVER, dir], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    } catch {
+      gone();
+      resolve(undefined);
+      return;
+    }
+    let out = '';
+    let lastErr = '';
+    let settled = false;
+    const settle = (r: Running | undefined, why?: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Once it answered, it must not keep this process alive: it ends when our end of its stdin
+      // closes. (While it starts, a launch is waiting on it, and so is this process.)
+      child.unref();
+      for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void }).unref?.();
+      if (!r) {
+        gone();
+        child.kill('SIGKILL');
+        log?.info({ backend: 'torch', python, reason: why }, 'torch fork server unavailable: starting workers directly');
+      }
+      resolve(r);
+    };
+    const timer = setTimeout(() => settle(undefined, `not ready within ${startTimeoutMs} ms`), startTimeoutMs);
+    timer.unref();
+    child.on('error', (e) => settle(undefined, e.message));
+    child.on('exit', (code, signal) => {
+      gone();
+      // Its socket's private folder, which it removes itself unless it was killed.
+      const m = /^ready (.+)\n/.exec(out);
+      if (m && path.basename(m[1]) === 'fork.sock') {
+        try {
+          rmSync(m[1], { force: true });
+          rmdirSync(path.dirname(m[1]));
+        } catch {
+          // not empty, or already removed: leave it
+        }
+      }
+      settle(undefined, `exit ${signal ?? code}${lastErr ? `: ${lastErr}` : ''}`);
+    });
+    child.stdin.on('error', () => undefined);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text: string) => {
+      for (const line of text.split('\n')) {
+        if (!line.trim()) continue;
+        lastErr = line.trim();
+        if (settled) log?.info({ backend: 'torch', pid: child.pid, stderr: lastErr }, 'torch fork server stderr');
+      }
+    });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => {
+      out += text;
+      const m = /^ready (.+)\n/.exec(out);
+      if (m) settle({ child, socket: m[1] });
+    });
+  });
+}
