@@ -166,9 +166,16 @@ class Server:
             sys.stderr.write("fork server: bad request: %s\n" % e)
             conn.close()
             return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "multi-threaded" (OpenBLAS's idle pool; see the docstring)
-            pid = os.fork()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "multi-threaded" (OpenBLAS's idle pool; see the docstring)
+                pid = os.fork()
+        except OSError as e:  # EAGAIN, ENOMEM: this start fails (the client says so), the server goes on
+            sys.stderr.write("fork server: fork failed: %s\n" % e)
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
         if pid == 0:
             signal.set_wakeup_fd(-1)
             for sig in (signal.SIGCHLD, signal.SIGTERM):
