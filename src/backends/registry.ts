@@ -10,7 +10,16 @@
 import { ClipqlError, ErrorCode } from '../errors';
 import type { Backend, BackendFactory, BackendOptions } from './backend';
 import { createOnnxBackend } from './onnx/onnx-backend';
+import { stopForkServers } from './torch/fork-server';
 import { createTorchBackend } from './torch/torch-backend';
+
+/**
+ * Ends the processes that backends share within this process (the torch fork servers) and waits
+ * until they are gone: the last step of a process's shutdown, after every backend is disposed.
+ */
+export function stopSharedProcesses(): Promise<void> {
+  return stopForkServers();
+}
 
 interface Entry {
   readonly factory: BackendFactory;

@@ -11,6 +11,7 @@
  * duplicates-command.ts. Errors are printed as "error [CODE]: message", exit status 1
  * (2 for a usage error).
  */
+import { stopSharedProcesses } from '../backends/registry';
 import { loadConfig } from '../config/config';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -130,7 +131,8 @@ export function formatTable(images: string[], captions: string[], scores: number
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+  main(process.argv.slice(2)).then(async (code) => {
+    await stopSharedProcesses(); // a torch fork server, if one started, is reaped here, not left to init
     process.exitCode = code;
   });
 }

@@ -9,6 +9,7 @@
  * 2 before anything starts. SIGTERM/SIGINT drain and stop; SIGHUP reloads CLIP_API_KEYS_FILE.
  */
 import '../config/node-env'; // first: before graphql-js reads NODE_ENV
+import { stopSharedProcesses } from '../backends/registry';
 import { loadConfig } from '../config/config';
 import { ClipqlError, ErrorCode } from '../errors';
 import { createLogger } from './log';
@@ -38,16 +39,20 @@ async function main(): Promise<void> {
   log.info({ url: `${service.url}/graphql`, port: service.port }, 'listening');
   const shutdown = (signal: string) => {
     log.info({ signal }, 'draining: new requests are refused, in-flight ones finish');
-    service.stop().then(
-      () => {
-        log.info({}, 'stopped');
-        process.exit(0);
-      },
-      (e) => {
-        log.error({ err: e }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // The fork servers last: every worker is stopped by then, and this process reaps them.
+    service
+      .stop()
+      .then(() => stopSharedProcesses())
+      .then(
+        () => {
+          log.info({}, 'stopped');
+          process.exit(0);
+        },
+        (e) => {
+          log.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -8,16 +8,17 @@
  *   fork server, and serves;
  * - a disposed backend leaves no worker behind;
  * - the process the backend spawns (fork_client.py) stands for the forked program: its stdin and
- *   stdout, its exit status, the signal that ended it, a SIGTERM forwarded to it.
+ *   stdout, its exit status, the signal that ended it, a SIGTERM forwarded to it;
+ * - stopForkServers (a process's last step of shutdown) ends the fork server and reaps it here.
  * Processes are read from /proc (Linux), independently of what the backend reports about them.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launcher } from '../../src/backends/torch/fork-server';
+import { launcher, stopForkServers } from '../../src/backends/torch/fork-server';
 import { DEFAULT_WORKER_SCRIPT } from '../../src/backends/torch/settings';
 import type { TorchBackend } from '../../src/backends/torch/torch-backend';
 import { loadBundle, type ModelBundle } from '../../src/bundle/bundle';
@@ -135,5 +136,14 @@ describe('the torch fork server', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('stopForkServers ends the fork server and this process reaps it: no process, not even a zombie, is left', async () => {
+    const worker = workerPid(forked);
+    const server = parentOf(worker).ppid;
+    await forked.dispose();
+    await stopForkServers();
+    assert.equal(existsSync(`/proc/${server}`), false, `fork server ${server} reaped`);
+    assert.equal(alive(worker), false);
   });
 });

@@ -68,6 +68,28 @@ export async function launcher(python: string, script: string, env: NodeJS.Proce
   return running ? { command: python, args: ['-I', '-S', FORK_CLIENT, running.socket], forked: true } : directLauncher(python);
 }
 
+/**
+ * Ends every fork server of this process and waits until each is gone, reaped by this process: the
+ * last step of a process's shutdown, after its backends are disposed (a fork server kills and
+ * reaps any worker it still has before it exits). Without it a fork server still ends with this
+ * process, but as an orphan that only init can reap. A later launch starts a new one.
+ */
+export async function stopForkServers(graceMs = 5000): Promise<void> {
+  const all = [...servers.values()];
+  servers.clear();
+  await Promise.all(
+    all.map(async (entry) => {
+      const r = await entry;
+      if (!r || r.child.exitCode !== null || r.child.signalCode !== null) return;
+      const gone = new Promise<void>((resolve) => r.child.once('exit', () => resolve()));
+      r.child.stdin.end(); // its signal to end
+      const timer = setTimeout(() => r.child.kill('SIGKILL'), graceMs);
+      await gone;
+      clearTimeout(timer);
+    }),
+  );
+}
+
 function start(python: string, dir: string, env: NodeJS.ProcessEnv, startTimeoutMs: number, log: Logger | undefined, gone: () => void): Promise<Running | undefined> {
   return new Promise((resolve) => {
     let child: ChildProcessWithoutNullStreams;

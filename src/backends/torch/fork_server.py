@@ -150,12 +150,25 @@ class Server:
                     self.accept()
                 elif what == "owner":
                     if not os.read(0, 4096):
-                        return  # the clipql process closed our stdin: it is gone or done
+                        return self.end()  # the clipql process closed our stdin: it is gone or done
                 elif what == "wake":
                     os.read(self.wake_r, 4096)
                     self.reap()
                 else:  # a client's connection: readable only when it hangs up
                     self.client_gone(key.fileobj, what)
+
+    def end(self):
+        """Kills and reaps the workers still here, so that none outlives us as an orphan."""
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in list(self.children):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
     def accept(self):
         conn, _ = self.listener.accept()
@@ -251,7 +264,9 @@ def main():
                 (os.unlink if p == path else os.rmdir)(p)
             except OSError:
                 pass
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # at once: tearing down torch's modules takes a while and serves nothing
 
 
 if __name__ == "__main__":
