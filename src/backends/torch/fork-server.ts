@@ -14,10 +14,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../../paths';
 import type { Logger } from '../backend';
+import { DEFAULT_WORKER_SCRIPT } from './settings';
 
-const HERE = path.join(REPO_ROOT, 'src', 'backends', 'torch');
+const HERE = path.dirname(DEFAULT_WORKER_SCRIPT);
 const FORK_SERVER = path.join(HERE, 'fork_server.py');
 const FORK_CLIENT = path.join(HERE, 'fork_client.py');
 
@@ -101,6 +101,8 @@ function start(python: string, dir: string, env: NodeJS.ProcessEnv, startTimeout
       return;
     }
     let out = '';
+    /** Its socket, once it said "ready PATH". */
+    let socket: string | undefined;
     let lastErr = '';
     let settled = false;
     const settle = (r: Running | undefined, why?: string) => {
@@ -124,11 +126,10 @@ function start(python: string, dir: string, env: NodeJS.ProcessEnv, startTimeout
     child.on('exit', (code, signal) => {
       gone();
       // Its socket's private folder, which it removes itself unless it was killed.
-      const m = /^ready (.+)\n/.exec(out);
-      if (m && path.basename(m[1]) === 'fork.sock') {
+      if (socket !== undefined && path.basename(socket) === 'fork.sock') {
         try {
-          rmSync(m[1], { force: true });
-          rmdirSync(path.dirname(m[1]));
+          rmSync(socket, { force: true });
+          rmdirSync(path.dirname(socket));
         } catch {
           // not empty, or already removed: leave it
         }
@@ -146,9 +147,10 @@ function start(python: string, dir: string, env: NodeJS.ProcessEnv, startTimeout
     });
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (text: string) => {
+      if (socket !== undefined) return;
       out += text;
-      const m = /^ready (.+)\n/.exec(out);
-      if (m) settle({ child, socket: m[1] });
+      socket = /^ready (.+)\n/.exec(out)?.[1];
+      if (socket !== undefined) settle({ child, socket });
     });
   });
 }
