@@ -37,6 +37,13 @@ interface Running {
 const servers = new Map<string, Promise<Running | undefined>>();
 
 /**
+ * Variables that never change torch: libvips (through sharp) sets VIPSHOME in this process's
+ * own environment when it loads, so a configuration read before sharp loaded and one read after
+ * would otherwise differ by it and start a second fork server.
+ */
+const IGNORED = new Set(['VIPSHOME']);
+
+/**
  * The fork server's key: the interpreter, the worker script's folder (whose modules it preloads),
  * and the environment without clipql's own settings
  * (CLIP_*: the worker reads its settings from its arguments), since the environment at import
@@ -44,7 +51,7 @@ const servers = new Map<string, Promise<Running | undefined>>();
  * exact environment it was given.
  */
 function key(python: string, dir: string, env: NodeJS.ProcessEnv): string {
-  const kept = Object.entries(env).filter(([k, v]) => v !== undefined && !k.startsWith('CLIP_'));
+  const kept = Object.entries(env).filter(([k, v]) => v !== undefined && !k.startsWith('CLIP_') && !IGNORED.has(k));
   return JSON.stringify([python, dir, kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
 
