@@ -36,7 +36,6 @@ export function register(root: string, files: readonly string[]): void {
   const base = { ...process.env };
   for (const file of files) {
     describe(path.relative(root, file), () => {
-      restore(base);
       let start: [number, NodeJS.CpuUsage, number] = [0, { user: 0, system: 0 }, 0];
       before(() => {
         restore(loaded);

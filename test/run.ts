@@ -11,9 +11,10 @@
  * 66.3 s in one process (BENCHMARKS.md, "The test suite's time").
  *
  * How: for each group below, a generated entry file (dist/test/groups/NAME.js) requires the
- * group's test files, each inside a suite named after the file (./groups-register.ts: the file's hooks and
- * tests stay its own, and the environment is restored after it), and `node --test` runs the
- * entries, two at a time. Any test file still runs alone as before: `node --test dist/test/FOLDER/NAME.test.js`.
+ * group's test files, each inside a suite named after the file (./groups-register.ts: the
+ * file's hooks and tests stay its own, and the environment is restored after it), and
+ * `node --test` runs the entries, two at a time. Any test file still runs alone as before:
+ * `node --test dist/test/FOLDER/NAME.test.js`.
  *
  * Usage: node dist/test/run.js [GROUP...]   (no argument: every group)
  */
@@ -29,8 +30,8 @@ const APART = new Set(['load', 'web', 'bench']);
 const NO_TESTS = new Set(['helpers', 'fixtures', 'reference', 'groups']);
 
 /**
- * Which test folders share a process, in the order they start. Four groups of about the same CPU (about
- * 70 s each here), so that two at a time finish close together: measured side by side here,
+ * Which test folders share a process, in the order they start. Four groups of about the same
+ * CPU (about 70 s each here), so that two at a time finish close together: measured side by side here,
  * whole runs, these four took 157-162 s and 287-297 s of CPU, ten groups (a folder or two each)
  * 162-173 s and 297-318 s, two groups 177 s and 324 s, these four three at a time 175 s. The
  * torch-heavy folders share one group and so one torch fork server. A folder with tests missing
