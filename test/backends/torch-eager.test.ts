@@ -33,6 +33,7 @@ type Failure = { type: string; message: string } | null;
 interface Check {
   torch: string;
   has_sdpa: boolean;
+  dynamo_imported: boolean;
   attention: string;
   attributes: Record<string, number>;
   frozen: boolean;
@@ -91,6 +92,10 @@ for (const interp of INTERPRETERS) {
       assert.ok(c().frozen, 'eval mode, requires_grad False');
       assert.deepEqual(c().dtypes, ['torch.float32']);
       assert.ok(c().state_dict_keys_equal, "its state_dict has OpenAI's keys (the causal mask is not one)");
+    });
+
+    test('building it does not import torch._dynamo (seconds of every worker start)', () => {
+      assert.equal(c().dynamo_imported, false);
     });
 
     test(`reference.json (8 notebook images and captions): image_embeds and text_embeds within ${TOL}`, (t) => {

@@ -37,6 +37,8 @@ def main(root):
     sd = cm.load_state_dict(pt)
     model = cm.build_clip(sd, **heads)
     out = {"torch": torch.__version__, "has_sdpa": cm.has_sdpa(torch), "attention": model.attention}
+    # Building a model must not import torch._dynamo (1.5 s of every worker's start in torch 2).
+    out["dynamo_imported"] = "torch._dynamo" in sys.modules
     out["attributes"] = {k: getattr(model, k) for k in ("image_size", "patch_size", "context_length", "embed_dim", "vision_heads", "text_heads")}
     out["frozen"] = not model.training and not any(p.requires_grad for p in model.parameters())
     out["dtypes"] = sorted({str(p.dtype) for p in model.parameters()})

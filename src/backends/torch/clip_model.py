@@ -34,6 +34,15 @@ ATTENTION = ("auto", "sdpa", "math")
 ADOPTS = hasattr(torch.device, "__enter__") and "assign" in inspect.signature(nn.Module.load_state_dict).parameters
 
 
+def unset_embedding(rows, width):
+    """
+    An nn.Embedding whose weight is left uninitialised (load_state_dict fills it). nn.Embedding's own
+    init draws normal_, which on the meta device imports torch._dynamo in torch 2 (1.5 s, per
+    process that builds a model); uniform_ and fill_, the other modules' inits, do not.
+    """
+    return nn.Embedding.from_pretrained(torch.empty(rows, width), freeze=True)
+
+
 def has_sdpa(torch):
     return hasattr(torch.nn.functional, "scaled_dot_product_attention")
 
@@ -206,7 +215,9 @@ class Visual(nn.Module):
 
 
 def causal_mask(length):
-    return torch.full((length, length), float("-inf")).triu_(1)
+    # On the CPU even under `with torch.device("meta")`: triu_ on meta is a Python reference
+    # implementation that imports torch._dynamo (1.5 s).
+    return torch.full((length, length), float("-inf"), device="cpu").triu_(1)
 
 
 class CLIP(nn.Module):
@@ -215,7 +226,7 @@ class CLIP(nn.Module):
         t = h["text"]
         self.visual = Visual(h, sdpa)
         self.transformer = Transformer(t, sdpa, causal=True)
-        self.token_embedding = nn.Embedding(h["vocab_size"], t["width"])
+        self.token_embedding = unset_embedding(h["vocab_size"], t["width"])
         self.positional_embedding = nn.Parameter(torch.empty(h["context_length"], t["width"]))
         self.ln_final = LayerNorm(t["width"], eps=t["eps"])
         self.text_projection = nn.Parameter(torch.empty(t["width"], h["embed_dim"]))

@@ -57,13 +57,6 @@ def preload():
     import runner  # noqa: F401
     import torchscript  # noqa: F401
 
-    try:
-        # torch 2 imports torch._dynamo (1.5 s here) the first time a model is built under
-        # `with torch.device("meta")` (clip_model.py, siglip_model.py): once here, not per worker.
-        import torch._dynamo  # noqa: F401
-    except ImportError:
-        pass  # torch 1.x
-
     if torch.cuda.is_initialized():  # never true unless an import above changed: then forking is unsafe
         raise RuntimeError("CUDA/HIP was initialised while importing; forking workers from here is unsafe")
 

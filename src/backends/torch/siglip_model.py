@@ -27,6 +27,15 @@ ACTIVATIONS = {
 DEFAULTS = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
 
 
+def unset_embedding(rows, width):
+    """
+    An nn.Embedding whose weight is left uninitialised (load_state_dict fills it). nn.Embedding's own
+    init draws normal_, which on the meta device imports torch._dynamo in torch 2 (1.5 s, per
+    process that builds a model); uniform_ and fill_, the other modules' inits, do not.
+    """
+    return nn.Embedding.from_pretrained(torch.empty(rows, width), freeze=True)
+
+
 def is_siglip(config):
     return config.get("model_type") == "siglip" or "SiglipModel" in (config.get("architectures") or [])
 
@@ -109,7 +118,7 @@ class VisionEmbeddings(nn.Module):
         super().__init__()
         p, s = c["patch_size"], c["image_size"]
         self.patch_embedding = nn.Conv2d(c.get("num_channels", 3), c["hidden_size"], kernel_size=p, stride=p)
-        self.position_embedding = nn.Embedding((s // p) ** 2, c["hidden_size"])
+        self.position_embedding = unset_embedding((s // p) ** 2, c["hidden_size"])
 
     def forward(self, pixels):
         x = self.patch_embedding(pixels).flatten(2).transpose(1, 2)
@@ -131,8 +140,8 @@ class VisionModel(nn.Module):
 class TextEmbeddings(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.token_embedding = nn.Embedding(c["vocab_size"], c["hidden_size"])
-        self.position_embedding = nn.Embedding(c["max_position_embeddings"], c["hidden_size"])
+        self.token_embedding = unset_embedding(c["vocab_size"], c["hidden_size"])
+        self.position_embedding = unset_embedding(c["max_position_embeddings"], c["hidden_size"])
 
 
 class TextModel(nn.Module):
