@@ -9,17 +9,19 @@
  * 2 before anything starts. SIGTERM/SIGINT drain and stop; SIGHUP reloads CLIP_API_KEYS_FILE.
  */
 import '../config/node-env'; // first: before graphql-js reads NODE_ENV
-import { stopSharedProcesses } from '../backends/registry';
 import { loadConfig } from '../config/config';
 import { ClipqlError, ErrorCode } from '../errors';
 import { createLogger } from './log';
-import { chooseModel } from './model-choice';
 import { pageKey } from './page-key';
-import { startService } from './service';
-import { staticRoute } from './static';
 
 async function main(): Promise<void> {
   const { config, warnings } = loadConfig();
+  // The service's modules (Apollo, type-graphql, sharp, onnxruntime) load once the configuration
+  // is known to be good: a bad value exits in 0.15 s of CPU instead of 0.65 s (measured here).
+  const { stopSharedProcesses } = require('../backends/registry') as typeof import('../backends/registry');
+  const { chooseModel } = require('./model-choice') as typeof import('./model-choice');
+  const { startService } = require('./service') as typeof import('./service');
+  const { staticRoute } = require('./static') as typeof import('./static');
   const log = createLogger(config.LOG_LEVEL);
   for (const w of warnings) log.warn({}, w);
   const page = pageKey(config);

@@ -44,7 +44,9 @@ def patch_devices(torch, model, device):
     traced on the CPU bakes in "cpu". clip.load(jit=True) patches the "cuda" nodes the same way.
     Returns how many constants were changed.
     """
-    holder = torch.jit.trace(lambda: torch.ones([]).to(device), example_inputs=[])
+    # check_trace=False: the check re-runs the lambda through torch.testing, which imports
+    # torch.distributed.tensor (0.9 s of every TorchScript load in torch 2) to compare one scalar.
+    holder = torch.jit.trace(lambda: torch.ones([]).to(device), example_inputs=[], check_trace=False)
     target = [n for n in holder.graph.findAllNodes("prim::Constant") if "Device" in repr(n)][-1]
     changed = 0
     for graph in method_graphs(model):
@@ -63,7 +65,7 @@ def patch_half_casts(torch, model):
     constant 5, OpenAI's `x.type(self.dtype)`) into float32 casts, as clip.load does on the CPU.
     Returns how many constants were changed.
     """
-    holder = torch.jit.trace(lambda: torch.ones([]).float(), example_inputs=[])
+    holder = torch.jit.trace(lambda: torch.ones([]).float(), example_inputs=[], check_trace=False)
     float_node = list(holder.graph.findNode("aten::to").inputs())[1].node()
     half = 5  # torch.float16's ScalarType number
     changed = 0
