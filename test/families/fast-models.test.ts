@@ -7,17 +7,14 @@
  * 250 strings may not reach.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { familyOf } from '../../src/families/families';
 import { SiglipTextTokenizer } from '../../src/families/siglip/tokenizer';
 import { venvPython } from '../helpers/python';
-import { siglipFixtures } from '../helpers/siglip';
+import { sharedTokenizerCache, siglipFixtures } from '../helpers/siglip';
 
-const cache = mkdtempSync(path.join(os.tmpdir(), 'clipql-fast-models-'));
-after(() => rmSync(cache, { recursive: true, force: true }));
 
 const POOL = [' ', '  ', '\t', '.', ',', '!', "'", '-', 'é', 'É', 'ß', 'ñ', '猫', '咖啡', 'の', 'ك', 'ж', 'Ω', '🐱', '👩‍👩‍👧', '\u0301', '\u200d', 'ｆ', '①', '\u2581', '</s>', '<pad>', '<unk>', 'x', 'Q', '7'];
 
@@ -38,7 +35,7 @@ for (const [name, modelKind] of [['siglip', 'Unigram'], ['siglip2', 'BPE']] as c
   test(`${name} (${modelKind}): the fast loops give the library's ids on 3,000 random strings`, async () => {
     const dir = path.join(await siglipFixtures(), name);
     const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
-    const files = await familyOf(config, 'config.json').locateTokenizer(dir, { cacheDir: cache, python: venvPython() });
+    const files = await familyOf(config, 'config.json').locateTokenizer(dir, { cacheDir: await sharedTokenizerCache(), python: venvPython() });
     const json = JSON.parse(readFileSync(files.tokenizerJson!, 'utf8'));
     assert.equal(json.model.type, modelKind);
     const vocab: string[] = modelKind === 'Unigram' ? json.model.vocab.map((v: [string, number]) => v[0]) : Object.keys(json.model.vocab);

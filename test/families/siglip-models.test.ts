@@ -10,8 +10,7 @@
  * sigmoid(SiglipModel.forward's logits_per_image).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { loadBundle } from '../../src/bundle/bundle';
@@ -19,7 +18,7 @@ import { ClipPipeline } from '../../src/pipeline';
 import { venvPython } from '../helpers/python';
 import { cosine } from '../helpers/reference';
 import { SHARED } from '../helpers/shared';
-import { SIGLIP_MODELS, siglipModelAnswers, siglipModels } from '../helpers/siglip';
+import { SIGLIP_MODELS, sharedTokenizerCache, siglipModelAnswers, siglipModels } from '../helpers/siglip';
 
 const COSINE = 0.99999;
 const PROBABILITY_TOL = 1e-5;
@@ -28,9 +27,8 @@ let cache: string;
 
 before(async () => {
   dir = await siglipModels();
-  cache = mkdtempSync(path.join(os.tmpdir(), 'clipql-siglip-models-'));
+  cache = await sharedTokenizerCache();
 });
-after(() => rmSync(cache, { recursive: true, force: true }));
 
 function assertCosines(actual: ArrayLike<number>[], expected: number[][], what: string): number {
   assert.equal(actual.length, expected.length);

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../src/paths';
+import { cachedFixture } from './fixture-cache';
 import { withLock } from './lock';
 import { venvPython } from './python';
 import { SHARED } from './shared';
@@ -88,4 +89,18 @@ export async function siglipModels(): Promise<string> {
 
 export function siglipModelAnswers(dir: string, name: string): SiglipModelAnswers {
   return JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8')) as SiglipModelAnswers;
+}
+
+/**
+ * A cache folder (the product's CLIP_CACHE_DIR) shared by the tests that use SigLIP bundles but
+ * are not about deriving tokenizer.json from spiece.model: the first of them derives it
+ * (transformers, about 2.5 s of CPU), the others read it. The product's cache is made to be
+ * shared by processes (derive_tokenizer.py writes tokenizer.json by rename), so, unlike other
+ * fixtures, this folder is written by the code under test. Keyed like one (fixture-cache.ts): by
+ * the interpreter and the deriving script, so a change of either derives afresh.
+ * test/families/siglip.test.ts keeps an empty cache of its own: it checks the derivation.
+ */
+export function sharedTokenizerCache(): Promise<string> {
+  const derive = path.join(REPO_ROOT, 'src', 'families', 'siglip', 'derive_tokenizer.py');
+  return cachedFixture('tokenizer-cache', { pythons: [venvPython()], files: [derive] }, async (dir) => mkdirSync(dir));
 }

@@ -19,7 +19,7 @@ import { REPO_ROOT } from '../../src/paths';
 import { ClipPipeline } from '../../src/pipeline';
 import { venvPython } from '../helpers/python';
 import { cosine } from '../helpers/reference';
-import { siglipModelAnswers, siglipModels } from '../helpers/siglip';
+import { sharedTokenizerCache, siglipModelAnswers, siglipModels } from '../helpers/siglip';
 import { HubServer, tempDir } from './hub-server';
 
 const MANIFEST = path.join(REPO_ROOT, 'models', 'manifest.json');
@@ -36,7 +36,7 @@ let models: string;
 let cache: string;
 before(async () => {
   models = await siglipModels();
-  cache = tempDir('clipql-siglip-manifest-cache-');
+  cache = await sharedTokenizerCache();
 });
 
 describe('the SigLIP entries of models/manifest.json, fetched from a local hub', () => {
