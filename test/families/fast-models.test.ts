@@ -9,12 +9,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { familyOf } from '../../src/families/families';
 import { SiglipTextTokenizer } from '../../src/families/siglip/tokenizer';
 import { venvPython } from '../helpers/python';
 import { sharedTokenizerCache, siglipFixtures } from '../helpers/siglip';
-
 
 const POOL = [' ', '  ', '\t', '.', ',', '!', "'", '-', 'é', 'É', 'ß', 'ñ', '猫', '咖啡', 'の', 'ك', 'ж', 'Ω', '🐱', '👩‍👩‍👧', '\u0301', '\u200d', 'ｆ', '①', '\u2581', '</s>', '<pad>', '<unk>', 'x', 'Q', '7'];
 

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { before, describe, test, type TestContext } from 'node:test';
 import { loadBundle } from '../../src/bundle/bundle';
 import { ClipPipeline } from '../../src/pipeline';
 import { venvPython } from '../helpers/python';

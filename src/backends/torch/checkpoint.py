@@ -35,6 +35,15 @@ ACTIVATIONS = ("quick_gelu", "gelu", "gelu_new", "gelu_pytorch_tanh")
 HF_PREFIXES = ("text_model.", "vision_model.")
 
 
+def unset_embedding(rows, width):
+    """
+    An nn.Embedding whose weight is left uninitialised, for the model builders (clip_model.py,
+    siglip_model.py): the checkpoint fills it. nn.Embedding's own init draws normal_, which on the
+    meta device imports torch._dynamo in torch 2 (1.5 s in every process that builds a model);
+    uniform_ and fill_, the other modules' inits, do not.
+    """
+    return torch.nn.Embedding.from_pretrained(torch.empty(rows, width), freeze=True)
+
 def first_line(e):
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__

@@ -25,22 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkpoint import ACTIVATIONS, IGNORED_KEYS, load_state_dict  # noqa: F401 (load_state_dict: the tests' entry point)
+from checkpoint import ACTIVATIONS, IGNORED_KEYS, load_state_dict, unset_embedding  # noqa: F401 (load_state_dict: the tests' entry point)
 
 ATTENTION = ("auto", "sdpa", "math")
 # Where torch can build modules without memory (2.0's device context) and adopt a state dict's
 # tensors as parameters (2.1's assign=True), a checkpoint's tensors become the model's own:
 # memory-mapped pages stay mapped, nothing is copied on the CPU.
 ADOPTS = hasattr(torch.device, "__enter__") and "assign" in inspect.signature(nn.Module.load_state_dict).parameters
-
-
-def unset_embedding(rows, width):
-    """
-    An nn.Embedding whose weight is left uninitialised (load_state_dict fills it). nn.Embedding's own
-    init draws normal_, which on the meta device imports torch._dynamo in torch 2 (1.5 s, per
-    process that builds a model); uniform_ and fill_, the other modules' inits, do not.
-    """
-    return nn.Embedding.from_pretrained(torch.empty(rows, width), freeze=True)
 
 
 def has_sdpa(torch):

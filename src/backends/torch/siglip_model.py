@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from checkpoint import unset_embedding
+
 ACTIVATIONS = {
     "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
@@ -25,15 +27,6 @@ ACTIVATIONS = {
 }
 # SiglipVisionConfig / SiglipTextConfig defaults, for keys a config.json leaves out.
 DEFAULTS = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
-
-
-def unset_embedding(rows, width):
-    """
-    An nn.Embedding whose weight is left uninitialised (load_state_dict fills it). nn.Embedding's own
-    init draws normal_, which on the meta device imports torch._dynamo in torch 2 (1.5 s, per
-    process that builds a model); uniform_ and fill_, the other modules' inits, do not.
-    """
-    return nn.Embedding.from_pretrained(torch.empty(rows, width), freeze=True)
 
 
 def is_siglip(config):
